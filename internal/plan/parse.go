@@ -1,0 +1,483 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/rollbook/rollbook/internal/diag"
+)
+
+// MaxFileSize is the largest source file rollbook reads; larger files are
+// almost always generated output or a mistake, and would slow every build.
+const MaxFileSize = 10 << 20
+
+// Parse reads one Markdown source. name is the path shown in findings (for
+// example "content/payments/api.md"); rel is the path inside the content
+// folder. Findings are returned with the plan; a plan is returned (possibly
+// partly filled) unless the file cannot be read as text at all.
+func Parse(name, rel string, src []byte) (*Plan, diag.List) {
+	p := &Plan{Path: rel, Section: path.Base(rel) == "_index.md", pos: map[string]Pos{}}
+	var ds diag.List
+	errAt := func(line, col int, rule, msg, fix string) {
+		ds = append(ds, diag.Finding{File: name, Line: line, Col: col, Severity: diag.Error, Rule: rule, Message: msg, Fix: fix})
+	}
+	if len(src) > MaxFileSize {
+		errAt(1, 1, "file-size", fmt.Sprintf("file is %d bytes, over the %d MiB limit", len(src), MaxFileSize>>20), "split the plan, or move generated data out of content/")
+		return nil, ds
+	}
+	if !utf8.Valid(src) {
+		line, col := invalidUTF8(src)
+		errAt(line, col, "encoding", "file is not valid UTF-8", "save the file as UTF-8")
+		return nil, ds
+	}
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	fm, body, bodyLine, ok := splitFrontMatter(src)
+	p.Body, p.BodyLine = body, bodyLine
+	if !ok {
+		errAt(1, 1, "front-matter", "front matter opened with --- is never closed", "end the front matter with a line holding only ---")
+	} else if fm != nil {
+		p.HasFrontMatter = true
+		d := &decoder{name: name, plan: p, lineOffset: 1}
+		d.decodeFile(fm)
+		ds = append(ds, d.diags...)
+	}
+	if p.Title == "" {
+		p.Title = firstHeading(body)
+	}
+	if p.Title == "" {
+		p.Title = titleFromPath(rel)
+	}
+	return p, ds
+}
+
+// splitFrontMatter separates "---" YAML front matter from the body. fm is nil
+// when there is none; ok is false when it is opened but never closed.
+func splitFrontMatter(src []byte) (fm, body []byte, bodyLine int, ok bool) {
+	first, _, _ := bytes.Cut(src, []byte("\n"))
+	if string(bytes.TrimRight(first, " \t\r")) != "---" {
+		return nil, src, 1, true
+	}
+	start := len(first) + 1
+	if start > len(src) {
+		return nil, src, 1, false
+	}
+	line := 2
+	for off := start; off < len(src); line++ {
+		end := bytes.IndexByte(src[off:], '\n')
+		next := len(src)
+		if end >= 0 {
+			end += off
+			next = end + 1
+		} else {
+			end = len(src)
+		}
+		t := string(bytes.TrimRight(src[off:end], " \t\r"))
+		if t == "---" || t == "..." {
+			return src[start:off], src[next:], line + 1, true
+		}
+		off = next
+	}
+	return nil, src, 1, false
+}
+
+func invalidUTF8(src []byte) (line, col int) {
+	line, col = 1, 1
+	for i := 0; i < len(src); {
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, col
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return line, col
+}
+
+func firstHeading(body []byte) string {
+	inFence := false
+	for len(body) > 0 {
+		var l []byte
+		l, body, _ = bytes.Cut(body, []byte("\n"))
+		t := bytes.TrimSpace(l)
+		if bytes.HasPrefix(t, []byte("```")) || bytes.HasPrefix(t, []byte("~~~")) {
+			inFence = !inFence
+			continue
+		}
+		if !inFence && bytes.HasPrefix(l, []byte("# ")) {
+			return strings.TrimSpace(strings.TrimRight(string(l[2:]), "#"))
+		}
+	}
+	return ""
+}
+
+func titleFromPath(rel string) string {
+	base := strings.TrimSuffix(path.Base(rel), path.Ext(rel))
+	if base == "_index" || base == "index" {
+		base = path.Base(path.Dir(rel))
+		if base == "." || base == "/" {
+			return "Home"
+		}
+	}
+	base = strings.NewReplacer("-", " ", "_", " ").Replace(base)
+	if base == "" {
+		return "Untitled"
+	}
+	return strings.ToUpper(base[:1]) + base[1:]
+}
+
+type decoder struct {
+	name       string
+	plan       *Plan
+	lineOffset int
+	diags      diag.List
+}
+
+func (d *decoder) add(sev diag.Severity, tk *token.Token, rule, msg, fix string) {
+	line, col := 1, 1
+	if tk != nil {
+		line, col = tk.Position.Line+d.lineOffset, tk.Position.Column
+	}
+	d.diags = append(d.diags, diag.Finding{File: d.name, Line: line, Col: col, Severity: sev, Rule: rule, Message: msg, Fix: fix})
+}
+
+func (d *decoder) pos(tk *token.Token) Pos {
+	if tk == nil {
+		return Pos{Line: 1, Col: 1}
+	}
+	return Pos{Line: tk.Position.Line + d.lineOffset, Col: tk.Position.Column}
+}
+
+func (d *decoder) decodeFile(fm []byte) {
+	if len(bytes.TrimSpace(fm)) == 0 {
+		return
+	}
+	f, err := parser.ParseBytes(fm, 0)
+	if err != nil {
+		var ye yaml.Error
+		if errors.As(err, &ye) {
+			d.add(diag.Error, ye.GetToken(), "yaml", "front matter is not valid YAML: "+d.fileLines(ye.GetMessage()), "fix the YAML syntax (indent with spaces, quote values that hold ': ' or '#')")
+		} else {
+			d.add(diag.Error, nil, "yaml", "front matter is not valid YAML: "+err.Error(), "fix the YAML syntax")
+		}
+		return
+	}
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		return
+	}
+	if len(f.Docs) > 1 {
+		d.add(diag.Error, f.Docs[1].GetToken(), "yaml", "front matter holds more than one YAML document", "keep a single document between the --- lines")
+	}
+	root := unwrap(f.Docs[0].Body)
+	if _, isNull := root.(*ast.NullNode); isNull {
+		return
+	}
+	m, ok := root.(*ast.MappingNode)
+	if !ok {
+		if mv, ok2 := root.(*ast.MappingValueNode); ok2 {
+			m = &ast.MappingNode{Values: []*ast.MappingValueNode{mv}}
+		} else {
+			d.add(diag.Error, root.GetToken(), "yaml", "front matter must be a mapping of keys to values", "write key: value lines, for example title: My plan")
+			return
+		}
+	}
+	d.decodeStruct(m, reflect.ValueOf(d.plan).Elem(), "", true)
+}
+
+var yamlPosRE = regexp.MustCompile(`(?:at )?\[(\d+):(\d+)\]`)
+
+// fileLines rewrites the parser's [line:col] references, which count from the
+// first front-matter line, into file lines.
+func (d *decoder) fileLines(msg string) string {
+	return yamlPosRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := yamlPosRE.FindStringSubmatch(m)
+		l, _ := strconv.Atoi(sub[1])
+		return fmt.Sprintf("on line %d", l+d.lineOffset)
+	})
+}
+
+// unwrap looks through anchors and tags to the value node.
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+type fieldInfo struct {
+	index []int
+	enum  []string
+}
+
+var fieldCache = map[reflect.Type]map[string]fieldInfo{}
+
+func fields(t reflect.Type) map[string]fieldInfo {
+	if m, ok := fieldCache[t]; ok {
+		return m
+	}
+	m := map[string]fieldInfo{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("yaml")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		fi := fieldInfo{index: f.Index}
+		if e := f.Tag.Get("enum"); e != "" {
+			fi.enum = strings.Split(e, ",")
+		}
+		m[name] = fi
+	}
+	fieldCache[t] = m
+	return m
+}
+
+func init() {
+	// Fill the cache up front so concurrent parses only read it.
+	for _, t := range []reflect.Type{reflect.TypeOf(Plan{}), reflect.TypeOf(Change{}), reflect.TypeOf(Window{}), reflect.TypeOf(Strategy{}), reflect.TypeOf(Step{}), reflect.TypeOf(Analysis{}), reflect.TypeOf(Trigger{}), reflect.TypeOf(Rollback{}), reflect.TypeOf(MaxAutomatic{}), reflect.TypeOf(Migration{}), reflect.TypeOf(Flag{}), reflect.TypeOf(HealthCheck{}), reflect.TypeOf(Contacts{}), reflect.TypeOf(Message{}), reflect.TypeOf(Gameday{})} {
+		fields(t)
+	}
+}
+
+func (d *decoder) decodeStruct(m *ast.MappingNode, v reflect.Value, prefix string, top bool) {
+	fs := fields(v.Type())
+	seen := map[string]*token.Token{}
+	for _, mv := range m.Values {
+		keyTk := mv.Key.GetToken()
+		key := mapKey(mv.Key)
+		if prev, dup := seen[key]; dup {
+			d.add(diag.Error, keyTk, "yaml", fmt.Sprintf("key %q is repeated (first set on line %d)", key, prev.Position.Line+d.lineOffset), "keep one "+key+" key")
+			continue
+		}
+		seen[key] = keyTk
+		p := key
+		if prefix != "" {
+			p = prefix + "." + key
+		}
+		fi, ok := fs[key]
+		if !ok {
+			if top {
+				var val any
+				if err := yaml.NodeToValue(mv.Value, &val); err == nil {
+					if d.plan.Params == nil {
+						d.plan.Params = map[string]any{}
+					}
+					d.plan.Params[key] = val
+				}
+				d.plan.pos[p] = d.pos(keyTk)
+				continue
+			}
+			fix := "remove it"
+			if s := closest(key, fs); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.add(diag.Warning, keyTk, "unknown-key", fmt.Sprintf("unknown key %q in %s", key, prefix), fix)
+			continue
+		}
+		d.plan.pos[p] = d.pos(keyTk)
+		d.decodeValue(mv.Value, v.FieldByIndex(fi.index), p, fi.enum)
+	}
+}
+
+func mapKey(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return strings.TrimSpace(k.String())
+}
+
+func closest(key string, fs map[string]fieldInfo) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if dd := editDistance(key, n); dd < bestD {
+			best, bestD = n, dd
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var scalarType = reflect.TypeOf((*scalar)(nil)).Elem()
+
+func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []string) {
+	n = unwrap(n)
+	tk := n.GetToken()
+	if _, ok := n.(*ast.NullNode); ok {
+		return
+	}
+	if _, ok := n.(*ast.AliasNode); ok {
+		d.add(diag.Error, tk, "yaml", "YAML aliases are not supported in front matter", "write the value out instead of *alias")
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(scalarType) {
+		text, ok := scalarText(n)
+		if !ok {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be a single value, not a %s", p, nodeKind(n)), "write it on one line, for example "+lastKey(p)+": 5m")
+			return
+		}
+		d.plan.pos[p] = d.pos(tk)
+		if fix, err := v.Addr().Interface().(scalar).parseScalar(text); err != nil {
+			d.add(diag.Error, tk, "value", fmt.Sprintf("%s: %v", p, err), fix)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		text, ok := scalarText(n)
+		if !ok {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be text, not a %s", p, nodeKind(n)), "write "+lastKey(p)+": some text")
+			return
+		}
+		d.plan.pos[p] = d.pos(tk)
+		if len(enum) > 0 && !contains(enum, text) {
+			d.add(diag.Error, tk, "enum", fmt.Sprintf("unknown %s %q", lastKey(p), text), "write one of "+strings.Join(enum, ", "))
+		}
+		v.SetString(text)
+	case reflect.Bool:
+		b, ok := n.(*ast.BoolNode)
+		if !ok {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be true or false, not %s", p, quoteNode(n)), "write "+lastKey(p)+": true or "+lastKey(p)+": false")
+			return
+		}
+		d.plan.pos[p] = d.pos(tk)
+		v.SetBool(b.Value)
+	case reflect.Int:
+		var iv int64
+		i, ok := n.(*ast.IntegerNode)
+		if ok {
+			switch x := i.GetValue().(type) {
+			case int64:
+				iv = x
+			case uint64:
+				iv = int64(x)
+			case int:
+				iv = int64(x)
+			default:
+				ok = false
+			}
+		}
+		if !ok {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be a whole number, not %s", p, quoteNode(n)), "write a number without units, for example "+lastKey(p)+": 3")
+			return
+		}
+		d.plan.pos[p] = d.pos(tk)
+		v.SetInt(iv)
+	case reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be a list, not %s", p, quoteNode(n)), "write a list, for example "+lastKey(p)+": [a, b] or one '- item' per line")
+			return
+		}
+		d.plan.pos[p] = d.pos(tk)
+		out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
+		for i, item := range seq.Values {
+			d.decodeValue(item, out.Index(i), fmt.Sprintf("%s[%d]", p, i), enum)
+		}
+		v.Set(out)
+	case reflect.Struct:
+		m, ok := unwrap(n).(*ast.MappingNode)
+		if !ok {
+			if mv, ok2 := n.(*ast.MappingValueNode); ok2 {
+				m = &ast.MappingNode{Values: []*ast.MappingValueNode{mv}}
+			} else {
+				d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be a mapping of keys to values, not %s", p, quoteNode(n)), "write it as {key: value, ...} or as indented key: value lines")
+				return
+			}
+		}
+		d.decodeStruct(m, v, p, false)
+	}
+}
+
+func scalarText(n ast.Node) (string, bool) {
+	switch v := n.(type) {
+	case *ast.StringNode:
+		return v.Value, true
+	case *ast.LiteralNode:
+		return v.Value.Value, true
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+		return n.GetToken().Value, true
+	}
+	return "", false
+}
+
+func nodeKind(n ast.Node) string {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return "mapping"
+	case *ast.SequenceNode:
+		return "list"
+	}
+	return strings.ToLower(n.Type().String())
+}
+
+func quoteNode(n ast.Node) string {
+	if s, ok := scalarText(n); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return "a " + nodeKind(n)
+}
+
+func lastKey(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		p = p[i+1:]
+	}
+	if i := strings.IndexByte(p, '['); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
