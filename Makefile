@@ -1,0 +1,39 @@
+# rollbook: `make run` builds the example site and serves it on 127.0.0.1,
+# `make test` runs every test.
+GO      ?= go
+PORT    ?= 1313
+BENCH_N ?= 10000
+export TESTCONTAINERS_RYUK_DISABLED = true
+
+.PHONY: all build run test vet lint bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/rollbook ./cmd/rollbook
+	CGO_ENABLED=0 $(GO) build -o bin/rollbook-agent ./cmd/rollbook-agent
+
+run: build
+	./bin/rollbook serve --port $(PORT)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+test: vet
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: build
+	$(GO) run ./internal/bench/cmd/sitebench -n $(BENCH_N)
+	$(GO) test -run XXX -bench . -benchtime 1x ./internal/analysis/
+
+fuzz:
+	$(GO) test ./internal/plan -run XXX -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/markdown -run XXX -fuzz FuzzRender -fuzztime 30s
+	$(GO) test ./internal/migrate -run XXX -fuzz FuzzAnalyze -fuzztime 30s
+
+clean:
+	rm -rf bin public drills .public.tmp-*

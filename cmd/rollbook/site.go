@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/scaffold"
+	"github.com/rollbook/rollbook/site"
+)
+
+func buildCmd(g *globals) *cobra.Command {
+	var opts site.Options
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Check the plans and build the site into public/",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Root, opts.Logger = g.dir, g.logger()
+			res, err := site.Build(cmd.Context(), opts)
+			if fe, ok := site.IsFindings(err); ok {
+				_ = fe.Findings.WriteText(os.Stderr)
+				fmt.Fprintf(os.Stderr, "build failed: %d error(s), %d warning(s); the last good site was left as it was\n", len(fe.Findings.Errors()), len(fe.Findings.Warnings()))
+				return exitError{1}
+			}
+			if err != nil {
+				return err
+			}
+			_ = res.Findings.WriteText(os.Stderr)
+			if res.UpToDate {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date (%s)\n", res.Out, res.Duration.Round(time.Millisecond))
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "built %d pages into %s in %s\n", res.Pages, res.Out, res.Duration.Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Drafts, "drafts", false, "include pages marked draft: true")
+	cmd.Flags().BoolVar(&opts.Strict, "strict", false, "fail on warnings too")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "rebuild even if nothing changed")
+	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "output folder (default: public_dir from rollbook.yaml, or public)")
+	return cmd
+}
+
+func checkCmd(g *globals) *cobra.Command {
+	var (
+		strict bool
+		drafts bool
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check every plan against the rules and report file:line:col findings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format %q: use text or json", format)
+			}
+			ds, err := site.Check(cmd.Context(), site.Options{Root: g.dir, Drafts: drafts, Logger: g.logger()})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				if err := ds.WriteJSON(out); err != nil {
+					return err
+				}
+			} else {
+				if err := ds.WriteText(out); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%d error(s), %d warning(s)\n", len(ds.Errors()), len(ds.Warnings()))
+			}
+			if len(ds.Errors()) > 0 || strict && len(ds) > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	cmd.Flags().BoolVar(&drafts, "drafts", false, "check pages marked draft: true too")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func newCmd(g *globals) *cobra.Command {
+	var service string
+	cmd := &cobra.Command{
+		Use:   "new KIND NAME",
+		Short: "Write a plan skeleton with every section of its kind",
+		Long:  "Write content/NAME.md (NAME may hold folders: payments/api-canary) with the front matter and every section of KIND:\nrollout, deployment, rollback, automated-rollback or process.",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, name := args[0], strings.TrimSuffix(args[1], ".md")
+			cfg, err := config.Load(g.dir)
+			if err != nil {
+				return err
+			}
+			clean := filepath.Clean(filepath.FromSlash(name))
+			if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
+				return fmt.Errorf("name %q must stay inside %s", name, cfg.ContentDir)
+			}
+			if service == "" {
+				service = filepath.Base(filepath.Dir(clean))
+				if service == "." {
+					service = filepath.Base(clean)
+				}
+			}
+			title := strings.ReplaceAll(filepath.Base(clean), "-", " ")
+			title = strings.ToUpper(title[:1]) + title[1:]
+			src, err := scaffold.Skeleton(kind, title, service, time.Now())
+			if err != nil {
+				return err
+			}
+			file := filepath.Join(cfg.Path(cfg.ContentDir), clean+".md")
+			if _, err := os.Stat(file); err == nil {
+				return fmt.Errorf("%s already exists", file)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(file, src, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", file)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "service the plan is for (default: the folder name)")
+	return cmd
+}
+
+// printFindings is shared by commands that show findings.
+func printFindings(ds diag.List) { _ = ds.WriteText(os.Stderr) }

@@ -1,0 +1,138 @@
+// Package config owns rollbook.yaml: where content and output live, the
+// site's title and base URL, and the knobs the checks and themes read.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// FileName is the config file looked for in the project folder.
+const FileName = "rollbook.yaml"
+
+// Config is a site's configuration. Paths are relative to Root.
+type Config struct {
+	// Root is the project folder (where rollbook.yaml is, or would be).
+	Root string `yaml:"-"`
+	// File is the config file read, or "" when defaults are used.
+	File string `yaml:"-"`
+
+	Title       string            `yaml:"title"`
+	Description string            `yaml:"description"`
+	BaseURL     string            `yaml:"base_url"`
+	ContentDir  string            `yaml:"content_dir"`
+	PublicDir   string            `yaml:"public_dir"`
+	DrillsDir   string            `yaml:"drills_dir"`
+	Theme       string            `yaml:"theme"`
+	UnsafeHTML  bool              `yaml:"unsafe_html"`
+	StaleAfter  string            `yaml:"stale_after"`
+	Minify      *bool             `yaml:"minify"`
+	Params      map[string]any    `yaml:"params"`
+	PromQL      map[string]string `yaml:"promql"`
+
+	staleAfter time.Duration
+}
+
+// Load reads root/rollbook.yaml if it exists and fills in defaults.
+func Load(root string) (*Config, error) {
+	c := &Config{Root: root}
+	file := filepath.Join(root, FileName)
+	src, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		c.File = file
+		if err := yaml.UnmarshalWithOptions(src, c, yaml.Strict()); err != nil {
+			return nil, fmt.Errorf("%s: %s", FileName, yaml.FormatError(err, false, false))
+		}
+	}
+	if err := c.defaults(); err != nil {
+		return nil, fmt.Errorf("%s: %w", FileName, err)
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() error {
+	if c.Title == "" {
+		c.Title = "Runbooks"
+	}
+	if c.ContentDir == "" {
+		c.ContentDir = "content"
+	}
+	if c.PublicDir == "" {
+		c.PublicDir = "public"
+	}
+	if c.DrillsDir == "" {
+		c.DrillsDir = "drills"
+	}
+	if c.Theme == "" {
+		c.Theme = "default"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "/"
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("base_url %q is not a URL; write https://runbooks.example.com/ or /sub/path/", c.BaseURL)
+	}
+	if !strings.HasSuffix(c.BaseURL, "/") {
+		c.BaseURL += "/"
+	}
+	c.staleAfter = 90 * 24 * time.Hour
+	if c.StaleAfter != "" {
+		d, err := plan.ParseDuration(c.StaleAfter)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("stale_after %q is not a duration; write for example 90d", c.StaleAfter)
+		}
+		c.staleAfter = d
+	}
+	for _, p := range []*string{&c.ContentDir, &c.PublicDir, &c.DrillsDir} {
+		*p = filepath.Clean(*p)
+	}
+	if filepath.Clean(c.PublicDir) == "." || filepath.Clean(c.PublicDir) == filepath.Clean(c.ContentDir) {
+		return fmt.Errorf("public_dir %q would overwrite the project or its content; write public", c.PublicDir)
+	}
+	return nil
+}
+
+// Path resolves a configured path against the project root.
+func (c *Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Root, p)
+}
+
+// StaleAfterDuration is how long a plan may go unreviewed.
+func (c *Config) StaleAfterDuration() time.Duration { return c.staleAfter }
+
+// MinifyOutput reports whether HTML, CSS and JS are minified (default true).
+func (c *Config) MinifyOutput() bool { return c.Minify == nil || *c.Minify }
+
+// BasePath is the path part of base_url, always ending in "/".
+func (c *Config) BasePath() string {
+	u, _ := url.Parse(c.BaseURL)
+	p := u.Path
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// AbsURL turns a site path ("/payments/api/") into an absolute URL for the
+// sitemap. Without a host in base_url the path is returned under it.
+func (c *Config) AbsURL(p string) string {
+	return strings.TrimSuffix(c.BaseURL, "/") + "/" + strings.TrimPrefix(p, "/")
+}

@@ -1,0 +1,118 @@
+package markdown
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.md")
+	if len(files) == 0 {
+		t.Fatal("no testdata")
+	}
+	r := New(Options{})
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Render(src, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := strings.TrimSuffix(f, ".md") + ".golden.html"
+			if *update {
+				if err := os.WriteFile(golden, []byte(res.HTML), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if string(res.HTML) != string(want) {
+				t.Errorf("%s differs from its golden file; rerun with -update and review the diff", f)
+			}
+		})
+	}
+}
+
+func TestRenderDetails(t *testing.T) {
+	src, _ := os.ReadFile("testdata/plan.md")
+	res, err := New(Options{}).Render(src, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(res.HTML)
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"raw script escaped", strings.Contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;") && !strings.Contains(html, "<script>")},
+		{"inline raw html escaped", strings.Contains(html, "&lt;b&gt;bold&lt;/b&gt;")},
+		{"code highlighted with classes", strings.Contains(html, `<pre class="chroma"><code class="language-bash">`) && strings.Contains(html, `<span class="`)},
+		{"language label and copy button", strings.Contains(html, `<span class="lang">bash</span><button type="button" class="copy" data-copy`)},
+		{"plain block escaped", strings.Contains(html, "plain &lt;text&gt;")},
+		{"task list", strings.Contains(html, `type="checkbox"`)},
+		{"table", strings.Contains(html, "<table>")},
+		{"footnote", strings.Contains(html, "footnote")},
+		{"heading anchor", strings.Contains(html, `<h2 id="rollback-procedure">Rollback procedure <a class="anchor" href="#rollback-procedure"`)},
+		{"unique heading ids", strings.Contains(html, `id="rollback-procedure-1"`)},
+	}
+	for _, tt := range tests {
+		if !tt.ok {
+			t.Errorf("%s: not found in\n%s", tt.name, html)
+		}
+	}
+	if res.Title != "Payments API canary" || len(res.Headings) != 3 {
+		t.Errorf("title %q headings %+v", res.Title, res.Headings)
+	}
+	if len(res.Links) != 2 || res.Links[0].Dest != "../payments/kill-switch.md#when" || res.Links[0].Line != 16 || res.Links[1].Dest != "diagram.png" {
+		t.Errorf("links = %+v", res.Links)
+	}
+	unsafe, _ := New(Options{UnsafeHTML: true}).Render(src, 0)
+	if !strings.Contains(string(unsafe.HTML), "<script>alert(1)</script>") {
+		t.Error("UnsafeHTML did not pass raw HTML through")
+	}
+}
+
+func TestCSS(t *testing.T) {
+	css := string(CSS())
+	if !strings.Contains(css, ".chroma") || !strings.Contains(css, "@media (prefers-color-scheme: dark)") || !strings.Contains(css, "[data-theme=dark] .chroma") {
+		t.Errorf("unexpected CSS:\n%.600s", css)
+	}
+}
+
+func FuzzRender(f *testing.F) {
+	src, _ := os.ReadFile("testdata/plan.md")
+	f.Add(src)
+	f.Add([]byte("<script>x</script>\n\n<SCRIPT src=x>"))
+	f.Add([]byte("```\n<script>\n```"))
+	r := New(Options{})
+	f.Fuzz(func(t *testing.T, src []byte) {
+		res, err := r.Render(src, 0)
+		if err != nil {
+			return
+		}
+		if strings.Contains(strings.ToLower(string(res.HTML)), "<script") {
+			t.Fatalf("unescaped script in %q", res.HTML)
+		}
+	})
+}
+
+func BenchmarkRender(b *testing.B) {
+	src, _ := os.ReadFile("testdata/plan.md")
+	r := New(Options{})
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := r.Render(src, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

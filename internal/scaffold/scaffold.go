@@ -1,0 +1,84 @@
+// Package scaffold writes new plan skeletons (`rollbook new`): front matter
+// for the kind and every section the kind has, each with a prompt saying
+// what belongs there.
+package scaffold
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// Skeleton returns the Markdown of a new plan of kind titled title for
+// service. The result passes `rollbook check` for structure; the writer
+// replaces the TODO prompts with the real content.
+func Skeleton(kind, title, service string, now time.Time) ([]byte, error) {
+	secs, ok := plan.Sections[kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown kind %q: use one of %s", kind, strings.Join(plan.Kinds, ", "))
+	}
+	var buf bytes.Buffer
+	err := tmpl.Execute(&buf, map[string]any{
+		"Kind": kind, "Title": title, "Service": service, "Sections": secs,
+		"Today": now.Format("2006-01-02"), "Window": nextWeekday(now).Format("2006-01-02") + "T14:00:00Z",
+		"Cleanup": now.AddDate(0, 3, 0).Format("2006-01-02"),
+		"Rollout": kind == plan.KindRollout || kind == plan.KindDeployment || kind == plan.KindAutomatedRollback || kind == plan.KindRollback,
+	})
+	return buf.Bytes(), err
+}
+
+// nextWeekday is the next Tuesday-Thursday, when changes are safest to start.
+func nextWeekday(now time.Time) time.Time {
+	d := now.AddDate(0, 0, 1)
+	for d.Weekday() < time.Tuesday || d.Weekday() > time.Thursday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+var tmpl = template.Must(template.New("plan").Parse(`---
+title: {{printf "%q" .Title}}
+kind: {{.Kind}}
+service: {{.Service}}
+owners: [TODO-team]
+tags: []
+environments: [staging, production]
+risk: medium                  # low | medium | high: high needs every section
+reviewed: {{.Today}}
+{{- if .Rollout}}
+window: {start: {{.Window}}, duration: 60m, downtime: 0s}
+approvals: [tech-lead]
+strategy:
+  type: canary                # canary | blue-green | rolling | feature-flag
+  steps:
+    - {weight: 10, bake: 10m}
+    - {weight: 50, bake: 15m}
+    - {weight: 100}
+analysis: {interval: 30s}
+triggers:
+  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200, consecutive: 2}
+  - {metric: latency_p99, max: 800ms, window: 3m, consecutive: 2}
+rollback:
+  class: fast                 # instant | fast | complex | irreversible
+  target: 10m
+  automatic: true
+  decision_maker: incident commander
+  max_automatic: {count: 1, per: 1h}
+{{- end}}
+contacts:
+  primary: "@TODO-oncall"
+  secondary: "@platform-oncall"
+  escalation: [TODO-lead]
+---
+
+{{range .Sections}}## {{.Name}}
+
+{{if eq .Name "Rollback procedure" "Step-by-step rollback procedure" "Rollback checklist"}}1. TODO: stop the rollout: ` + "`kubectl argo rollouts abort {{$.Service}}`" + `. Verify: all traffic on the stable release.
+2. TODO: confirm the stable release is healthy: ` + "`curl -fsS https://{{$.Service}}.internal/health/ready`" + `. Verify: HTTP 200.
+{{else}}TODO: {{.Hint}}
+{{end}}
+{{end}}`))

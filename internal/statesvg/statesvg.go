@@ -1,0 +1,166 @@
+// Package statesvg draws a plan's rollout and rollback state machine as an
+// inline SVG: the happy path from pending through each canary step to
+// promoted, and the paths a trigger takes to rolled-back or halted.
+package statesvg
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"strings"
+)
+
+// Step is one canary step: traffic weight and bake time ("" for the last).
+type Step struct {
+	Weight int
+	Bake   string
+}
+
+// Machine is what the drawing depends on.
+type Machine struct {
+	Steps     []Step
+	Automatic bool
+	// MigrationGuard is set when a contract migration blocks automatic rollback.
+	MigrationGuard bool
+	Freeze         bool
+}
+
+const (
+	boxW, boxH = 118, 44
+	gapX       = 26
+	top        = 30
+	rowGap     = 96
+	margin     = 12
+)
+
+type box struct {
+	x, y       int
+	label, sub string
+	class      string
+}
+
+// Render returns the machine as an accessible inline SVG.
+func Render(m Machine) template.HTML {
+	var happy []box
+	x := margin
+	add := func(label, sub, class string) {
+		happy = append(happy, box{x: x, y: top, label: label, sub: sub, class: class})
+		x += boxW + gapX
+	}
+	add("pending", "", "st-start")
+	for i, s := range m.Steps {
+		sub := fmt.Sprintf("step %d", i+1)
+		if s.Bake != "" {
+			sub += ", bake " + s.Bake
+		}
+		add(fmt.Sprintf("%d%% canary", s.Weight), sub, "st-progress")
+	}
+	if len(m.Steps) == 0 {
+		add("progressing", "", "st-progress")
+	}
+	add("promoted", "100% new release", "st-good")
+	width := x - gapX + margin
+	y2 := top + rowGap
+	var second []box
+	var reason string
+	switch {
+	case m.MigrationGuard:
+		reason = "migration guard: page a human"
+		second = []box{{label: "halted", sub: "traffic stays put", class: "st-halt"}}
+	case !m.Automatic:
+		reason = "trigger: page, human decides"
+		second = []box{{label: "halted", sub: "human decides", class: "st-halt"}}
+	default:
+		reason = "trigger fires"
+		second = []box{{label: "rolling back", sub: "100% stable", class: "st-rollback"}, {label: "rolled back", sub: "canary stopped", class: "st-good"}, {label: "halted", sub: "rollback fails: page", class: "st-halt"}}
+	}
+	sx := margin + boxW + gapX
+	for i := range second {
+		second[i].x, second[i].y = sx, y2
+		sx += boxW + gapX + 40
+	}
+	if sx-gapX-40+margin > width {
+		width = sx - gapX - 40 + margin
+	}
+	height := y2 + boxH + 44
+
+	var b strings.Builder
+	desc := describe(m, reason)
+	fmt.Fprintf(&b, `<svg class="state-machine" role="img" aria-labelledby="sm-title sm-desc" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">`, width, height)
+	fmt.Fprintf(&b, `<title id="sm-title">Rollout and rollback state machine</title><desc id="sm-desc">%s</desc>`, html.EscapeString(desc))
+	b.WriteString(`<defs><marker id="sm-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>`)
+	for i := 0; i+1 < len(happy); i++ {
+		arrow(&b, happy[i].x+boxW, top+boxH/2, happy[i+1].x, top+boxH/2, "")
+	}
+	// Every progressing state can fire a trigger; draw it from the middle of the canary steps.
+	from := happy[len(happy)/2]
+	if len(happy) > 2 {
+		from = happy[1]
+	}
+	firstSecond := second[0]
+	fmt.Fprintf(&b, `<path class="edge edge-trigger" d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="currentColor" stroke-dasharray="5 3" marker-end="url(#sm-arrow)"/>`,
+		from.x+boxW/2, top+boxH, from.x+boxW/2, top+boxH+30, firstSecond.x+boxW/2, y2-30, firstSecond.x+boxW/2, y2)
+	label(&b, (from.x+boxW/2+firstSecond.x+boxW/2)/2+6, (top+boxH+y2)/2+4, reason, "edge-label trigger-label")
+	if len(second) == 3 {
+		arrow(&b, second[0].x+boxW, y2+boxH/2, second[1].x, y2+boxH/2, "verified")
+		fmt.Fprintf(&b, `<path class="edge" d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="currentColor" marker-end="url(#sm-arrow)"/>`,
+			second[0].x+boxW/2, y2+boxH, second[0].x+boxW/2, y2+boxH+30, second[2].x+boxW/2, y2+boxH+30, second[2].x+boxW/2, y2+boxH)
+		label(&b, (second[0].x+second[2].x)/2+boxW/2, y2+boxH+38, "fails, or stable unhealthy: no retry", "edge-label")
+	}
+	for _, bx := range append(happy, second...) {
+		drawBox(&b, bx)
+	}
+	if m.Freeze {
+		label(&b, margin, height-6, "freeze on: no automatic action, page only", "edge-label")
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+func describe(m Machine, reason string) string {
+	var parts []string
+	for _, s := range m.Steps {
+		p := fmt.Sprintf("%d%%", s.Weight)
+		if s.Bake != "" {
+			p += " for " + s.Bake
+		}
+		parts = append(parts, p)
+	}
+	d := "Pending, then canary steps " + strings.Join(parts, ", ") + ", then promoted. "
+	if len(m.Steps) == 0 {
+		d = "Pending, progressing, then promoted. "
+	}
+	switch {
+	case m.MigrationGuard:
+		d += "On a trigger a contract migration blocks automatic rollback: halted, a human is paged, traffic stays put."
+	case !m.Automatic:
+		d += "On a trigger the controller halts and pages; a human decides."
+	default:
+		d += "On a trigger (" + reason + "): rolling back to 100% stable, then rolled back once stable is verified healthy; if the rollback fails or stable is unhealthy, halted and paged."
+	}
+	return d
+}
+
+func arrow(b *strings.Builder, x1, y1, x2, y2 int, text string) {
+	fmt.Fprintf(b, `<line class="edge" x1="%d" y1="%d" x2="%d" y2="%d" stroke="currentColor" marker-end="url(#sm-arrow)"/>`, x1, y1, x2-2, y2)
+	if text != "" {
+		label(b, (x1+x2)/2-gapX/2-8, y1-6, text, "edge-label")
+	}
+}
+
+func label(b *strings.Builder, x, y int, text, class string) {
+	fmt.Fprintf(b, `<text class="%s" x="%d" y="%d" font-size="11" fill="currentColor">%s</text>`, class, x, y, html.EscapeString(text))
+}
+
+func drawBox(b *strings.Builder, bx box) {
+	fmt.Fprintf(b, `<g class="state %s"><rect x="%d" y="%d" width="%d" height="%d" rx="8" fill="none" stroke="currentColor"/>`, bx.class, bx.x, bx.y, boxW, boxH)
+	ty := bx.y + boxH/2 + 4
+	if bx.sub != "" {
+		ty = bx.y + 18
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" font-size="13" font-weight="600" fill="currentColor">%s</text>`, bx.x+boxW/2, ty, html.EscapeString(bx.label))
+	if bx.sub != "" {
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" font-size="10.5" fill="currentColor" opacity="0.8">%s</text>`, bx.x+boxW/2, bx.y+34, html.EscapeString(bx.sub))
+	}
+	b.WriteString(`</g>`)
+}

@@ -1,0 +1,359 @@
+// Package site builds a rollbook site: it reads the plans under content/,
+// checks them, renders each to HTML with the theme, adds the list pages,
+// sitemap and search index, and swaps the result into public/ atomically.
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/check"
+	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/markdown"
+	"github.com/rollbook/rollbook/internal/migrate"
+)
+
+// Options configures a build.
+type Options struct {
+	// Root is the project folder holding rollbook.yaml and content/.
+	Root string
+	// Drafts includes pages with draft: true.
+	Drafts bool
+	// Strict makes warnings fail the build.
+	Strict bool
+	// Now is the build's clock for review ages; zero means time.Now.
+	Now time.Time
+	// OutDir overrides public_dir from rollbook.yaml.
+	OutDir string
+	// Force rebuilds even when no input changed since the last build.
+	Force bool
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Result describes a finished build.
+type Result struct {
+	Pages    int
+	Findings diag.List
+	Out      string
+	UpToDate bool // nothing changed since the last build, so nothing was written
+	Duration time.Duration
+}
+
+// FindingsError is returned when a build stops on findings: errors, or
+// warnings under Strict. The last good output is left as it was.
+type FindingsError struct {
+	Findings diag.List
+	Strict   bool
+}
+
+func (e *FindingsError) Error() string {
+	n := len(e.Findings.Errors())
+	what := fmt.Sprintf("%d error(s)", n)
+	if e.Strict && n == 0 {
+		what = fmt.Sprintf("%d warning(s) in strict mode", len(e.Findings.Warnings()))
+	}
+	return "build failed with " + what + ":\n" + e.Findings.Error()
+}
+
+// Builder builds one site; reuse it (as the dev server does) to keep its
+// caches warm between builds.
+type Builder struct {
+	cfg   *config.Config
+	opts  Options
+	log   *slog.Logger
+	md    *markdown.Renderer
+	theme *theme
+
+	mu       sync.Mutex
+	analyses map[string]analysis
+}
+
+type analysis struct {
+	res migrate.Result
+	err error
+	key string
+}
+
+// New loads the configuration and theme.
+func New(opts Options) (*Builder, error) {
+	if opts.Root == "" {
+		opts.Root = "."
+	}
+	cfg, err := config.Load(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	if opts.OutDir != "" {
+		cfg.PublicDir = opts.OutDir
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	th, err := loadTheme(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{UnsafeHTML: cfg.UnsafeHTML}), theme: th, analyses: map[string]analysis{}}, nil
+}
+
+// Config returns the loaded configuration.
+func (b *Builder) Config() *config.Config { return b.cfg }
+
+// Build builds the site, writing it to public_dir only if there is no error.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	b, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return b.Build(ctx)
+}
+
+// Check runs every rule without writing output.
+func Check(ctx context.Context, opts Options) (diag.List, error) {
+	b, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Rendering finds broken links; it writes nothing.
+	if err := b.renderAll(ctx, s, nil); err != nil {
+		return nil, err
+	}
+	s.findings.Sort()
+	return s.findings, nil
+}
+
+func (b *Builder) now() time.Time {
+	if !b.opts.Now.IsZero() {
+		return b.opts.Now
+	}
+	return time.Now()
+}
+
+// loaded is the site between reading and writing.
+type loaded struct {
+	pages    []*Page          // every Markdown page, sorted by URL
+	byPath   map[string]*Page // by source path inside content/
+	byURL    map[string]*Page
+	plans    []*Page
+	assets   []source
+	aliases  map[string]string // alias site path -> target page URL
+	findings diag.List
+	inputKey string
+	mu       sync.Mutex
+}
+
+func (s *loaded) add(ds ...diag.Finding) {
+	s.mu.Lock()
+	s.findings = append(s.findings, ds...)
+	s.mu.Unlock()
+}
+
+func (b *Builder) load(ctx context.Context) (*loaded, error) {
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	srcs, assets, err := scan(ctx, contentDir)
+	if err != nil {
+		return nil, err
+	}
+	display := filepath.ToSlash(b.cfg.ContentDir)
+	ps, err := parseAll(ctx, srcs, display)
+	if err != nil {
+		return nil, err
+	}
+	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}}
+	for _, p := range ps {
+		s.findings = append(s.findings, p.diags...)
+		if p.plan == nil || p.plan.Draft && !b.opts.Drafts {
+			continue
+		}
+		name := path.Join(display, p.src.rel)
+		u, err := pageURL(p.plan)
+		if err != nil {
+			pos := p.plan.Pos("url")
+			if p.plan.URL == "" {
+				pos = p.plan.Pos("slug")
+			}
+			s.findings = append(s.findings, diag.Finding{File: name, Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "url", Message: err.Error(), Fix: "use a path inside the site, for example url: /payments/canary/"})
+			continue
+		}
+		pg := &Page{Type: "page", URL: u, Title: p.plan.Title, Plan: p.plan}
+		switch {
+		case p.plan.Section:
+			pg.Type = "section"
+			if u == "/" {
+				pg.Type = "home"
+			}
+		case p.plan.IsPlan():
+			pg.Type = "plan"
+		}
+		if other, dup := s.byURL[u]; dup {
+			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "duplicate-url",
+				Message: fmt.Sprintf("page URL %s is also produced by %s", u, path.Join(display, other.Plan.Path)), Fix: "give one of them a different slug: or url:"})
+			continue
+		}
+		if reservedURL(u) {
+			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "duplicate-url",
+				Message: fmt.Sprintf("page URL %s is reserved for a generated page", u), Fix: "rename the file or set another slug:"})
+			continue
+		}
+		s.byURL[u] = pg
+		s.byPath[p.src.rel] = pg
+		s.pages = append(s.pages, pg)
+	}
+	for _, pg := range s.pages {
+		for i, a := range pg.Plan.Aliases {
+			au := path.Clean("/" + a)
+			if strings.Contains(a, "..") {
+				pos := pg.Plan.Pos(fmt.Sprintf("aliases[%d]", i))
+				s.findings = append(s.findings, diag.Finding{File: path.Join(display, pg.Plan.Path), Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "url", Message: fmt.Sprintf("alias %q escapes the output folder", a), Fix: "write a site path such as /old/path/"})
+				continue
+			}
+			if path.Ext(au) == "" {
+				au += "/"
+			}
+			if _, taken := s.byURL[au]; taken || s.aliases[au] != "" {
+				pos := pg.Plan.Pos(fmt.Sprintf("aliases[%d]", i))
+				s.findings = append(s.findings, diag.Finding{File: path.Join(display, pg.Plan.Path), Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "duplicate-url", Message: fmt.Sprintf("alias %s is already a page or another alias", au), Fix: "remove the alias"})
+				continue
+			}
+			s.aliases[au] = pg.URL
+		}
+	}
+	sort.Slice(s.pages, func(i, j int) bool { return s.pages[i].URL < s.pages[j].URL })
+	for _, pg := range s.pages {
+		if pg.Type == "plan" {
+			s.plans = append(s.plans, pg)
+		}
+	}
+
+	now := b.now()
+	copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
+	err = parallel(ctx, len(s.plans), func(i int) error {
+		pg := s.plans[i]
+		ds := check.Plan(pg.Plan, path.Join(display, pg.Plan.Path), copts)
+		pg.Warnings = ds.Warnings()
+		pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())
+		pg.Migrations = b.migrationViews(pg, contentDir)
+		s.add(ds...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func reservedURL(u string) bool {
+	switch strings.Split(strings.Trim(u, "/"), "/")[0] {
+	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "search":
+		return true
+	}
+	return u == "/404.html" || u == "/sitemap.xml"
+}
+
+// analyze runs the migration analyser once per file content.
+func (b *Builder) analyze(file string) (migrate.Result, error) {
+	b.mu.Lock()
+	a, ok := b.analyses[file]
+	b.mu.Unlock()
+	key := fileKey(file)
+	if ok && a.key == key {
+		return a.res, a.err
+	}
+	res, err := migrate.AnalyzeFile(file)
+	b.mu.Lock()
+	b.analyses[file] = analysis{res: res, err: err, key: key}
+	b.mu.Unlock()
+	return res, err
+}
+
+func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
+	var out []MigrationView
+	for _, m := range pg.Plan.Migrations {
+		v := MigrationView{Migration: m, Safety: m.Phase}
+		if m.File != "" {
+			rel := path.Join(path.Dir(pg.Plan.Path), m.File)
+			if !strings.HasPrefix(rel, "../") {
+				v.Link = "/" + rel
+				if res, err := b.analyze(filepath.Join(contentDir, filepath.FromSlash(rel))); err == nil {
+					v.Safety = string(res.Phase)
+					v.Findings = res.Findings
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Build builds the site into a folder beside public_dir and swaps it in.
+func (b *Builder) Build(ctx context.Context) (*Result, error) {
+	start := time.Now()
+	out := b.cfg.Path(b.cfg.PublicDir)
+	key, err := b.inputKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !b.opts.Force && key != "" && readStamp(out) == key {
+		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
+	}
+	s, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := failOn(s.findings, b.opts.Strict); err != nil {
+		return nil, err
+	}
+	w, err := newWriter(out, b.cfg.MinifyOutput())
+	if err != nil {
+		return nil, err
+	}
+	defer w.abort()
+	if err := b.renderAll(ctx, s, w); err != nil {
+		return nil, err
+	}
+	if err := failOn(s.findings, b.opts.Strict); err != nil {
+		return nil, err
+	}
+	if err := b.writeGenerated(ctx, s, w); err != nil {
+		return nil, err
+	}
+	if err := w.stamp(key); err != nil {
+		return nil, err
+	}
+	if err := w.commit(); err != nil {
+		return nil, err
+	}
+	s.findings.Sort()
+	b.log.Info("built site", "pages", len(s.pages), "out", out, "took", time.Since(start).Round(time.Millisecond))
+	return &Result{Pages: len(s.pages), Findings: s.findings, Out: out, Duration: time.Since(start)}, nil
+}
+
+func failOn(ds diag.List, strict bool) error {
+	if len(ds.Errors()) > 0 || strict && len(ds) > 0 {
+		ds.Sort()
+		return &FindingsError{Findings: ds, Strict: strict}
+	}
+	return nil
+}
+
+// IsFindings reports whether err stopped a build on plan findings.
+func IsFindings(err error) (*FindingsError, bool) {
+	var fe *FindingsError
+	ok := errors.As(err, &fe)
+	return fe, ok
+}

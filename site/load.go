@@ -1,0 +1,151 @@
+package site
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// source is one file found under the content folder.
+type source struct {
+	rel  string // slash path inside content/
+	abs  string
+	size int64
+}
+
+// scan lists the content folder: Markdown sources and other files (copied
+// as they are, so plans can link to their SQL and diagrams).
+func scan(ctx context.Context, dir string) (md, assets []source, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name := d.Name()
+		if p != dir && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasPrefix(name, "#")) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			// Symlinks could point outside the site; they are not followed.
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		s := source{rel: filepath.ToSlash(rel), abs: p, size: info.Size()}
+		if strings.EqualFold(path.Ext(name), ".md") {
+			md = append(md, s)
+		} else {
+			assets = append(assets, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	sort.Slice(md, func(i, j int) bool { return md[i].rel < md[j].rel })
+	sort.Slice(assets, func(i, j int) bool { return assets[i].rel < assets[j].rel })
+	return md, assets, nil
+}
+
+// parsed is one source after reading and parsing.
+type parsed struct {
+	src   source
+	data  []byte
+	plan  *plan.Plan
+	diags diag.List
+}
+
+// parseAll reads and parses sources on every core. displayDir prefixes
+// file names in findings ("content").
+func parseAll(ctx context.Context, srcs []source, displayDir string) ([]parsed, error) {
+	out := make([]parsed, len(srcs))
+	err := parallel(ctx, len(srcs), func(i int) error {
+		s := srcs[i]
+		name := path.Join(displayDir, s.rel)
+		if s.size > plan.MaxFileSize {
+			out[i] = parsed{src: s, diags: diag.List{{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "file-size",
+				Message: fmt.Sprintf("file is %d bytes, over the %d MiB limit", s.size, plan.MaxFileSize>>20), Fix: "split the plan, or move generated data out of content/"}}}
+			return nil
+		}
+		data, err := os.ReadFile(s.abs)
+		if err != nil {
+			return err
+		}
+		p, ds := plan.Parse(name, s.rel, data)
+		out[i] = parsed{src: s, data: data, plan: p, diags: ds}
+		return nil
+	})
+	return out, err
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS workers, stopping at the first error.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next int
+		ferr error
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if ferr != nil || next >= n {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				if err := ctx.Err(); err != nil {
+					mu.Lock()
+					if ferr == nil {
+						ferr = err
+					}
+					mu.Unlock()
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if ferr == nil {
+						ferr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ferr
+}

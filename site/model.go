@@ -1,0 +1,219 @@
+package site
+
+import (
+	"fmt"
+	"html/template"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/markdown"
+	"github.com/rollbook/rollbook/internal/migrate"
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// Page is one output page as templates see it.
+type Page struct {
+	// Type selects the template: home, plan, page, section, terms, term, stale, drills, 404.
+	Type  string
+	URL   string // site path, "/payments/api-canary/"
+	Title string
+	Plan  *plan.Plan
+
+	Content  template.HTML
+	Headings []markdown.Heading
+	Summary  string
+
+	Migrations []MigrationView
+	StateSVG   template.HTML
+	Stale      bool
+	Warnings   diag.List
+	Drill      *DrillStatus
+
+	// Lists: the pages a list page shows, and the terms of a taxonomy.
+	Pages    []*Page
+	Terms    []Term
+	Taxonomy *Taxonomy
+	Term     string
+
+	// Section pages: the folder's own intro comes from _index.md.
+	Children []*Page
+}
+
+// MigrationView is a declared migration with what its SQL analysis found.
+type MigrationView struct {
+	plan.Migration
+	Safety   string // expand or contract, from the SQL when it could be read
+	Findings []migrate.Finding
+	Link     string // site path of the SQL file
+}
+
+// DrillStatus summarises a plan's last drills (filled by the drill reader).
+type DrillStatus struct {
+	Result string // pass, fail, none
+	When   time.Time
+}
+
+// Term is one value of a taxonomy with the pages that carry it.
+type Term struct {
+	Name  string
+	URL   string
+	Pages []*Page
+}
+
+// Taxonomy is a way to list plans: by service, owner, environment, …
+type Taxonomy struct {
+	Key    string // URL segment, "services"
+	Title  string // "Services"
+	Single string // "service"
+	Values func(*plan.Plan) []string
+	Terms  []Term
+}
+
+func taxonomies() []*Taxonomy {
+	one := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	return []*Taxonomy{
+		{Key: "services", Title: "Services", Single: "service", Values: func(p *plan.Plan) []string { return one(p.Service) }},
+		{Key: "owners", Title: "Owners", Single: "owner", Values: func(p *plan.Plan) []string { return p.Owners }},
+		{Key: "environments", Title: "Environments", Single: "environment", Values: func(p *plan.Plan) []string { return p.Environments }},
+		{Key: "kinds", Title: "Kinds", Single: "kind", Values: func(p *plan.Plan) []string { return one(p.Kind) }},
+		{Key: "risks", Title: "Risk", Single: "risk", Values: func(p *plan.Plan) []string { return one(p.Risk) }},
+		{Key: "tags", Title: "Tags", Single: "tag", Values: func(p *plan.Plan) []string { return p.Tags }},
+	}
+}
+
+// pageURL derives a page's site path from its source path, slug and url.
+func pageURL(p *plan.Plan) (string, error) {
+	if p.URL != "" {
+		u := p.URL
+		for _, seg := range strings.Split(u, "/") {
+			if seg == ".." || strings.ContainsAny(seg, "\\\x00") {
+				return "", fmt.Errorf("url %q escapes the output folder", p.URL)
+			}
+		}
+		u = path.Clean("/" + u)
+		if path.Ext(u) == "" {
+			u += "/"
+		}
+		if u == "//" {
+			u = "/"
+		}
+		return u, nil
+	}
+	dir, file := path.Split(p.Path)
+	base := strings.TrimSuffix(file, path.Ext(file))
+	if p.Slug != "" {
+		if strings.ContainsAny(p.Slug, "/\\\x00") || p.Slug == ".." || p.Slug == "." {
+			return "", fmt.Errorf("slug %q must be one path segment; write a name such as payments-canary", p.Slug)
+		}
+		base = p.Slug
+	}
+	if base == "_index" || base == "index" {
+		return path.Clean("/"+dir) + trailing(dir), nil
+	}
+	return path.Clean("/"+dir+"/"+urlize(base)) + "/", nil
+}
+
+func trailing(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return "/"
+}
+
+// urlize lower-cases a name and replaces spaces, keeping it readable.
+func urlize(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_':
+			b.WriteRune(r)
+			dash = false
+		case r > 127:
+			b.WriteRune(r)
+			dash = false
+		default:
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+				dash = true
+			}
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+// outputFile maps a site path to a file in the output folder.
+func outputFile(url string) string {
+	if strings.HasSuffix(url, "/") {
+		return strings.TrimPrefix(url, "/") + "index.html"
+	}
+	return strings.TrimPrefix(url, "/")
+}
+
+// relURL returns the link from page `from` to site path `to`, relative so
+// the site works under any base path and from the file system.
+func relURL(from, to string) string {
+	if strings.Contains(to, "://") || strings.HasPrefix(to, "#") || strings.HasPrefix(to, "mailto:") {
+		return to
+	}
+	dir := from
+	if !strings.HasSuffix(dir, "/") {
+		dir = strings.TrimSuffix(path.Dir(dir), "/") + "/"
+	}
+	fromSegs := strings.Split(strings.Trim(dir, "/"), "/")
+	if fromSegs[0] == "" {
+		fromSegs = nil
+	}
+	target := strings.TrimPrefix(to, "/")
+	// Climb only as far as the first folder the two paths do not share.
+	common := 0
+	for common < len(fromSegs) && strings.HasPrefix(target, fromSegs[common]+"/") {
+		target = target[len(fromSegs[common])+1:]
+		common++
+	}
+	rel := strings.Repeat("../", len(fromSegs)-common) + target
+	if rel == "" {
+		return "./"
+	}
+	return rel
+}
+
+func sortPages(ps []*Page) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.Plan != nil && b.Plan != nil && a.Plan.Weight != b.Plan.Weight {
+			return a.Plan.Weight < b.Plan.Weight
+		}
+		if a.Title != b.Title {
+			return a.Title < b.Title
+		}
+		return a.URL < b.URL
+	})
+}
+
+func buildTerms(tax *Taxonomy, plans []*Page) {
+	byTerm := map[string][]*Page{}
+	for _, pg := range plans {
+		for _, v := range tax.Values(pg.Plan) {
+			byTerm[v] = append(byTerm[v], pg)
+		}
+	}
+	names := make([]string, 0, len(byTerm))
+	for n := range byTerm {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tax.Terms = nil
+	for _, n := range names {
+		tax.Terms = append(tax.Terms, Term{Name: n, URL: "/" + tax.Key + "/" + urlize(n) + "/", Pages: byTerm[n]})
+	}
+}

@@ -1,0 +1,389 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"html/template"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/markdown"
+	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/statesvg"
+)
+
+// view is what a template receives.
+type view struct {
+	Site *siteView
+	Page *Page
+}
+
+// URL links from the current page to a site path, relatively.
+func (v view) URL(to string) string {
+	if v.Page.Type == "404" {
+		// The 404 page is served at any depth, so it links from the base path.
+		return v.Site.BasePath + strings.TrimPrefix(to, "/")
+	}
+	return relURL(v.Page.URL, to)
+}
+
+// Root is the relative path from the current page to the site root.
+func (v view) Root() string { return v.URL("/") }
+
+type siteView struct {
+	Title       string
+	Description string
+	BaseURL     string
+	BasePath    string
+	Taxonomies  []*Taxonomy
+	Plans       []*Page
+	Stale       []*Page
+	Now         time.Time
+	Dev         bool // served by rollbook serve: live reload is injected
+}
+
+var funcs = template.FuncMap{
+	"join":  strings.Join,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02")
+	},
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 MST")
+	},
+	"urlize": urlize,
+	"add":    func(a, b int) int { return a + b },
+	"ago": func(now, t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		d := int(now.Sub(t).Hours() / 24)
+		switch {
+		case d <= 0:
+			return "today"
+		case d == 1:
+			return "1 day ago"
+		}
+		return fmt.Sprintf("%d days ago", d)
+	},
+	"termURL": func(tax, term string) string { return "/" + tax + "/" + urlize(term) + "/" },
+	"threshold": func(t plan.Trigger) string {
+		var parts []string
+		if t.IsHealth() {
+			return fmt.Sprintf("%d failed probes", t.Failures)
+		}
+		if t.Compare == "baseline" && t.MaxDelta > 0 {
+			parts = append(parts, "> baseline + "+t.MaxDelta.String())
+		}
+		if t.Max.Set {
+			parts = append(parts, "> "+t.Max.Raw)
+		}
+		if t.Min.Set {
+			parts = append(parts, "< "+t.Min.Raw)
+		}
+		return strings.Join(parts, ", ")
+	},
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict needs key, value pairs")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"upto": func(n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i + 1
+		}
+		return out
+	},
+}
+
+var hrefRE = regexp.MustCompile(`(href|src)="([^"]*)"`)
+
+// renderAll renders every Markdown page; with a nil writer it only checks
+// the links.
+func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
+	sv := b.siteView(s)
+	display := strings.TrimSuffix(b.cfg.ContentDir, "/")
+	assets := map[string]bool{}
+	for _, a := range s.assets {
+		assets[a.rel] = true
+	}
+	return parallel(ctx, len(s.pages), func(i int) error {
+		pg := s.pages[i]
+		name := path.Join(display, pg.Plan.Path)
+		res, err := b.md.Render(pg.Plan.Body, pg.Plan.BodyLine-1)
+		if err != nil {
+			s.add(diag.Finding{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"})
+			return nil
+		}
+		rewrites := map[string]string{}
+		for _, l := range res.Links {
+			target, ok, internal := resolveLink(s, assets, pg, l.Dest)
+			if !internal {
+				continue
+			}
+			if !ok {
+				s.add(diag.Finding{File: name, Line: l.Line, Col: 1, Severity: diag.Error, Rule: "broken-link",
+					Message: fmt.Sprintf("link %q points to no page or file", l.Dest), Fix: "link to an existing plan by its file, for example ../payments/api-canary.md"})
+				continue
+			}
+			rewrites[l.Dest] = relURL(pg.URL, target)
+		}
+		if w == nil {
+			return nil
+		}
+		content := string(res.HTML)
+		if len(rewrites) > 0 {
+			content = hrefRE.ReplaceAllStringFunc(content, func(m string) string {
+				sub := hrefRE.FindStringSubmatch(m)
+				if to, ok := rewrites[html.UnescapeString(sub[2])]; ok {
+					return sub[1] + `="` + html.EscapeString(to) + `"`
+				}
+				return m
+			})
+		}
+		pg.Content = template.HTML(content)
+		pg.Headings = res.Headings
+		if pg.Type == "plan" {
+			pg.StateSVG = statesvg.Render(machine(pg))
+		}
+		if pg.Type == "section" || pg.Type == "home" {
+			// Lists are filled in writeGenerated once every page is known.
+			return nil
+		}
+		return b.writePage(w, sv, pg)
+	})
+}
+
+func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
+	out, err := b.theme.render(pg.Type, view{Site: sv, Page: pg})
+	if err != nil {
+		return fmt.Errorf("rendering %s: %w", pg.URL, err)
+	}
+	return w.write(outputFile(pg.URL), out)
+}
+
+func machine(pg *Page) statesvg.Machine {
+	m := statesvg.Machine{Automatic: pg.Plan.Rollback.Automatic}
+	for _, s := range pg.Plan.Strategy.Steps {
+		bake := ""
+		if s.Bake > 0 {
+			bake = s.Bake.String()
+		}
+		m.Steps = append(m.Steps, statesvg.Step{Weight: s.Weight, Bake: bake})
+	}
+	for _, mv := range pg.Migrations {
+		if mv.Safety == "contract" {
+			m.MigrationGuard = true
+		}
+	}
+	return m
+}
+
+// resolveLink finds the site path a Markdown link points to. internal is
+// false for links rollbook does not check (other sites, mail, anchors).
+func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (target string, ok, internal bool) {
+	if dest == "" || strings.HasPrefix(dest, "#") || strings.HasPrefix(dest, "//") {
+		return "", false, false
+	}
+	if i := strings.IndexAny(dest, ":/?#"); i >= 0 && dest[i] == ':' {
+		return "", false, false // a scheme: http:, mailto:, …
+	}
+	p, frag := dest, ""
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p, frag = p[:i], p[i:]
+	}
+	if p == "" {
+		return "", false, false
+	}
+	if strings.HasPrefix(p, "/") {
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if _, found := s.byURL[clean]; found || reservedURL(clean) || clean == "/" {
+			return clean + frag, true, true
+		}
+		if _, found := s.byURL[clean+"/"]; found {
+			return clean + "/" + frag, true, true
+		}
+		if assets[strings.TrimPrefix(clean, "/")] {
+			return clean + frag, true, true
+		}
+		return "", false, true
+	}
+	dir := path.Dir(pg.Plan.Path)
+	target = path.Join(dir, p)
+	if strings.HasPrefix(target, "../") || target == ".." {
+		return "", false, true
+	}
+	if strings.EqualFold(path.Ext(target), ".md") {
+		if t, found := s.byPath[target]; found {
+			return t.URL + frag, true, true
+		}
+		return "", false, true
+	}
+	if assets[target] {
+		return "/" + target + frag, true, true
+	}
+	if t, found := s.byPath[path.Join(target, "_index.md")]; found {
+		return t.URL + frag, true, true
+	}
+	// A URL-style link, relative to the page's URL.
+	u := path.Join(path.Dir(strings.TrimSuffix(pg.URL, "/")+"/x"), p)
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	if _, found := s.byURL[u]; found {
+		return u + frag, true, true
+	}
+	return "", false, true
+}
+
+func (b *Builder) siteView(s *loaded) *siteView {
+	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans}
+	for _, pg := range s.plans {
+		if pg.Stale {
+			sv.Stale = append(sv.Stale, pg)
+		}
+	}
+	sortPages(sv.Plans)
+	sortPages(sv.Stale)
+	for _, tax := range taxonomies() {
+		buildTerms(tax, s.plans)
+		sv.Taxonomies = append(sv.Taxonomies, tax)
+	}
+	return sv
+}
+
+// writeGenerated writes the list pages, home, 404, sitemap, static files
+// and content assets.
+func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) error {
+	sv := b.siteView(s)
+	var urls []string
+	for _, pg := range s.pages {
+		urls = append(urls, pg.URL)
+	}
+	// Sections and home list what is under them.
+	home := s.byURL["/"]
+	if home == nil {
+		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
+		urls = append(urls, "/")
+	}
+	home.Type = "home"
+	home.Pages = sv.Plans
+	for _, pg := range s.pages {
+		if pg.Type != "section" {
+			continue
+		}
+		dir := path.Dir(pg.Plan.Path)
+		for _, c := range s.pages {
+			if c != pg && strings.HasPrefix(c.Plan.Path, dir+"/") {
+				rest := strings.TrimPrefix(c.Plan.Path, dir+"/")
+				if !strings.Contains(rest, "/") || strings.Count(rest, "/") == 1 && path.Base(rest) == "_index.md" {
+					pg.Children = append(pg.Children, c)
+				}
+			}
+		}
+		sortPages(pg.Children)
+		if err := b.writePage(w, sv, pg); err != nil {
+			return err
+		}
+	}
+	if err := b.writePage(w, sv, home); err != nil {
+		return err
+	}
+	for _, tax := range sv.Taxonomies {
+		idx := &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms}
+		if err := b.writePage(w, sv, idx); err != nil {
+			return err
+		}
+		urls = append(urls, idx.URL)
+		for _, t := range tax.Terms {
+			pages := append([]*Page(nil), t.Pages...)
+			sortPages(pages)
+			tp := &Page{Type: "term", URL: t.URL, Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages}
+			if err := b.writePage(w, sv, tp); err != nil {
+				return err
+			}
+			urls = append(urls, tp.URL)
+		}
+	}
+	stale := &Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}
+	if err := b.writePage(w, sv, stale); err != nil {
+		return err
+	}
+	urls = append(urls, stale.URL)
+	drills := &Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: sv.Plans}
+	if err := b.writePage(w, sv, drills); err != nil {
+		return err
+	}
+	urls = append(urls, drills.URL)
+	if err := b.writePage(w, sv, &Page{Type: "404", URL: "/404.html", Title: "Page not found"}); err != nil {
+		return err
+	}
+	for alias, to := range s.aliases {
+		if err := w.write(outputFile(alias), redirectPage(relURL(alias, to))); err != nil {
+			return err
+		}
+	}
+	for name, data := range b.theme.static {
+		if err := w.write(name, data); err != nil {
+			return err
+		}
+	}
+	if err := w.write("chroma.css", markdown.CSS()); err != nil {
+		return err
+	}
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	for _, a := range s.assets {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := w.copyFile(a.rel, a.abs); err != nil {
+			return err
+		}
+	}
+	_ = contentDir
+	sort.Strings(urls)
+	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, urls))
+}
+
+func redirectPage(to string) []byte {
+	t := html.EscapeString(to)
+	return []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title><link rel="canonical" href="` + t + `"><meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
+}
+
+func sitemap(abs func(string) string, urls []string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
+	for _, u := range urls {
+		b.WriteString("  <url><loc>")
+		b.WriteString(html.EscapeString(abs(u)))
+		b.WriteString("</loc></url>\n")
+	}
+	b.WriteString("</urlset>\n")
+	return b.Bytes()
+}

@@ -1,0 +1,151 @@
+package site
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/themes"
+)
+
+// theme is the set of templates and static files a site renders with: the
+// embedded default, with any file in themes/NAME on disk taking its place.
+type theme struct {
+	dir    string // override folder on disk, "" if none
+	pages  map[string]*template.Template
+	static map[string][]byte
+}
+
+// pageTemplates are the page types; each is rendered with base.html and
+// the partials.
+var pageTemplates = []string{"home", "plan", "page", "section", "terms", "term", "stale", "drills", "404"}
+
+func loadTheme(cfg *config.Config) (*theme, error) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(themes.Default, "default", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := themes.Default.ReadFile(p)
+		files[strings.TrimPrefix(p, "default/")] = data
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	th := &theme{pages: map[string]*template.Template{}, static: map[string][]byte{}}
+	dir := cfg.Path(filepath.Join("themes", cfg.Theme))
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		th.dir = dir
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !d.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			data, err := os.ReadFile(p)
+			files[filepath.ToSlash(rel)] = data
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading theme %s: %w", dir, err)
+		}
+	} else if cfg.Theme != "default" {
+		return nil, fmt.Errorf("theme %q not found: create themes/%s/ (with templates/ and static/) or set theme: default", cfg.Theme, cfg.Theme)
+	}
+	var partials []string
+	for name := range files {
+		switch {
+		case strings.HasPrefix(name, "static/"):
+			th.static[strings.TrimPrefix(name, "static/")] = files[name]
+		case strings.HasPrefix(name, "templates/partials/"), name == "templates/base.html":
+			partials = append(partials, name)
+		}
+	}
+	sort.Strings(partials)
+	base := template.New("").Funcs(funcs)
+	for _, name := range partials {
+		if _, err := base.New(path.Base(name)).Parse(string(files[name])); err != nil {
+			return nil, fmt.Errorf("theme template %s: %w", name, err)
+		}
+	}
+	for _, pt := range pageTemplates {
+		name := "templates/" + pt + ".html"
+		src, ok := files[name]
+		if !ok {
+			return nil, fmt.Errorf("theme is missing %s", name)
+		}
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.New(pt + ".html").Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("theme template %s: %w", name, err)
+		}
+		th.pages[pt] = t
+	}
+	return th, nil
+}
+
+func (th *theme) render(pageType string, data any) ([]byte, error) {
+	t, ok := th.pages[pageType]
+	if !ok {
+		return nil, fmt.Errorf("no template for page type %q", pageType)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base.html", data); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+var (
+	versionOnce sync.Once
+	version     string
+)
+
+// buildVersion identifies the code and embedded theme a build is made with,
+// so a new rollbook binary never reuses an old build.
+func buildVersion() string {
+	versionOnce.Do(func() {
+		h := xxhash.New()
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			h.WriteString(bi.Main.Version)
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+					h.WriteString(s.Value)
+				}
+			}
+		}
+		if exe, err := os.Executable(); err == nil {
+			if st, err := os.Stat(exe); err == nil {
+				fmt.Fprintf(h, "%d%d", st.Size(), st.ModTime().UnixNano())
+			}
+		}
+		_ = fs.WalkDir(themes.Default, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := themes.Default.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			h.WriteString(p)
+			h.Write(data)
+			return err
+		})
+		version = fmt.Sprintf("%x", h.Sum64())
+	})
+	return version
+}

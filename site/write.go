@@ -1,0 +1,246 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/tdewolff/minify/v2"
+	"github.com/tdewolff/minify/v2/css"
+	"github.com/tdewolff/minify/v2/html"
+	"github.com/tdewolff/minify/v2/js"
+	"github.com/tdewolff/minify/v2/svg"
+	"golang.org/x/sys/unix"
+)
+
+// stampFile records the hash of the inputs a build was made from, so an
+// unchanged site is not rebuilt.
+const stampFile = ".rollbook-build"
+
+// writer writes a build into a fresh folder beside the output folder and
+// swaps it in only when the whole build succeeded.
+type writer struct {
+	out, tmp string
+	min      *minify.M
+	mu       sync.Mutex
+	dirs     map[string]bool
+	done     bool
+}
+
+func newWriter(out string, minified bool) (*writer, error) {
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("creating build folder beside %s: %w", out, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	w := &writer{out: out, tmp: tmp, dirs: map[string]bool{".": true}}
+	if minified {
+		m := minify.New()
+		m.Add("text/html", &html.Minifier{KeepDocumentTags: true, KeepEndTags: true, KeepQuotes: true, KeepDefaultAttrVals: true})
+		m.AddFunc("text/css", css.Minify)
+		m.AddFunc("application/javascript", js.Minify)
+		m.AddFunc("image/svg+xml", svg.Minify)
+		w.min = m
+	}
+	return w, nil
+}
+
+func mediaType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html"
+	case ".css":
+		return "text/css"
+	case ".js", ".mjs":
+		return "application/javascript"
+	case ".svg":
+		return "image/svg+xml"
+	}
+	return ""
+}
+
+// write stores one output file; rel is a slash path inside the site. It is
+// safe for concurrent use.
+func (w *writer) write(rel string, data []byte) error {
+	if w == nil {
+		return nil
+	}
+	clean := path.Clean("/" + rel)[1:]
+	if clean == "" || strings.HasPrefix(clean, "../") {
+		return fmt.Errorf("output path %q escapes the output folder", rel)
+	}
+	if w.min != nil {
+		if mt := mediaType(clean); mt != "" {
+			var buf bytes.Buffer
+			if err := w.min.Minify(mt, &buf, bytes.NewReader(data)); err == nil {
+				data = buf.Bytes()
+			}
+		}
+	}
+	dst := filepath.Join(w.tmp, filepath.FromSlash(clean))
+	if err := w.mkdir(path.Dir(clean)); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+func (w *writer) mkdir(dir string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dirs[dir] {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(w.tmp, filepath.FromSlash(dir)), 0o755); err != nil {
+		return err
+	}
+	for d := dir; d != "." && d != "/" && !w.dirs[d]; d = path.Dir(d) {
+		w.dirs[d] = true
+	}
+	return nil
+}
+
+// copyFile copies a source file into the site as it is.
+func (w *writer) copyFile(rel, src string) error {
+	if w == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	clean := path.Clean("/" + rel)[1:]
+	if err := w.mkdir(path.Dir(clean)); err != nil {
+		return err
+	}
+	out, err := os.Create(filepath.Join(w.tmp, filepath.FromSlash(clean)))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func (w *writer) stamp(key string) error {
+	if key == "" {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(w.tmp, stampFile), []byte(key+"\n"), 0o644)
+}
+
+// commit swaps the new build in. On Linux both folders are exchanged in one
+// rename, so a reader sees the old site or the new one, never a mix.
+func (w *writer) commit() error {
+	if _, err := os.Lstat(w.out); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(w.tmp, w.out); err != nil {
+			return fmt.Errorf("publishing %s: %w", w.out, err)
+		}
+		w.done = true
+		return nil
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, w.tmp, unix.AT_FDCWD, w.out, unix.RENAME_EXCHANGE); err == nil {
+		w.done = true
+		// w.tmp now holds the previous site.
+		return os.RemoveAll(w.tmp)
+	}
+	old := w.tmp + ".old"
+	if err := os.Rename(w.out, old); err != nil {
+		return fmt.Errorf("publishing %s: %w", w.out, err)
+	}
+	if err := os.Rename(w.tmp, w.out); err != nil {
+		_ = os.Rename(old, w.out)
+		return fmt.Errorf("publishing %s: %w", w.out, err)
+	}
+	w.done = true
+	return os.RemoveAll(old)
+}
+
+// abort removes an unfinished build; after commit it does nothing.
+func (w *writer) abort() {
+	if w != nil && !w.done {
+		_ = os.RemoveAll(w.tmp)
+	}
+}
+
+func readStamp(out string) string {
+	b, err := os.ReadFile(filepath.Join(out, stampFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// fileKey identifies a file's version by size and modification time.
+func fileKey(file string) string {
+	st, err := os.Stat(file)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatInt(st.Size(), 10) + ":" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
+}
+
+// inputKey hashes everything a build reads: the binary's theme and version,
+// the config, the content, theme overrides and drill reports, and the day
+// (review ages change with it). An equal key means an equal site.
+func (b *Builder) inputKey(ctx context.Context) (string, error) {
+	h := xxhash.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%v\x00", buildVersion(), b.now().UTC().Format("2006-01-02"), b.opts.Drafts, b.opts.Strict)
+	if b.cfg.File != "" {
+		data, err := os.ReadFile(b.cfg.File)
+		if err != nil {
+			return "", err
+		}
+		h.Write(data)
+	}
+	for _, dir := range []string{b.cfg.Path(b.cfg.ContentDir), b.theme.dir, b.cfg.Path(b.cfg.DrillsDir)} {
+		if dir == "" {
+			continue
+		}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && p == dir {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))
+			h.Write(data)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

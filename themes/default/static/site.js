@@ -1,0 +1,43 @@
+// rollbook default theme: copy buttons on code blocks and the light/dark toggle.
+(function () {
+  "use strict";
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement("textarea");
+      ta.value = text;
+      ta.setAttribute("readonly", "");
+      ta.style.position = "fixed";
+      ta.style.opacity = "0";
+      document.body.appendChild(ta);
+      ta.select();
+      try { document.execCommand("copy") ? resolve() : reject(new Error("copy failed")); }
+      catch (e) { reject(e); }
+      finally { document.body.removeChild(ta); }
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("[data-copy]");
+    if (btn) {
+      var code = btn.closest(".code").querySelector("pre code");
+      copyText(code ? code.innerText : "").then(function () {
+        btn.textContent = "Copied";
+        btn.classList.add("copied");
+      }, function () {
+        btn.textContent = "Select and copy";
+      }).finally(function () {
+        setTimeout(function () { btn.textContent = "Copy"; btn.classList.remove("copied"); }, 1500);
+      });
+      return;
+    }
+    var toggle = ev.target.closest("[data-theme-toggle]");
+    if (toggle) {
+      var root = document.documentElement;
+      var dark = root.dataset.theme ? root.dataset.theme === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+      root.dataset.theme = dark ? "light" : "dark";
+      try { localStorage.setItem("rollbook-theme", root.dataset.theme); } catch (e) { /* private mode */ }
+    }
+  });
+})();
