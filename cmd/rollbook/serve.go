@@ -20,7 +20,9 @@ func serveCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Root, opts.Logger = g.dir, g.logger()
 			opts.Addr = net.JoinHostPort(opts.Bind, strconv.Itoa(port))
-			opts.Ready = func(url string) { fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s (Ctrl-C to stop)\n", opts.Root, url) }
+			opts.Ready = func(url string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s (Ctrl-C to stop)\n", opts.Root, url)
+			}
 			return devserver.Run(cmd.Context(), opts)
 		},
 	}
