@@ -281,7 +281,7 @@ func (c *checker) review() {
 		return
 	}
 	if age := c.opts.Now.Sub(c.p.Reviewed.Time); age > c.opts.StaleAfter {
-		c.at("reviewed", diag.Warning, "stale-review", fmt.Sprintf("plan was last reviewed %d days ago (limit %d days)", int(age.Hours()/24), int(c.opts.StaleAfter.Hours()/24)), "review the plan with its owners and update reviewed:")
+		c.at("reviewed", diag.Warning, "stale-review", fmt.Sprintf("plan was last reviewed %d days ago (limit %d days)", int(age.Hours()/24), int(c.opts.StaleAfter.Hours()/24)), "review the plan with its owners, then set reviewed to the review date")
 	}
 }
 
