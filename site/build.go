@@ -259,7 +259,7 @@ func (b *Builder) load(ctx context.Context) (*loaded, error) {
 
 func reservedURL(u string) bool {
 	switch strings.Split(strings.Trim(u, "/"), "/")[0] {
-	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "search":
+	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "_search":
 		return true
 	}
 	return u == "/404.html" || u == "/sitemap.xml"

@@ -110,13 +110,13 @@ func TestBuildBasic(t *testing.T) {
 	page := read(t, root, "payments/api-canary/index.html")
 	for _, want := range []string{
 		"<title>Payments API 2.4 canary · Test runbooks</title>",
-		`href="../../style.css"`,                     // relative: works under /sre/
-		`href="../kill-switch/#when"`,                // .md link rewritten to the page URL
-		"&lt;script>alert(1)&lt;/script>",            // raw HTML escaped (the minifier leaves > bare)
-		"risk: low",                                  // badge
-		"rollback: fast",                             // badge
-		"error_rate", "> baseline + 2%", "2m", "200", // trigger table
-		"> 800ms",
+		`href="../../style.css"`,                            // relative: works under /sre/
+		`href="../kill-switch/#when"`,                       // .md link rewritten to the page URL
+		"&lt;script&gt;alert(1)&lt;/script&gt;",             // raw HTML escaped
+		"risk: low",                                         // badge
+		"rollback: fast",                                    // badge
+		"error_rate", "&gt; baseline &#43; 2%", "2m", "200", // trigger table
+		"&gt; 800ms",
 		"0042_add_ledger_ref", "safety-expand", // migration with its safety class from the SQL
 		"@payments-oncall", "payments-lead", // contacts
 		"<svg", // state machine

@@ -64,6 +64,14 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 	} else if cfg.Theme != "default" {
 		return nil, fmt.Errorf("theme %q not found: create themes/%s/ (with templates/ and static/) or set theme: default", cfg.Theme, cfg.Theme)
 	}
+	for name, src := range files {
+		if strings.HasPrefix(name, "templates/") && strings.HasSuffix(name, ".html") && cfg.MinifyOutput() {
+			var buf bytes.Buffer
+			if err := htmlTemplateMinifier.Minify("text/html", &buf, bytes.NewReader(src)); err == nil {
+				files[name] = buf.Bytes()
+			}
+		}
+	}
 	var partials []string
 	for name := range files {
 		switch {

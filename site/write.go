@@ -36,7 +36,22 @@ type writer struct {
 	mu       sync.Mutex
 	dirs     map[string]bool
 	done     bool
+
+	// Writing is handed to a pool of goroutines so that rendering (CPU)
+	// overlaps with file creation, which on many disks is latency bound.
+	jobs  chan writeJob
+	wg    sync.WaitGroup
+	errMu sync.Mutex
+	err   error
 }
+
+type writeJob struct {
+	rel  string
+	data []byte
+}
+
+// writeWorkers is how many files are created at once.
+const writeWorkers = 6
 
 func newWriter(out string, minified bool) (*writer, error) {
 	parent := filepath.Dir(out)
@@ -50,16 +65,57 @@ func newWriter(out string, minified bool) (*writer, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	w := &writer{out: out, tmp: tmp, dirs: map[string]bool{".": true}}
+	w := &writer{out: out, tmp: tmp, dirs: map[string]bool{".": true}, jobs: make(chan writeJob, 64)}
 	if minified {
-		m := minify.New()
-		m.Add("text/html", &html.Minifier{KeepDocumentTags: true, KeepEndTags: true, KeepQuotes: true, KeepDefaultAttrVals: true})
-		m.AddFunc("text/css", css.Minify)
-		m.AddFunc("application/javascript", js.Minify)
-		m.AddFunc("image/svg+xml", svg.Minify)
-		w.min = m
+		w.min = newMinifier()
+	}
+	for i := 0; i < writeWorkers; i++ {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for j := range w.jobs {
+				if err := w.writeNow(j.rel, j.data); err != nil {
+					w.errMu.Lock()
+					if w.err == nil {
+						w.err = err
+					}
+					w.errMu.Unlock()
+				}
+			}
+		}()
 	}
 	return w, nil
+}
+
+func newMinifier() *minify.M {
+	m := minify.New()
+	m.AddFunc("text/css", css.Minify)
+	m.AddFunc("application/javascript", js.Minify)
+	m.AddFunc("image/svg+xml", svg.Minify)
+	return m
+}
+
+// htmlTemplateMinifier minifies template source once at theme load, keeping
+// Go template actions intact, so pages need no minifying per build.
+var htmlTemplateMinifier = func() *minify.M {
+	m := minify.New()
+	m.Add("text/html", &html.Minifier{KeepDocumentTags: true, KeepEndTags: true, KeepQuotes: true, KeepDefaultAttrVals: true, TemplateDelims: html.GoTemplateDelims})
+	return m
+}()
+
+// flush waits for every queued write and reports the first error.
+func (w *writer) flush() error {
+	if w == nil {
+		return nil
+	}
+	if w.jobs != nil {
+		close(w.jobs)
+		w.wg.Wait()
+		w.jobs = nil
+	}
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
 }
 
 func mediaType(name string) string {
@@ -82,6 +138,17 @@ func (w *writer) write(rel string, data []byte) error {
 	if w == nil {
 		return nil
 	}
+	w.errMu.Lock()
+	err := w.err
+	w.errMu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.jobs <- writeJob{rel: rel, data: data}
+	return nil
+}
+
+func (w *writer) writeNow(rel string, data []byte) error {
 	clean := path.Clean("/" + rel)[1:]
 	if clean == "" || strings.HasPrefix(clean, "../") {
 		return fmt.Errorf("output path %q escapes the output folder", rel)
@@ -151,6 +218,9 @@ func (w *writer) stamp(key string) error {
 // commit swaps the new build in. On Linux both folders are exchanged in one
 // rename, so a reader sees the old site or the new one, never a mix.
 func (w *writer) commit() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if _, err := os.Lstat(w.out); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Rename(w.tmp, w.out); err != nil {
 			return fmt.Errorf("publishing %s: %w", w.out, err)
@@ -178,6 +248,7 @@ func (w *writer) commit() error {
 // abort removes an unfinished build; after commit it does nothing.
 func (w *writer) abort() {
 	if w != nil && !w.done {
+		_ = w.flush()
 		_ = os.RemoveAll(w.tmp)
 	}
 }

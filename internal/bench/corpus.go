@@ -63,6 +63,7 @@ service: %s
 owners: [%s]
 tags: [%s, %s]
 environments: [staging, production]
+approvals: [tech-lead]
 risk: %s
 reviewed: 2026-11-%02d
 strategy:
@@ -92,6 +93,7 @@ x_generated_kind: %s
 	fmt.Fprintf(&b, "```yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: %d\n```\n\n", svc, 2+r.IntN(10))
 	fmt.Fprintf(&b, "```sql\nSELECT count(*) FROM orders WHERE created_at > now() - interval '%d minutes';\n```\n\n", 1+r.IntN(60))
 	fmt.Fprintf(&b, "```json\n{\"service\": \"%s\", \"weight\": %d, \"healthy\": true}\n```\n\n", svc, r.IntN(100))
+	fmt.Fprintf(&b, "## Testing scenarios\n\n- %s\n- %s\n\n## Communication\n\n%s\n\n## Staging and production checks\n\n%s\n\n## Go / no-go criteria\n\n- [ ] %s\n- [ ] %s\n\n", sentence(r, 7), sentence(r, 9), sentence(r, 11), sentence(r, 10), sentence(r, 6), sentence(r, 6))
 	fmt.Fprintf(&b, "## Retro\n\n%s %s %s\n", sentence(r, 12), sentence(r, 9), sentence(r, 15))
 	return b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"html"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/alecthomas/chroma/v2"
 	chtml "github.com/alecthomas/chroma/v2/formatters/html"
@@ -57,17 +59,40 @@ func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering b
 		_, _ = w.WriteString(` class="language-` + html.EscapeString(lang) + `"`)
 	}
 	_ = w.WriteByte('>')
+	_, _ = w.WriteString(highlight(lang, code.String()))
+	_, _ = w.WriteString("</code></pre></div>\n")
+	return ast.WalkSkipChildren, nil
+}
+
+// highlighted caches highlighted blocks: runbooks repeat the same commands
+// across many plans, and chroma's regular expressions dominate render time.
+var highlighted sync.Map // key: lang + "\x00" + code
+
+// highlightCacheMax bounds the cache; past it blocks are highlighted anew.
+const highlightCacheMax = 50000
+
+var highlightCount atomic.Int64
+
+func highlight(lang, code string) string {
+	key := lang + "\x00" + code
+	if v, ok := highlighted.Load(key); ok {
+		return v.(string)
+	}
+	out := html.EscapeString(code)
 	if lexer := lexerFor(lang); lexer != nil {
-		if it, err := lexer.Tokenise(nil, code.String()); err == nil {
-			if err := formatter.Format(w, styles.Fallback, it); err == nil {
-				_, _ = w.WriteString("</code></pre></div>\n")
-				return ast.WalkSkipChildren, nil
+		if it, err := lexer.Tokenise(nil, code); err == nil {
+			var buf bytes.Buffer
+			if err := formatter.Format(&buf, styles.Fallback, it); err == nil {
+				out = buf.String()
 			}
 		}
 	}
-	_, _ = w.WriteString(html.EscapeString(code.String()))
-	_, _ = w.WriteString("</code></pre></div>\n")
-	return ast.WalkSkipChildren, nil
+	if highlightCount.Load() < highlightCacheMax {
+		if _, loaded := highlighted.LoadOrStore(key, out); !loaded {
+			highlightCount.Add(1)
+		}
+	}
+	return out
 }
 
 func lexerFor(lang string) chroma.Lexer {
