@@ -125,7 +125,7 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := b.load(ctx)
+	s, err := b.load(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (s *loaded) add(ds ...diag.Finding) {
 	s.mu.Unlock()
 }
 
-func (b *Builder) load(ctx context.Context) (*loaded, error) {
+func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	srcs, assets, err := scan(ctx, contentDir)
 	if err != nil {
@@ -234,6 +234,16 @@ func (b *Builder) load(ctx context.Context) (*loaded, error) {
 		}
 	}
 	sort.Slice(s.pages, func(i, j int) bool { return s.pages[i].URL < s.pages[j].URL })
+	if w != nil {
+		// Folders are slow to create on many disks; make them while the
+		// plans are checked and rendered.
+		dirs := make([]string, 0, len(s.pages))
+		for _, pg := range s.pages {
+			dirs = append(dirs, path.Dir(outputFile(pg.URL)))
+		}
+		w.prep.Add(1)
+		go w.prepareDirs(dirs)
+	}
 	for _, pg := range s.pages {
 		if pg.Type == "plan" {
 			s.plans = append(s.plans, pg)
@@ -311,33 +321,38 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if !b.opts.Force && key != "" && readStamp(out) == key {
 		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
 	}
-	s, err := b.load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := failOn(s.findings, b.opts.Strict); err != nil {
-		return nil, err
-	}
+	b.log.Debug("inputs hashed", "took", time.Since(start))
 	w, err := newWriter(out, b.cfg.MinifyOutput())
 	if err != nil {
 		return nil, err
 	}
 	defer w.abort()
+	s, err := b.load(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	b.log.Debug("plans read and checked", "pages", len(s.pages), "took", time.Since(start))
+	if err := failOn(s.findings, b.opts.Strict); err != nil {
+		return nil, err
+	}
 	if err := b.renderAll(ctx, s, w); err != nil {
 		return nil, err
 	}
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}
+	b.log.Debug("pages rendered", "took", time.Since(start))
 	if err := b.writeGenerated(ctx, s, w); err != nil {
 		return nil, err
 	}
+	b.log.Debug("lists written", "took", time.Since(start))
 	if err := w.stamp(key); err != nil {
 		return nil, err
 	}
 	if err := w.commit(); err != nil {
 		return nil, err
 	}
+	b.log.Debug("published", "took", time.Since(start))
 	s.findings.Sort()
 	b.log.Info("built site", "pages", len(s.pages), "out", out, "took", time.Since(start).Round(time.Millisecond))
 	return &Result{Pages: len(s.pages), Findings: s.findings, Out: out, Duration: time.Since(start)}, nil

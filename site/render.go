@@ -315,21 +315,20 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	if err := b.writePage(w, sv, home); err != nil {
 		return err
 	}
+	var lists []*Page
 	for _, tax := range sv.Taxonomies {
-		idx := &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms}
-		if err := b.writePage(w, sv, idx); err != nil {
-			return err
-		}
-		urls = append(urls, idx.URL)
+		lists = append(lists, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
 		for _, t := range tax.Terms {
 			pages := append([]*Page(nil), t.Pages...)
 			sortPages(pages)
-			tp := &Page{Type: "term", URL: t.URL, Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages}
-			if err := b.writePage(w, sv, tp); err != nil {
-				return err
-			}
-			urls = append(urls, tp.URL)
+			lists = append(lists, &Page{Type: "term", URL: t.URL, Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages})
 		}
+	}
+	for _, l := range lists {
+		urls = append(urls, l.URL)
+	}
+	if err := parallel(ctx, len(lists), func(i int) error { return b.writePage(w, sv, lists[i]) }); err != nil {
+		return err
 	}
 	stale := &Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}
 	if err := b.writePage(w, sv, stale); err != nil {

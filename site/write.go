@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/tdewolff/minify/v2"
@@ -34,15 +35,17 @@ type writer struct {
 	out, tmp string
 	min      *minify.M
 	mu       sync.Mutex
-	dirs     map[string]bool
+	dirState map[string]*dirOnce
 	done     bool
 
 	// Writing is handed to a pool of goroutines so that rendering (CPU)
 	// overlaps with file creation, which on many disks is latency bound.
-	jobs  chan writeJob
-	wg    sync.WaitGroup
-	errMu sync.Mutex
-	err   error
+	jobs    chan writeJob
+	wg      sync.WaitGroup
+	prep    sync.WaitGroup // folders made ahead of time
+	stopped atomic.Bool
+	errMu   sync.Mutex
+	err     error
 }
 
 type writeJob struct {
@@ -51,7 +54,7 @@ type writeJob struct {
 }
 
 // writeWorkers is how many files are created at once.
-const writeWorkers = 6
+const writeWorkers = 16
 
 func newWriter(out string, minified bool) (*writer, error) {
 	parent := filepath.Dir(out)
@@ -65,7 +68,7 @@ func newWriter(out string, minified bool) (*writer, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	w := &writer{out: out, tmp: tmp, dirs: map[string]bool{".": true}, jobs: make(chan writeJob, 64)}
+	w := &writer{out: out, tmp: tmp, dirState: map[string]*dirOnce{}, jobs: make(chan writeJob, 256)}
 	if minified {
 		w.min = newMinifier()
 	}
@@ -162,25 +165,71 @@ func (w *writer) writeNow(rel string, data []byte) error {
 		}
 	}
 	dst := filepath.Join(w.tmp, filepath.FromSlash(clean))
-	if err := w.mkdir(path.Dir(clean)); err != nil {
+	if err := w.mkdirIn(path.Dir(clean)); err != nil {
 		return err
 	}
 	return os.WriteFile(dst, data, 0o644)
 }
 
 func (w *writer) mkdir(dir string) error {
+	// Creating a folder can take most of a millisecond on a busy disk, so
+	// only the bookkeeping is under the lock: writers create different
+	// folders at the same time, and wait only for one another's parents.
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.dirs[dir] {
+	d, ok := w.dirState[dir]
+	if !ok {
+		d = &dirOnce{}
+		w.dirState[dir] = d
+	}
+	w.mu.Unlock()
+	d.once.Do(func() {
+		if parent := path.Dir(dir); parent != dir && parent != "." && parent != "/" {
+			if d.err = w.mkdir(parent); d.err != nil {
+				return
+			}
+		}
+		d.err = os.Mkdir(filepath.Join(w.tmp, filepath.FromSlash(dir)), 0o755)
+		if errors.Is(d.err, fs.ErrExist) {
+			d.err = nil
+		}
+	})
+	return d.err
+}
+
+func (w *writer) mkdirIn(dir string) error {
+	if dir == "." || dir == "/" || dir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Join(w.tmp, filepath.FromSlash(dir)), 0o755); err != nil {
-		return err
+	return w.mkdir(dir)
+}
+
+// prepareDirs creates output folders ahead of the files written into them.
+func (w *writer) prepareDirs(dirs []string) {
+	defer w.prep.Done()
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < writeWorkers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range ch {
+				_ = w.mkdirIn(d)
+			}
+		}()
 	}
-	for d := dir; d != "." && d != "/" && !w.dirs[d]; d = path.Dir(d) {
-		w.dirs[d] = true
+	for _, d := range dirs {
+		if w.stopped.Load() {
+			break
+		}
+		ch <- d
 	}
-	return nil
+	close(ch)
+	wg.Wait()
+}
+
+type dirOnce struct {
+	once sync.Once
+	err  error
 }
 
 // copyFile copies a source file into the site as it is.
@@ -194,7 +243,7 @@ func (w *writer) copyFile(rel, src string) error {
 	}
 	defer in.Close()
 	clean := path.Clean("/" + rel)[1:]
-	if err := w.mkdir(path.Dir(clean)); err != nil {
+	if err := w.mkdirIn(path.Dir(clean)); err != nil {
 		return err
 	}
 	out, err := os.Create(filepath.Join(w.tmp, filepath.FromSlash(clean)))
@@ -218,6 +267,7 @@ func (w *writer) stamp(key string) error {
 // commit swaps the new build in. On Linux both folders are exchanged in one
 // rename, so a reader sees the old site or the new one, never a mix.
 func (w *writer) commit() error {
+	w.prep.Wait()
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -248,6 +298,8 @@ func (w *writer) commit() error {
 // abort removes an unfinished build; after commit it does nothing.
 func (w *writer) abort() {
 	if w != nil && !w.done {
+		w.stopped.Store(true)
+		w.prep.Wait()
 		_ = w.flush()
 		_ = os.RemoveAll(w.tmp)
 	}
