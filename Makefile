@@ -4,6 +4,7 @@ GO      ?= go
 PORT    ?= 1313
 BENCH_N ?= 10000
 export TESTCONTAINERS_RYUK_DISABLED = true
+export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
 
 .PHONY: all build run test vet lint bench fuzz clean
 

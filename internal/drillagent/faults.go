@@ -1,0 +1,85 @@
+package drillagent
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Faults sits in front of the canary and makes it fail on demand.
+type Faults struct {
+	upstream string
+	client   *http.Client
+
+	mu  sync.Mutex
+	cfg FaultConfig
+}
+
+// FaultConfig is what is injected.
+type FaultConfig struct {
+	ErrorRate float64 `json:"error_rate"`
+	Latency   string  `json:"latency,omitempty"`
+	Hang      bool    `json:"hang"`
+	// Health applies the faults to /health/* too.
+	Health bool `json:"faults_health,omitempty"`
+
+	latency time.Duration
+}
+
+// NewFaults returns a pass-through proxy to upstream.
+func NewFaults(upstream string) *Faults {
+	return &Faults{upstream: strings.TrimRight(upstream, "/"), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/admin/faults" {
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			var c FaultConfig
+			if err := readJSON(r, &c); err != nil || c.ErrorRate < 0 || c.ErrorRate > 1 {
+				writeJSON(w, 400, map[string]string{"error": `send {"error_rate": 0..1, "latency": "300ms", "hang": false}`})
+				return
+			}
+			if c.Latency != "" {
+				d, err := time.ParseDuration(c.Latency)
+				if err != nil {
+					writeJSON(w, 400, map[string]string{"error": "latency: " + err.Error()})
+					return
+				}
+				c.latency = d
+			}
+			f.mu.Lock()
+			f.cfg = c
+			f.mu.Unlock()
+		}
+		f.mu.Lock()
+		c := f.cfg
+		f.mu.Unlock()
+		writeJSON(w, 200, c)
+		return
+	}
+	f.mu.Lock()
+	c := f.cfg
+	f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/health/") && !c.Health {
+		forward(f.client, f.upstream, w, r)
+		return
+	}
+	if c.Hang {
+		<-r.Context().Done()
+		return
+	}
+	if c.latency > 0 {
+		select {
+		case <-time.After(c.latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if c.ErrorRate > 0 && rand.Float64() < c.ErrorRate {
+		writeJSON(w, 500, map[string]string{"error": "injected by faults"})
+		return
+	}
+	forward(f.client, f.upstream, w, r)
+}

@@ -1,0 +1,124 @@
+package drillagent
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Load sends requests to a target at a steady rate and counts the answers.
+type Load struct {
+	target string
+	client *http.Client
+
+	mu      sync.Mutex
+	rate    float64
+	codes   map[string]uint64
+	total   uint64
+	dropped uint64
+}
+
+// NewLoad returns a load generator; Run starts it.
+func NewLoad(target string, rate float64) *Load {
+	return &Load{target: target, rate: rate, codes: map[string]uint64{},
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+// Run paces requests every 5 ms with a bounded pool of workers, so a slow
+// target shows up as dropped sends rather than unbounded goroutines.
+func (l *Load) Run(ctx context.Context) error {
+	jobs := make(chan struct{}, 512)
+	var wg sync.WaitGroup
+	for i := 0; i < 128; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				l.one(ctx)
+			}
+		}()
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	owed := 0.0
+	for {
+		select {
+		case <-ctx.Done():
+			close(jobs)
+			wg.Wait()
+			return nil
+		case now := <-tick.C:
+			l.mu.Lock()
+			rate := l.rate
+			l.mu.Unlock()
+			owed += rate * now.Sub(last).Seconds()
+			last = now
+			for ; owed >= 1; owed-- {
+				select {
+				case jobs <- struct{}{}:
+				default:
+					l.mu.Lock()
+					l.dropped++
+					l.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+func (l *Load) one(ctx context.Context) {
+	code := "error"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.target, nil)
+	if err == nil {
+		resp, err := l.client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			code = strconv.Itoa(resp.StatusCode)
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	l.mu.Lock()
+	l.codes[code]++
+	l.total++
+	l.mu.Unlock()
+}
+
+func (l *Load) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/admin/rate":
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			var req struct {
+				Rate float64 `json:"rate"`
+			}
+			if err := readJSON(r, &req); err != nil || req.Rate < 0 || req.Rate > 20000 {
+				writeJSON(w, 400, map[string]string{"error": `send {"rate": 0..20000}`})
+				return
+			}
+			l.mu.Lock()
+			l.rate = req.Rate
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		writeJSON(w, 200, map[string]float64{"rate": l.rate})
+	case "/stats":
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		codes := map[string]uint64{}
+		for k, v := range l.codes {
+			codes[k] = v
+		}
+		writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.total, "dropped": l.dropped, "codes": codes})
+	case "/health/ready":
+		writeJSON(w, 200, map[string]string{"status": "ready"})
+	default:
+		http.NotFound(w, r)
+	}
+}
