@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,8 +107,12 @@ func (a *App) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return err
 		}
-		if _, err := conn.Exec(ctx, string(sql)); err != nil {
-			return fmt.Errorf("migration %s: %w", id, err)
+		// One statement at a time: several in one Exec run as one implicit
+		// transaction, where CREATE INDEX CONCURRENTLY is refused.
+		for _, stmt := range SplitSQL(string(sql)) {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", id, err)
+			}
 		}
 		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (id) VALUES ($1)", id); err != nil {
 			return err
@@ -115,6 +120,71 @@ func (a *App) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		a.Log.Info("migrated", "release", a.Release, "migration", id)
 	}
 	return nil
+}
+
+// SplitSQL splits a migration into statements at semicolons outside
+// quotes, dollar quotes and comments.
+func SplitSQL(src string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '-' && i+1 < len(src) && src[i+1] == '-':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(src) && src[i+1] == '*':
+			end := strings.Index(src[i+2:], "*/")
+			if end < 0 {
+				i = len(src)
+			} else {
+				i += end + 3
+			}
+		case c == '\'' || c == '"':
+			for i++; i < len(src) && src[i] != c; i++ {
+			}
+		case c == '$':
+			j := strings.IndexByte(src[i+1:], '$')
+			if j >= 0 && isTag(src[i+1:i+1+j]) {
+				tag := src[i : i+j+2]
+				end := strings.Index(src[i+len(tag):], tag)
+				if end < 0 {
+					i = len(src)
+				} else {
+					i += len(tag) + end + len(tag) - 1
+				}
+			}
+		case c == ';':
+			if s := strings.TrimSpace(src[start:i]); s != "" {
+				out = append(out, s)
+			}
+			start = i + 1
+		}
+	}
+	if start < len(src) {
+		if s := strings.TrimSpace(src[start:]); s != "" && !onlyComments(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isTag(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func onlyComments(s string) bool {
+	for _, line := range strings.Split(s, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *App) state() (pool *pgxpool.Pool, ready, broken bool, errRate float64) {
@@ -165,8 +235,10 @@ func (a *App) Handler() http.Handler {
 		writeJSON(w, 200, map[string]any{"ok": true, "id": id})
 	})
 	mux.HandleFunc("GET /api/orders", func(w http.ResponseWriter, r *http.Request) {
-		pool, ready, broken, errRate := a.state()
-		if !ready || broken || errRate > 0 && rand.Float64() < errRate {
+		// A broken health check does not fail traffic: the stuck-rollback
+		// drill needs a stable release that serves but reports unready.
+		pool, ready, _, errRate := a.state()
+		if !ready || errRate > 0 && rand.Float64() < errRate {
 			writeJSON(w, 500, map[string]string{"error": "injected failure", "release": a.Release})
 			return
 		}

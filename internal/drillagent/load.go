@@ -27,12 +27,13 @@ func NewLoad(target string, rate float64) *Load {
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 }
 
-// Run paces requests every 5 ms with a bounded pool of workers, so a slow
+// Run paces requests every 5 ms with a bounded pool of workers (enough for
+// a second of injected latency at drill rates), so a slow
 // target shows up as dropped sends rather than unbounded goroutines.
 func (l *Load) Run(ctx context.Context) error {
 	jobs := make(chan struct{}, 512)
 	var wg sync.WaitGroup
-	for i := 0; i < 128; i++ {
+	for i := 0; i < 1024; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -50,7 +50,7 @@ type Options struct {
 
 // Env is a running drill environment. URLs are reachable from the host.
 type Env struct {
-	RunID                                                       string
+	RunID                                                         string
 	RouterURL, FaultsURL, PagerURL, LoadURL, StableURL, CanaryURL string
 
 	net        *testcontainers.DockerNetwork

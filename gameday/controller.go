@@ -1,0 +1,479 @@
+package gameday
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/analysis"
+)
+
+// State is where the controller is.
+type State string
+
+const (
+	Pending     State = "pending"
+	Progressing State = "progressing"
+	Baking      State = "baking"
+	Promoted    State = "promoted"
+	RollingBack State = "rolling-back"
+	RolledBack  State = "rolled-back"
+	Halted      State = "halted"
+)
+
+// Final reports whether nothing happens after s.
+func (s State) Final() bool { return s == Promoted || s == RolledBack || s == Halted }
+
+// The controller acts on the world through these.
+type (
+	// Traffic sets the canary's share of traffic, in percent.
+	Traffic interface {
+		SetCanaryWeight(ctx context.Context, percent int) error
+	}
+	// Metrics reads both releases' cumulative counters.
+	Metrics interface {
+		Snapshot(ctx context.Context) (analysis.Snapshot, error)
+	}
+	// Health probes the releases. StableSmoke runs the stable release's
+	// own queries against the (possibly migrated) database.
+	Health interface {
+		CanaryReady(ctx context.Context) bool
+		StableReady(ctx context.Context) error
+		StableSmoke(ctx context.Context) error
+	}
+	// Canary stops the canary release.
+	Canary interface {
+		StopCanary(ctx context.Context) error
+	}
+	// Pager sends a page to a human.
+	Pager interface {
+		Page(ctx context.Context, p Page) error
+	}
+	// Clock lets tests run the controller in fake time.
+	Clock interface {
+		Now() time.Time
+		Sleep(ctx context.Context, d time.Duration) error
+	}
+)
+
+// Page is what a human receives.
+type Page struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Reason   string `json:"reason"`
+	Plan     string `json:"plan"`
+	Scenario string `json:"scenario,omitempty"`
+	State    State  `json:"state"`
+}
+
+// Event is one entry of the drill's timeline.
+type Event struct {
+	At      time.Duration     `json:"at_ns"`
+	AtText  string            `json:"at"`
+	Type    string            `json:"type"` // state, traffic, analysis, trigger, page, injection, guard, action
+	State   State             `json:"state,omitempty"`
+	Message string            `json:"message"`
+	Results []analysis.Result `json:"results,omitempty"`
+}
+
+// Measurement is one analysis interval's traffic per release.
+type Measurement struct {
+	At     time.Duration `json:"at_ns"`
+	Weight int           `json:"canary_weight"`
+	Stable Sample        `json:"stable"`
+	Canary Sample        `json:"canary"`
+}
+
+// Sample is one release's traffic in one interval.
+type Sample struct {
+	Requests  float64 `json:"requests"`
+	ErrorRate float64 `json:"error_rate"`
+	P99       float64 `json:"p99_seconds"`
+}
+
+// Ledger counts automatic rollbacks so a policy's cap holds across
+// releases of one service.
+type Ledger struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+// Allow reports whether one more automatic rollback fits count per window.
+func (l *Ledger) Allow(now time.Time, count int, per time.Duration) bool {
+	if count <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, t := range l.times {
+		if per == 0 || now.Sub(t) < per {
+			n++
+		}
+	}
+	return n < count
+}
+
+// Record notes an automatic rollback.
+func (l *Ledger) Record(now time.Time) {
+	l.mu.Lock()
+	l.times = append(l.times, now)
+	l.mu.Unlock()
+}
+
+// Count is how many automatic rollbacks were recorded.
+func (l *Ledger) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.times)
+}
+
+// Controller runs one release through a policy.
+type Controller struct {
+	Policy   Policy
+	Scenario string
+	Traffic  Traffic
+	Metrics  Metrics
+	Health   Health
+	Canary   Canary
+	Pager    Pager
+	Clock    Clock
+	Ledger   *Ledger
+	Log      *slog.Logger
+	// OnEvent, when set, sees each event as it happens (terminal progress).
+	OnEvent func(Event)
+
+	freeze atomic.Bool
+
+	mu           sync.Mutex
+	start        time.Time
+	state        State
+	weight       int
+	weightSet    bool
+	stopped      bool
+	pages        map[string]bool
+	events       []Event
+	measurements []Measurement
+	eval         *analysis.Evaluator
+	last         analysis.Snapshot
+	haveLast     bool
+}
+
+// SetFreeze turns the freeze switch on or off: while on, nothing automatic happens.
+func (c *Controller) SetFreeze(on bool) { c.freeze.Store(on) }
+
+// State returns the current state.
+func (c *Controller) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Weight returns the canary weight last set.
+func (c *Controller) Weight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.weight
+}
+
+// Events returns the timeline so far.
+func (c *Controller) Events() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+// Measurements returns the per-interval measurements so far.
+func (c *Controller) Measurements() []Measurement {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Measurement(nil), c.measurements...)
+}
+
+// Mark starts the timeline clock; Run calls it if nobody did.
+func (c *Controller) Mark() {
+	c.mu.Lock()
+	if c.start.IsZero() {
+		c.start = c.Clock.Now()
+	}
+	c.mu.Unlock()
+}
+
+// Record adds an event to the timeline (scenarios record their injections).
+func (c *Controller) Record(typ, msg string) { c.record(Event{Type: typ, Message: msg}) }
+
+func (c *Controller) record(e Event) {
+	c.Mark()
+	c.mu.Lock()
+	e.At = c.Clock.Now().Sub(c.start)
+	e.AtText = fmt.Sprintf("%.2fs", e.At.Seconds())
+	if e.State == "" {
+		e.State = c.state
+	}
+	c.events = append(c.events, e)
+	cb := c.OnEvent
+	c.mu.Unlock()
+	if cb != nil {
+		cb(e)
+	}
+}
+
+func (c *Controller) transition(s State, msg string) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+	c.record(Event{Type: "state", State: s, Message: msg})
+}
+
+// setWeight is idempotent: the same weight twice changes nothing.
+func (c *Controller) setWeight(ctx context.Context, w int) error {
+	c.mu.Lock()
+	same := c.weightSet && c.weight == w
+	c.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := c.Traffic.SetCanaryWeight(ctx, w); err != nil {
+		return fmt.Errorf("setting canary weight %d%%: %w", w, err)
+	}
+	c.mu.Lock()
+	c.weight, c.weightSet = w, true
+	c.mu.Unlock()
+	c.record(Event{Type: "traffic", Message: fmt.Sprintf("traffic: canary %d%%, stable %d%%", w, 100-w)})
+	return nil
+}
+
+func (c *Controller) stopCanary(ctx context.Context) error {
+	c.mu.Lock()
+	done := c.stopped
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := c.Canary.StopCanary(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	c.record(Event{Type: "action", Message: "canary stopped"})
+	return nil
+}
+
+// page is idempotent per reason: the same page is sent once.
+func (c *Controller) page(ctx context.Context, summary, reason string) {
+	c.mu.Lock()
+	if c.pages == nil {
+		c.pages = map[string]bool{}
+	}
+	dup := c.pages[summary+reason]
+	c.pages[summary+reason] = true
+	state := c.state
+	c.mu.Unlock()
+	if dup {
+		return
+	}
+	p := Page{Severity: "critical", Summary: summary, Reason: reason, Plan: c.Policy.Plan, Scenario: c.Scenario, State: state}
+	if err := c.Pager.Page(ctx, p); err != nil {
+		c.record(Event{Type: "page", Message: "page FAILED to send: " + err.Error()})
+		return
+	}
+	c.record(Event{Type: "page", Message: "paged: " + summary + ": " + reason})
+}
+
+// Run takes the release from pending to promoted, rolled-back or halted.
+func (c *Controller) Run(ctx context.Context) (State, error) {
+	if c.Ledger == nil {
+		c.Ledger = &Ledger{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	c.Mark()
+	c.eval = analysis.NewEvaluator(c.Policy.Triggers, c.Policy.Scale)
+	c.transition(Pending, "release pending")
+	interval := c.Policy.D(c.Policy.Interval)
+	for i, step := range c.Policy.Steps {
+		w := c.Policy.DrillWeight(step)
+		note := ""
+		if w != step.Weight {
+			note = fmt.Sprintf(" (plan %d%%, raised so each window holds min_requests)", step.Weight)
+		}
+		c.transition(Progressing, fmt.Sprintf("step %d/%d: canary to %d%%%s", i+1, len(c.Policy.Steps), w, note))
+		if err := c.setWeight(ctx, w); err != nil {
+			return c.halt(ctx, "traffic shift failed", err.Error())
+		}
+		// A window never mixes two weights.
+		c.eval.Reset()
+		c.haveLast = false
+		if _, err := c.observe(ctx); err != nil {
+			return c.State(), err
+		}
+		bake := c.Policy.D(step.Bake.D())
+		// Every step is analysed for at least its longest window.
+		if min := c.Policy.D(c.Policy.maxWindow()) + 2*interval; bake < min {
+			bake = min
+		}
+		c.transition(Baking, fmt.Sprintf("step %d/%d: baking %s at %d%%", i+1, len(c.Policy.Steps), bake.Round(time.Millisecond), w))
+		end := c.Clock.Now().Add(bake)
+		for c.Clock.Now().Before(end) {
+			if err := c.Clock.Sleep(ctx, interval); err != nil {
+				return c.State(), err
+			}
+			results, err := c.observe(ctx)
+			if err != nil {
+				return c.State(), err
+			}
+			for _, r := range results {
+				if r.Fired {
+					return c.onTrigger(ctx, r)
+				}
+			}
+		}
+	}
+	c.transition(Promoted, "canary promoted to 100%")
+	return Promoted, nil
+}
+
+// observe reads metrics and health, evaluates every trigger and records
+// the analysis and the interval's measurement.
+func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
+	snap, err := c.Metrics.Snapshot(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.record(Event{Type: "analysis", Message: "metrics unavailable: " + err.Error()})
+		return nil, nil
+	}
+	healthy := c.Health.CanaryReady(ctx)
+	results := c.eval.Observe(snap, healthy)
+	if c.haveLast {
+		d := snap.Sub(c.last)
+		c.mu.Lock()
+		c.measurements = append(c.measurements, Measurement{
+			At: c.Clock.Now().Sub(c.start), Weight: c.weight,
+			Stable: Sample{Requests: d.Stable.Requests, ErrorRate: d.Stable.ErrorRate(), P99: d.Stable.Quantile(0.99)},
+			Canary: Sample{Requests: d.Canary.Requests, ErrorRate: d.Canary.ErrorRate(), P99: d.Canary.Quantile(0.99)},
+		})
+		c.mu.Unlock()
+	}
+	c.last, c.haveLast = snap, true
+	var parts []string
+	for _, r := range results {
+		if !r.Insufficient && !(r.Unit == "probes" && r.Value == 0) {
+			parts = append(parts, r.Reason)
+		}
+	}
+	if len(parts) > 0 {
+		c.record(Event{Type: "analysis", Message: strings.Join(parts, "; "), Results: results})
+	}
+	return results, nil
+}
+
+func (c *Controller) halt(ctx context.Context, summary, reason string) (State, error) {
+	c.transition(Halted, summary+": "+reason)
+	c.page(ctx, summary, reason)
+	return Halted, nil
+}
+
+// onTrigger decides what a fired trigger leads to. Guards come first: a
+// rollback that would break the stable release, or that a human must
+// decide, never starts.
+func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, error) {
+	c.record(Event{Type: "trigger", Message: "trigger fired: " + r.Trigger + ": " + r.Reason, Results: []analysis.Result{r}})
+	why := "trigger " + r.Trigger + " fired: " + r.Reason
+	switch {
+	case c.freeze.Load():
+		return c.halt(ctx, "freeze on: no automatic action", why)
+	case !c.Policy.Rollback.Automatic:
+		return c.halt(ctx, "automatic rollback is off: a human decides", why)
+	}
+	if len(c.Policy.Contract) > 0 {
+		f := c.Policy.Contract[0]
+		c.record(Event{Type: "guard", Message: fmt.Sprintf("migration guard (static): %s line %d: %s", f.Statement, f.Line, f.Reason)})
+		dyn := ""
+		if err := c.Health.StableSmoke(ctx); err != nil {
+			dyn = "; the stable release's smoke check fails against the migrated database: " + err.Error()
+			c.record(Event{Type: "guard", Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+		}
+		return c.halt(ctx, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
+	}
+	if len(c.Policy.Migrations) > 0 {
+		if err := c.Health.StableSmoke(ctx); err != nil {
+			c.record(Event{Type: "guard", Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
+		}
+		c.record(Event{Type: "guard", Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
+	}
+	mx := c.Policy.Rollback.MaxAutomatic
+	if !c.Ledger.Allow(c.Clock.Now(), mx.Count, mx.Per.D()) {
+		return c.halt(ctx, "automatic rollback cap reached", fmt.Sprintf("%s; %d automatic rollback(s) per %s already used", why, mx.Count, mx.Per))
+	}
+	c.Ledger.Record(c.Clock.Now())
+	c.transition(RollingBack, why)
+	if err := c.setWeight(ctx, 0); err != nil {
+		return c.halt(ctx, "rollback failed", err.Error())
+	}
+	if err := c.stopCanary(ctx); err != nil {
+		return c.halt(ctx, "rollback failed", "stopping the canary: "+err.Error())
+	}
+	// Verify stable before declaring the rollback done; if it is unhealthy
+	// too, stop: flipping back to the canary would only thrash.
+	deadline := c.Clock.Now().Add(c.Policy.D(c.Policy.Rollback.Target.D()))
+	if c.Policy.Rollback.Target == 0 {
+		deadline = c.Clock.Now().Add(10 * time.Second)
+	}
+	var last error
+	for {
+		if last = c.Health.StableReady(ctx); last == nil {
+			c.transition(RolledBack, "traffic 100% stable, canary stopped, stable verified healthy")
+			return RolledBack, nil
+		}
+		if !c.Clock.Now().Before(deadline) {
+			break
+		}
+		if err := c.Clock.Sleep(ctx, interval(c.Policy)); err != nil {
+			return c.State(), err
+		}
+	}
+	return c.halt(ctx, "rollback stuck: stable release unhealthy", "stable did not become healthy within the rollback target: "+errString(last)+"; no retry, traffic stays on stable")
+}
+
+func interval(p Policy) time.Duration {
+	d := p.D(p.Interval)
+	if d < 50*time.Millisecond {
+		d = 50 * time.Millisecond
+	}
+	return d
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// ErrNoDocker is returned when a drill needs containers and no engine is reachable.
+var ErrNoDocker = errors.New("no Docker engine")
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

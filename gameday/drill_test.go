@@ -1,0 +1,101 @@
+package gameday
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+func examplePolicy(t *testing.T) Policy {
+	t.Helper()
+	rel := "payments/api-2-4-canary.md"
+	file := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ds := plan.Parse(file, rel, src)
+	if len(ds.Errors()) > 0 {
+		t.Fatal(ds)
+	}
+	pol, err := PolicyFromPlan(p, filepath.Dir(file), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
+
+// TestDrills runs every scenario of SPEC 3 against real containers.
+func TestDrills(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := drillenv.CheckDocker(ctx); err != nil {
+		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	start := time.Now()
+	bin := filepath.Join(t.TempDir(), "rollbook-agent")
+	if err := drillenv.BuildAgentBinary(ctx, moduleRoot(), bin); err != nil {
+		t.Fatal(err)
+	}
+	agent, db, err := Images(ctx, bin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := examplePolicy(t)
+	t.Logf("images ready in %s; time scale %.0f, rate %.0f/s", time.Since(start).Round(time.Millisecond), pol.Scale, pol.Rate)
+	out := t.TempDir()
+	for _, sc := range Scenarios {
+		t.Run(sc, func(t *testing.T) {
+			s := time.Now()
+			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: sc, AgentImage: agent, DBImage: db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range rep.Assertions {
+				if !a.Passed {
+					t.Errorf("%s: %s", a.Name, a.Message)
+				}
+			}
+			if len(rep.Leftovers) > 0 {
+				t.Errorf("leftovers: %v", rep.Leftovers)
+			}
+			if left, err := drillenv.Leftovers(ctx, rep.RunID); err != nil || len(left) > 0 {
+				t.Errorf("leftovers after the drill: %v %v", left, err)
+			}
+			if _, _, err := rep.Write(out); err != nil {
+				t.Error(err)
+			}
+			if !rep.Passed && !t.Failed() {
+				t.Errorf("report failed: %s", rep.Error)
+			}
+			if t.Failed() {
+				for _, e := range rep.Timeline {
+					t.Logf("%s %s %s", e.AtText, e.Type, e.Message)
+				}
+			}
+			t.Logf("%s: %s in %s (TTD %v, TTR %v)", sc, rep.FinalState, time.Since(s).Round(time.Millisecond), deref(rep.TTD), deref(rep.TTR))
+		})
+	}
+	t.Logf("six scenarios, images included: %s", time.Since(start).Round(time.Millisecond))
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return "-"
+	}
+	return *p
+}

@@ -1,0 +1,143 @@
+// Package gameday runs game-day drills: it takes the rollback policy written
+// in a plan, starts the service in containers, ships a deliberately bad
+// canary and proves that the triggers fire, the rollback completes and the
+// migration guard blocks. Its controller is the plan's policy as a state
+// machine; the same controller runs against fakes in tests.
+package gameday
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/migrate"
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// Policy is a plan's rollout and rollback policy in drill time.
+type Policy struct {
+	Plan     string // plan path, for reports
+	Service  string
+	Steps    []plan.Step
+	Interval time.Duration // plan time
+	Triggers []plan.Trigger
+	Rollback plan.Rollback
+	// Migrations are the canary's SQL files on disk, and what the analyser
+	// found in them.
+	Migrations []string
+	Contract   []migrate.Finding
+
+	// Scale divides every plan duration: 120 runs a 2-minute window in one
+	// second. Rate is the load generator's requests per second.
+	Scale float64
+	Rate  float64
+}
+
+// DefaultRate is the drill's load, requests per second: what two cores
+// serve through router, fault injector, app and database with headroom.
+const DefaultRate = 800
+
+// PolicyFromPlan reads the policy of p, whose file is in planDir, and
+// classifies its migrations. scale 0 picks one that runs the whole canary
+// in about 15 seconds while every window still holds a second of traffic.
+func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, error) {
+	if !p.IsPlan() {
+		return Policy{}, fmt.Errorf("%s is not a plan (no kind)", p.Path)
+	}
+	if len(p.Triggers) == 0 {
+		return Policy{}, fmt.Errorf("%s has no triggers to drill: add triggers to its front matter", p.Path)
+	}
+	pol := Policy{Plan: p.Path, Service: p.Service, Steps: p.Strategy.Steps, Interval: p.Analysis.Interval.D(), Triggers: p.Triggers, Rollback: p.Rollback, Scale: scale, Rate: rate}
+	if len(pol.Steps) == 0 {
+		pol.Steps = []plan.Step{{Weight: 100}}
+	}
+	if pol.Interval == 0 {
+		pol.Interval = 30 * time.Second
+	}
+	if pol.Rate <= 0 {
+		pol.Rate = DefaultRate
+	}
+	for _, m := range p.Migrations {
+		if m.File == "" {
+			continue
+		}
+		file := filepath.Join(planDir, filepath.FromSlash(m.File))
+		if err := pol.AddMigration(file); err != nil {
+			return Policy{}, err
+		}
+	}
+	if pol.Scale <= 0 {
+		var bake time.Duration
+		for _, s := range pol.Steps {
+			bake += s.Bake.D()
+		}
+		pol.Scale = math.Max(1, bake.Seconds()/15)
+		if w := pol.minWindow(); w > 0 {
+			pol.Scale = math.Min(pol.Scale, w.Seconds()/1.0)
+		}
+		pol.Scale = math.Max(1, pol.Scale)
+	}
+	return pol, nil
+}
+
+// AddMigration adds a canary migration and classifies it.
+func (p *Policy) AddMigration(file string) error {
+	res, err := migrate.AnalyzeFile(file)
+	if err != nil {
+		return fmt.Errorf("migration guard: %w", err)
+	}
+	p.Migrations = append(p.Migrations, file)
+	for _, f := range res.Findings {
+		if f.Phase == migrate.Contract {
+			f.Statement = filepath.Base(file) + ": " + f.Statement
+			p.Contract = append(p.Contract, f)
+		}
+	}
+	return nil
+}
+
+func (p Policy) minWindow() time.Duration {
+	var w time.Duration
+	for _, t := range p.Triggers {
+		if t.Window > 0 && (w == 0 || t.Window.D() < w) {
+			w = t.Window.D()
+		}
+	}
+	return w
+}
+
+func (p Policy) maxWindow() time.Duration {
+	var w time.Duration
+	for _, t := range p.Triggers {
+		if t.Window.D() > w {
+			w = t.Window.D()
+		}
+	}
+	return w
+}
+
+// D converts a plan duration to drill time.
+func (p Policy) D(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / p.Scale)
+}
+
+// DrillWeight is the canary weight a step runs at in the drill: the plan's
+// weight, raised where needed so that each compressed window still holds
+// min_requests canary requests at the drill's rate.
+func (p Policy) DrillWeight(step plan.Step) int {
+	need := 0.0
+	for _, t := range p.Triggers {
+		if t.MinRequests > 0 && t.Window > 0 {
+			w := p.D(t.Window.D()).Seconds()
+			if n := float64(t.MinRequests) / (p.Rate * w) * 100; n > need {
+				need = n
+			}
+		}
+	}
+	w := step.Weight
+	if float64(w) < need {
+		w = int(math.Ceil(need))
+	}
+	return min(w, 100)
+}

@@ -1,0 +1,171 @@
+package gameday
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is the record of one drill of one scenario.
+type Report struct {
+	Plan       string        `json:"plan"`
+	Service    string        `json:"service"`
+	Scenario   string        `json:"scenario"`
+	RunID      string        `json:"run_id"`
+	Started    time.Time     `json:"started"`
+	Finished   time.Time     `json:"finished"`
+	Passed     bool          `json:"passed"`
+	FinalState State         `json:"final_state"`
+	TimeScale  float64       `json:"time_scale"`
+	LoadRate   float64       `json:"load_rate"`
+	Assertions []Assertion   `json:"assertions"`
+	Timeline   []Event       `json:"timeline"`
+	Intervals  []Measurement `json:"intervals"`
+	// TTD and TTR are drill seconds; the *Plan fields are the same times
+	// in plan time (multiplied by the time scale).
+	TTD       *float64 `json:"ttd_seconds,omitempty"`
+	TTR       *float64 `json:"ttr_seconds,omitempty"`
+	TTDPlan   *float64 `json:"ttd_plan_seconds,omitempty"`
+	TTRPlan   *float64 `json:"ttr_plan_seconds,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Pages     []Page   `json:"pages,omitempty"`
+	Leftovers []string `json:"leftovers,omitempty"`
+}
+
+// Failed lists the assertions that did not hold.
+func (r *Report) Failed() []Assertion {
+	var out []Assertion
+	for _, a := range r.Assertions {
+		if !a.Passed {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Slug is the plan's path as a folder name.
+func Slug(planPath string) string {
+	s := strings.TrimSuffix(filepath.ToSlash(planPath), ".md")
+	s = strings.Trim(strings.NewReplacer("/", "-", " ", "-").Replace(s), "-.")
+	if s == "" {
+		return "plan"
+	}
+	return s
+}
+
+// Write stores the report as JSON and JUnit XML under dir/<plan slug>/,
+// each written to a temporary file and renamed, so a reader never sees
+// half a report.
+func (r *Report) Write(dir string) (jsonPath, xmlPath string, err error) {
+	folder := filepath.Join(dir, Slug(r.Plan))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		return "", "", err
+	}
+	base := filepath.Join(folder, r.Started.UTC().Format("20060102T150405Z")+"-"+r.Scenario)
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	if err := writeAtomic(base+".json", append(data, '\n')); err != nil {
+		return "", "", err
+	}
+	x, err := JUnit([]*Report{r})
+	if err != nil {
+		return "", "", err
+	}
+	if err := writeAtomic(base+".xml", x); err != nil {
+		return "", "", err
+	}
+	return base + ".json", base + ".xml", nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnit renders reports as JUnit XML: a suite per plan, a case per scenario.
+func JUnit(reports []*Report) ([]byte, error) {
+	var doc junitSuites
+	idx := map[string]int{}
+	for _, r := range reports {
+		i, ok := idx[r.Plan]
+		if !ok {
+			i = len(doc.Suites)
+			idx[r.Plan] = i
+			doc.Suites = append(doc.Suites, junitSuite{Name: r.Plan})
+		}
+		s := &doc.Suites[i]
+		d := r.Finished.Sub(r.Started).Seconds()
+		c := junitCase{Name: r.Scenario, Classname: "gameday." + Slug(r.Plan), Time: fmt.Sprintf("%.3f", d)}
+		var lines []string
+		for _, a := range r.Assertions {
+			mark := "PASS"
+			if !a.Passed {
+				mark = "FAIL"
+			}
+			lines = append(lines, fmt.Sprintf("%s %s: %s", mark, a.Name, a.Message))
+		}
+		c.SystemOut = strings.Join(lines, "\n")
+		if !r.Passed {
+			msg := r.Error
+			if f := r.Failed(); len(f) > 0 {
+				msg = f[0].Name + ": " + f[0].Message
+			}
+			c.Failure = &junitFailure{Message: msg, Text: c.SystemOut}
+			s.Failures++
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, c)
+	}
+	out, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}

@@ -1,0 +1,275 @@
+package gameday
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/drillenv"
+)
+
+// RunOptions configures one drill of one scenario.
+type RunOptions struct {
+	Policy   Policy
+	Scenario string
+	// AgentImage and DBImage are ready image references (see Images).
+	AgentImage string
+	DBImage    string
+	// Timeout bounds the whole drill; 0 means 3 minutes.
+	Timeout time.Duration
+	Ledger  *Ledger
+	Log     *slog.Logger
+	OnEvent func(Event)
+}
+
+// Images builds (or finds, by content hash) the drill images. dbImage, if
+// set, is used as the database image instead of building one.
+func Images(ctx context.Context, agentBinary, dbImage string) (agent, db string, err error) {
+	if agent, err = drillenv.AgentImage(ctx, agentBinary); err != nil {
+		return "", "", err
+	}
+	if dbImage != "" {
+		return agent, dbImage, nil
+	}
+	db, err = drillenv.PostgresImage(ctx)
+	return agent, db, err
+}
+
+// Run drills one scenario against real containers. Every container and the
+// network are removed before it returns: after a pass, a failure, a
+// timeout, a cancelled ctx or a panic in the controller.
+func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
+	sc, err := lookupScenario(opts.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	pol := opts.Policy
+	runID := fmt.Sprintf("%s-%s-%d", Slug(pol.Plan), sc.name, time.Now().UnixNano())
+	if len(runID) > 60 {
+		runID = runID[len(runID)-60:]
+	}
+	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: sc.name, RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
+	canaryMigrations := append([]string(nil), pol.Migrations...)
+	if sc.contract {
+		dir, err := os.MkdirTemp("", "rollbook-drill-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		// The demo service's stable release reads orders.note; the canary drops it.
+		f := filepath.Join(dir, "9999_drill_drop_orders_note.sql")
+		if err := os.WriteFile(f, []byte("-- injected by the incompatible-migration drill\nALTER TABLE orders DROP COLUMN note;\n"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := pol.AddMigration(f); err != nil {
+			return nil, err
+		}
+		canaryMigrations = append(canaryMigrations, f)
+	}
+	env, err := drillenv.Start(ctx, drillenv.Options{RunID: runID, AgentImage: opts.AgentImage, DBImage: opts.DBImage, CanaryMigrations: canaryMigrations})
+	if err != nil {
+		return nil, fmt.Errorf("drill %s could not start: %w", sc.name, err)
+	}
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer ccancel()
+		if cerr := env.Close(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("cleaning up the drill: %w", cerr)
+		}
+		if left, lerr := drillenv.Leftovers(cctx, runID); lerr == nil && len(left) > 0 && rep != nil {
+			rep.Leftovers = left
+			rep.Passed = false
+		}
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("drill %s: controller panicked: %v", sc.name, p)
+		}
+	}()
+
+	w := &world{env: env, http: &http.Client{Timeout: 3 * time.Second}}
+	c := &Controller{Policy: pol, Scenario: sc.name, Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log, OnEvent: opts.OnEvent}
+	c.SetFreeze(sc.freeze)
+	if err := w.put(ctx, env.LoadURL+"/admin/rate", map[string]float64{"rate": pol.Rate}); err != nil {
+		return nil, err
+	}
+	// Let stable traffic establish the baseline before anything is injected.
+	if err := realClock.Sleep(realClock{}, ctx, 300*time.Millisecond); err != nil {
+		return nil, err
+	}
+	c.Mark()
+	if err := inject(ctx, w, c, sc); err != nil {
+		return nil, err
+	}
+	final, runErr := c.Run(ctx)
+	rep.FinalState = final
+	f := collect(c.Events())
+	// Errors back to baseline: one interval of traffic after the end.
+	if final == RolledBack {
+		// Requests the canary took before the shift finish first (slowly,
+		// in the latency drill); only then does a clean window start.
+		_ = realClock.Sleep(realClock{}, ctx, sc.canaryLatency+300*time.Millisecond)
+		before, _ := w.Snapshot(ctx)
+		_ = realClock.Sleep(realClock{}, ctx, 500*time.Millisecond)
+		after, _ := w.Snapshot(ctx)
+		d := after.Sub(before)
+		f.afterErrRate, f.afterCanary = d.Stable.ErrorRate(), d.Canary.Requests
+		for _, m := range c.Measurements() {
+			if m.Stable.Requests > 0 {
+				f.baseErrRate = m.Stable.ErrorRate
+				break
+			}
+		}
+	}
+	rep.Pages, _ = w.pages(ctx)
+	rep.Timeline, rep.Intervals = c.Events(), c.Measurements()
+	rep.Assertions = sc.assertions(pol, f)
+	if pages := len(rep.Pages); (sc.name == "incompatible-migration" || sc.name == "freeze" || sc.name == "stuck-rollback") && pages == 0 {
+		rep.Assertions = append(rep.Assertions, check("the pager received the page", false, "the pager container holds no page"))
+	}
+	if f.triggerAt >= 0 && f.injectedAt >= 0 {
+		v := (f.triggerAt - f.injectedAt).Seconds()
+		vp := v * pol.Scale
+		rep.TTD, rep.TTDPlan = &v, &vp
+	}
+	if f.rolledBackAt >= 0 && f.triggerAt >= 0 {
+		v := (f.rolledBackAt - f.triggerAt).Seconds()
+		vp := v * pol.Scale
+		rep.TTR, rep.TTRPlan = &v, &vp
+	}
+	rep.Passed = runErr == nil && len(rep.Failed()) == 0
+	if runErr != nil {
+		rep.Error = runErr.Error()
+	}
+	rep.Finished = time.Now().UTC()
+	return rep, runErr
+}
+
+func inject(ctx context.Context, w *world, c *Controller, sc scenario) error {
+	if sc.canaryErrors > 0 || sc.canaryLatency > 0 {
+		body := map[string]any{"error_rate": sc.canaryErrors}
+		if sc.canaryLatency > 0 {
+			body["latency"] = sc.canaryLatency.String()
+		}
+		if err := w.put(ctx, w.env.FaultsURL+"/admin/faults", body); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("injected: canary answers 5xx at %.0f%%", sc.canaryErrors*100)
+		if sc.canaryLatency > 0 {
+			msg = "injected: canary latency +" + sc.canaryLatency.String()
+		}
+		c.Record("injection", msg)
+	}
+	if sc.stableBroken {
+		if err := w.post(ctx, w.env.StableURL+"/admin/break", map[string]any{"health": true}); err != nil {
+			return err
+		}
+		c.Record("injection", "injected: stable release reports unhealthy")
+	}
+	if sc.contract {
+		c.Record("injection", "injected: canary shipped a contract migration (drops orders.note, which stable reads)")
+	}
+	if sc.freeze {
+		c.Record("injection", "freeze switch on")
+	}
+	if sc.name == "healthy-canary" {
+		c.Record("injection", "nothing injected: healthy canary")
+	}
+	return nil
+}
+
+// world adapts the drill containers to the controller's interfaces.
+type world struct {
+	env  *drillenv.Env
+	http *http.Client
+}
+
+func (w *world) do(ctx context.Context, method, url string, body any) (*http.Response, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return w.http.Do(req)
+}
+
+func (w *world) send(ctx context.Context, method, url string, body any) error {
+	resp, err := w.do(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+func (w *world) put(ctx context.Context, url string, body any) error {
+	return w.send(ctx, http.MethodPut, url, body)
+}
+
+func (w *world) post(ctx context.Context, url string, body any) error {
+	return w.send(ctx, http.MethodPost, url, body)
+}
+
+func (w *world) SetCanaryWeight(ctx context.Context, pct int) error {
+	return w.put(ctx, w.env.RouterURL+"/admin/weights", map[string]int{"canary": pct})
+}
+
+func (w *world) Snapshot(ctx context.Context) (analysis.Snapshot, error) {
+	resp, err := w.do(ctx, http.MethodGet, w.env.RouterURL+"/metrics", nil)
+	if err != nil {
+		return analysis.Snapshot{}, err
+	}
+	defer resp.Body.Close()
+	return analysis.ParseMetrics(resp.Body, time.Now())
+}
+
+func (w *world) CanaryReady(ctx context.Context) bool {
+	return w.send(ctx, http.MethodGet, w.env.FaultsURL+"/health/ready", nil) == nil
+}
+
+func (w *world) StableReady(ctx context.Context) error {
+	return w.send(ctx, http.MethodGet, w.env.StableURL+"/health/ready", nil)
+}
+
+func (w *world) StableSmoke(ctx context.Context) error {
+	return w.send(ctx, http.MethodGet, w.env.StableURL+"/smoke", nil)
+}
+
+func (w *world) Page(ctx context.Context, p Page) error {
+	return w.post(ctx, w.env.PagerURL+"/pages", p)
+}
+
+func (w *world) pages(ctx context.Context) ([]Page, error) {
+	resp, err := w.do(ctx, http.MethodGet, w.env.PagerURL+"/pages", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var ps []Page
+	return ps, json.NewDecoder(resp.Body).Decode(&ps)
+}
