@@ -47,14 +47,20 @@ func (a *App) Start(ctx context.Context) error {
 	for {
 		p, err := pgxpool.New(ctx, a.DB)
 		if err == nil {
-			if err = p.Ping(ctx); err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = p.Ping(pctx)
+			cancel()
+			if err == nil {
 				pool = p
 				break
 			}
 			p.Close()
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("database %s not reachable: %w", a.DB, err)
+			return fmt.Errorf("database %s not reachable within a minute: %w", a.DB, err)
 		}
 		select {
 		case <-ctx.Done():
