@@ -139,7 +139,7 @@ func (s scenario) assertions(p Policy, f facts) []Assertion {
 		}
 		out = append(out, check("trigger fires", fired && strings.Contains(f.trigger, want), "trigger %q fired %s after injection", f.trigger, ttd.Round(time.Millisecond)))
 		if fired {
-			out = append(out, check("trigger fires within its window", ttd <= triggerLimit()+p.D(p.maxWindow()), "time to detect %s, limit %s (window, consecutive analyses and one interval, in drill time)", ttd.Round(time.Millisecond), (triggerLimit() + p.D(p.maxWindow())).Round(time.Millisecond)))
+			out = append(out, check("trigger fires within its window", ttd <= triggerLimit()+p.D(p.maxWindow()), "time to detect %s, limit %s (window, consecutive analyses and one interval, in drill time)", ttd.Round(time.Millisecond), (triggerLimit()+p.D(p.maxWindow())).Round(time.Millisecond)))
 		}
 		ttr := f.rolledBackAt - f.triggerAt
 		target := p.D(p.Rollback.Target.D())

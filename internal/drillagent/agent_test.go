@@ -145,8 +145,9 @@ func TestRouterMetricsParse(t *testing.T) {
 	}
 	for _, m := range hist.Metric {
 		h := m.GetHistogram()
-		if len(h.Bucket) != len(Buckets) {
-			t.Errorf("%d buckets, want %d", len(h.Bucket), len(Buckets))
+		// The parser keeps the +Inf bucket too.
+		if len(h.Bucket) != len(Buckets)+1 {
+			t.Errorf("%d buckets, want %d and +Inf", len(h.Bucket), len(Buckets))
 		}
 		rel := m.Label[0].GetValue()
 		var under10ms uint64

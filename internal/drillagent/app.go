@@ -84,12 +84,26 @@ func (a *App) Start(ctx context.Context) error {
 func (a *App) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrations: %w", err)
 	}
 	defer conn.Release()
 	// Both releases start against one database: one migrates at a time.
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(4242)"); err != nil {
-		return err
+	// The lock is polled rather than waited for: a session blocked in
+	// pg_advisory_lock holds a snapshot, which CREATE INDEX CONCURRENTLY
+	// in the other release would wait for (a deadlock).
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(4242)").Scan(&got); err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(4242)") //nolint:errcheck
 	if _, err := conn.Exec(ctx, baseSchema); err != nil {
@@ -98,20 +112,23 @@ func (a *App) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if a.Migrations == "" {
 		return nil
 	}
-	files, _ := filepath.Glob(filepath.Join(a.Migrations, "*.sql"))
+	files, err := filepath.Glob(filepath.Join(a.Migrations, "*.sql"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
 	sort.Strings(files)
 	for _, f := range files {
 		id := filepath.Base(f)
 		var n int
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE id = $1", id).Scan(&n); err != nil {
-			return err
+			return fmt.Errorf("migration %s: %w", id, err)
 		}
 		if n > 0 {
 			continue
 		}
 		sql, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return fmt.Errorf("migration %s: %w", id, err)
 		}
 		// One statement at a time: several in one Exec run as one implicit
 		// transaction, where CREATE INDEX CONCURRENTLY is refused.
@@ -121,7 +138,7 @@ func (a *App) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			}
 		}
 		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (id) VALUES ($1)", id); err != nil {
-			return err
+			return fmt.Errorf("recording migration %s: %w", id, err)
 		}
 		a.Log.Info("migrated", "release", a.Release, "migration", id)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -30,6 +31,9 @@ func init() {
 	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
 		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	}
+	// Drill progress is reported by rollbook itself; testcontainers' own
+	// chatter would drown it. Failures still carry the container's log.
+	tclog.SetDefault(tclog.NewNoopLogger())
 }
 
 // Options says what one drill runs.

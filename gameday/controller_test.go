@@ -1,0 +1,275 @@
+package gameday
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/migrate"
+	"github.com/rollbook/rollbook/internal/plan"
+)
+
+// fakeClock advances only when the controller sleeps.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.now = c.now.Add(d)
+	return nil
+}
+
+// fakeWorld simulates traffic: each snapshot adds a second of requests at
+// the current weight with the configured error rates.
+type fakeWorld struct {
+	clock         *fakeClock
+	r             *rand.Rand
+	rate          float64
+	weight        int
+	canaryErr     float64
+	stableErr     float64
+	canaryDown    bool
+	stableUnready bool
+	smokeFails    bool
+	stopped       int
+	weightCalls   int
+	weightsSet    []int
+	pages         []Page
+	cum           analysis.Snapshot
+	last          time.Time
+	failTraffic   bool
+}
+
+func newFakeWorld(seed uint64) *fakeWorld {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	return &fakeWorld{clock: clock, r: rand.New(rand.NewPCG(seed, 1)), rate: 800, last: clock.now}
+}
+
+func (w *fakeWorld) SetCanaryWeight(_ context.Context, p int) error {
+	w.weightCalls++
+	if w.failTraffic {
+		return errors.New("router unreachable")
+	}
+	w.weight = p
+	w.weightsSet = append(w.weightsSet, p)
+	return nil
+}
+
+func (w *fakeWorld) Snapshot(context.Context) (analysis.Snapshot, error) {
+	dt := w.clock.now.Sub(w.last).Seconds()
+	w.last = w.clock.now
+	n := w.rate * dt
+	nc := int(n * float64(w.weight) / 100)
+	if w.stopped > 0 {
+		nc = 0
+	}
+	ns := int(n) - nc
+	add := func(rel *analysis.Release, n int, p float64) {
+		if rel.Buckets == nil {
+			rel.Buckets = []analysis.Bucket{{Le: 0.1}, {Le: 1}, {Le: 1e9}}
+		}
+		for i := 0; i < n; i++ {
+			rel.Requests++
+			if w.r.Float64() < p {
+				rel.Errors++
+			}
+			for j := range rel.Buckets {
+				rel.Buckets[j].Count++
+			}
+		}
+	}
+	add(&w.cum.Canary, nc, w.canaryErr)
+	add(&w.cum.Stable, ns, w.stableErr)
+	s := w.cum
+	s.At = w.clock.now
+	s.Canary.Buckets = append([]analysis.Bucket(nil), w.cum.Canary.Buckets...)
+	s.Stable.Buckets = append([]analysis.Bucket(nil), w.cum.Stable.Buckets...)
+	return s, nil
+}
+
+func (w *fakeWorld) CanaryReady(context.Context) bool { return !w.canaryDown }
+func (w *fakeWorld) StableReady(context.Context) error {
+	if w.stableUnready {
+		return errors.New("503 unready")
+	}
+	return nil
+}
+func (w *fakeWorld) StableSmoke(context.Context) error {
+	if w.smokeFails {
+		return errors.New(`column "note" does not exist`)
+	}
+	return nil
+}
+func (w *fakeWorld) StopCanary(context.Context) error { w.stopped++; return nil }
+func (w *fakeWorld) Page(_ context.Context, p Page) error {
+	w.pages = append(w.pages, p)
+	return nil
+}
+
+func testPolicy(automatic bool) Policy {
+	src := "---\nkind: rollout\nanalysis: {interval: 30s}\nstrategy: {steps: [{weight: 10, bake: 5m}, {weight: 50, bake: 5m}, {weight: 100}]}\ntriggers:\n  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200, consecutive: 2}\n  - {metric: health, failures: 3}\nrollback: {class: fast, target: 10m, automatic: " + fmt.Sprint(automatic) + ", max_automatic: {count: 1, per: 1h}}\n---\n"
+	p, ds := plan.Parse("p.md", "p.md", []byte(src))
+	if len(ds) > 0 {
+		panic(ds.Error())
+	}
+	pol, err := PolicyFromPlan(p, ".", 60, 800)
+	if err != nil {
+		panic(err)
+	}
+	return pol
+}
+
+func controller(w *fakeWorld, pol Policy, l *Ledger) *Controller {
+	return &Controller{Policy: pol, Traffic: w, Metrics: w, Health: w, Canary: w, Pager: w, Clock: w.clock, Ledger: l}
+}
+
+func TestControllerPaths(t *testing.T) {
+	tests := []struct {
+		name      string
+		automatic bool
+		setup     func(*fakeWorld, *Policy, *Controller)
+		want      State
+		pages     int
+		stops     int
+	}{
+		{"healthy canary is promoted", true, func(*fakeWorld, *Policy, *Controller) {}, Promoted, 0, 0},
+		{"bad canary rolls back", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.canaryErr = 0.3 }, RolledBack, 0, 1},
+		{"crash-looping canary fails health and rolls back", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.canaryDown = true }, RolledBack, 0, 1},
+		{"manual policy halts and pages", false, func(w *fakeWorld, _ *Policy, _ *Controller) { w.canaryErr = 0.3 }, Halted, 1, 0},
+		{"static migration guard blocks", true, func(w *fakeWorld, p *Policy, _ *Controller) {
+			w.canaryErr = 0.3
+			p.Contract = []migrate.Finding{{Kind: "drop-column", Object: "orders.note", Reason: "drops a column"}}
+		}, Halted, 1, 0},
+		{"dynamic migration guard blocks", true, func(w *fakeWorld, p *Policy, _ *Controller) {
+			w.canaryErr = 0.3
+			w.smokeFails = true
+			p.Migrations = []string{"0042.sql"}
+		}, Halted, 1, 0},
+		{"unhealthy stable: stuck, halted once", true, func(w *fakeWorld, _ *Policy, _ *Controller) {
+			w.canaryErr = 0.3
+			w.stableUnready = true
+		}, Halted, 1, 1},
+		{"freeze: no automatic action", true, func(w *fakeWorld, _ *Policy, c *Controller) {
+			w.canaryErr = 0.3
+			c.SetFreeze(true)
+		}, Halted, 1, 0},
+		{"traffic shift fails: halted", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.failTraffic = true }, Halted, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newFakeWorld(1)
+			pol := testPolicy(tt.automatic)
+			c := controller(w, pol, nil)
+			tt.setup(w, &c.Policy, c)
+			got, err := c.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || len(w.pages) != tt.pages || w.stopped != tt.stops {
+				t.Errorf("state %s pages %d stops %d; want %s %d %d", got, len(w.pages), w.stopped, tt.want, tt.pages, tt.stops)
+				for _, e := range c.Events() {
+					t.Log(e.AtText, e.Type, e.Message)
+				}
+			}
+			if got == Halted && len(w.pages) > 0 && w.pages[0].Reason == "" {
+				t.Error("a page without a reason")
+			}
+		})
+	}
+}
+
+// Property: over many random worlds every run ends in a final state, the
+// cap holds across releases, and once a rollback starts the canary never
+// gets traffic again.
+func TestControllerProperties(t *testing.T) {
+	ledger := &Ledger{}
+	pol := testPolicy(true)
+	for seed := uint64(0); seed < 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 2))
+		w := newFakeWorld(seed)
+		w.canaryErr = []float64{0, 0, 0.01, 0.05, 0.3}[r.IntN(5)]
+		w.stableErr = 0.01 * r.Float64()
+		w.stableUnready = r.IntN(6) == 0
+		w.canaryDown = r.IntN(8) == 0
+		c := controller(w, pol, ledger)
+		c.SetFreeze(r.IntN(10) == 0)
+		got, err := c.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Final() {
+			t.Fatalf("seed %d: ended in %s", seed, got)
+		}
+		rollingBack := false
+		rollbacks := 0
+		for _, e := range c.Events() {
+			if e.Type == "state" && e.State == RollingBack {
+				rollingBack = true
+				rollbacks++
+			}
+			if rollingBack && e.Type == "traffic" && e.Message != "traffic: canary 0%, stable 100%" {
+				t.Fatalf("seed %d: traffic moved to the canary after the rollback began: %s", seed, e.Message)
+			}
+		}
+		if rollbacks > 1 {
+			t.Fatalf("seed %d: %d rollbacks in one release", seed, rollbacks)
+		}
+		// Time passes between releases, but less than the cap's hour.
+		w.clock.now = w.clock.now.Add(time.Minute)
+	}
+	if n := ledger.Count(); n > 1 {
+		t.Errorf("%d automatic rollbacks within an hour; the cap is 1", n)
+	}
+}
+
+// Repeated actions change nothing: the same weight and the same page twice
+// reach the world once.
+func TestControllerIdempotent(t *testing.T) {
+	w := newFakeWorld(1)
+	c := controller(w, testPolicy(true), nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := c.setWeight(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.stopCanary(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.page(ctx, "same", "reason")
+	}
+	if w.weightCalls != 1 || w.stopped != 1 || len(w.pages) != 1 {
+		t.Errorf("weight calls %d, stops %d, pages %d; want 1 each", w.weightCalls, w.stopped, len(w.pages))
+	}
+}
+
+func TestLedgerCap(t *testing.T) {
+	l := &Ledger{}
+	now := time.Unix(0, 0)
+	if !l.Allow(now, 1, time.Hour) {
+		t.Fatal("first rollback refused")
+	}
+	l.Record(now)
+	if l.Allow(now.Add(30*time.Minute), 1, time.Hour) {
+		t.Error("second rollback within the hour allowed")
+	}
+	if !l.Allow(now.Add(61*time.Minute), 1, time.Hour) {
+		t.Error("rollback after the window refused")
+	}
+}
+
+func TestDrillWeight(t *testing.T) {
+	pol := testPolicy(true)
+	// 200 requests in a 2s window (2m / 60) at 800/s need 12.5%, 18.75% with headroom.
+	if got := pol.DrillWeight(plan.Step{Weight: 10}); got != 19 {
+		t.Errorf("DrillWeight(10) = %d, want 19", got)
+	}
+	if got := pol.DrillWeight(plan.Step{Weight: 50}); got != 50 {
+		t.Errorf("DrillWeight(50) = %d", got)
+	}
+}
