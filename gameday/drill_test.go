@@ -2,9 +2,11 @@ package gameday
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +93,39 @@ func TestDrills(t *testing.T) {
 		})
 	}
 	t.Logf("six scenarios, images included: %s", time.Since(start).Round(time.Millisecond))
+
+	t.Run("timeout cleans up", func(t *testing.T) {
+		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "healthy-canary", AgentImage: agent, DBImage: db, Timeout: 4 * time.Second})
+		if err == nil {
+			t.Fatal("a 4s limit on a 20s drill did not time out")
+		}
+		if rep == nil {
+			t.Skipf("timed out before the containers were up: %v", err)
+		}
+		if left, lerr := drillenv.Leftovers(ctx, rep.RunID); lerr != nil || len(left) > 0 {
+			t.Errorf("leftovers after a timeout: %v %v", left, lerr)
+		}
+	})
+	t.Run("panic in the controller cleans up", func(t *testing.T) {
+		var runID string
+		_, err := Run(ctx, RunOptions{Policy: pol, Scenario: "bad-canary-errors", AgentImage: agent, DBImage: db, OnEvent: func(e Event) {
+			if e.Type == "action" && runID == "" {
+				fmt.Sscanf(e.Message, "drill %s started", &runID)
+			}
+			if e.Type == "trigger" {
+				panic("injected controller bug")
+			}
+		}})
+		if err == nil || !strings.Contains(err.Error(), "panicked") {
+			t.Fatalf("err = %v", err)
+		}
+		if runID == "" {
+			t.Fatal("no run id seen")
+		}
+		if left, lerr := drillenv.Leftovers(ctx, runID); lerr != nil || len(left) > 0 {
+			t.Errorf("leftovers after a panic: %v %v", left, lerr)
+		}
+	})
 }
 
 func deref(p *float64) any {

@@ -103,6 +103,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	w := &world{env: env, http: &http.Client{Timeout: 3 * time.Second}}
 	c := &Controller{Policy: pol, Scenario: sc.name, Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log, OnEvent: opts.OnEvent}
 	c.SetFreeze(sc.freeze)
+	c.Record("action", "drill "+runID+" started: containers up")
 	if err := w.put(ctx, env.LoadURL+"/admin/rate", map[string]float64{"rate": pol.Rate}); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,8 @@ type Options struct {
 	Force bool
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Dev adds the live-reload script that rollbook serve answers.
+	Dev bool
 }
 
 // Result describes a finished build.

@@ -263,7 +263,7 @@ func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (targ
 }
 
 func (b *Builder) siteView(s *loaded) *siteView {
-	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans}
+	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev}
 	for _, pg := range s.plans {
 		if pg.Stale {
 			sv.Stale = append(sv.Stale, pg)

@@ -327,7 +327,7 @@ func fileKey(file string) string {
 // (review ages change with it). An equal key means an equal site.
 func (b *Builder) inputKey(ctx context.Context) (string, error) {
 	h := xxhash.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%v\x00", buildVersion(), b.now().UTC().Format("2006-01-02"), b.opts.Drafts, b.opts.Strict)
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%v\x00%v\x00", buildVersion(), b.now().UTC().Format("2006-01-02"), b.opts.Drafts, b.opts.Strict, b.opts.Dev)
 	if b.cfg.File != "" {
 		data, err := os.ReadFile(b.cfg.File)
 		if err != nil {

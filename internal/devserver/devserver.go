@@ -1,20 +1,29 @@
-// Package devserver owns `rollbook serve`: it builds the site, serves the
-// output on a loopback address and never outside the output folder.
+// Package devserver owns `rollbook serve`: it builds the site into a private
+// folder, serves it on a loopback address (never outside that folder),
+// watches the sources, rebuilds on change and tells open tabs over
+// Server-Sent Events to reload, swap the stylesheet, or show the build
+// error in place while the last good pages keep being served.
 package devserver
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/site"
 )
 
@@ -25,49 +34,234 @@ type Options struct {
 	Addr   string
 	Drafts bool
 	Open   bool
+	// Poll, when set, polls the sources at this interval instead of
+	// using inotify (for Docker, WSL2 and network shares).
 	Poll   time.Duration
 	Logger *slog.Logger
 	// Ready is called with the site's URL once the server listens.
 	Ready func(url string)
 }
 
+//go:embed live.js
+var liveJS []byte
+
+// Server is a running dev server.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	builder *site.Builder
+	out     string
+	hub     *hub
+
+	mu       sync.Mutex
+	lastErr  *buildError
+	warnings diag.List
+}
+
+type buildError struct {
+	Message  string        `json:"message"`
+	Findings []diag.Finding `json:"findings"`
+}
+
 // Run builds the site and serves it until ctx is done.
 func Run(ctx context.Context, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	b, err := site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true})
+	s, err := New(opts)
 	if err != nil {
 		return err
 	}
-	if _, err := b.Build(ctx); err != nil {
-		if fe, ok := site.IsFindings(err); ok {
-			return fmt.Errorf("the site does not build yet:\n%s", fe.Findings.Error())
-		}
-		return err
-	}
-	root := b.Config().Path(b.Config().PublicDir)
+	defer s.Close()
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (is another server using the port? pick one with --port)", opts.Addr, err)
 	}
-	srv := &http.Server{Handler: FileHandler(root), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	url := "http://" + ln.Addr().String() + "/"
 	if opts.Ready != nil {
-		opts.Ready("http://" + ln.Addr().String() + "/")
+		opts.Ready(url)
 	}
-	errc := make(chan error, 1)
+	if opts.Open {
+		openBrowser(url)
+	}
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- s.Watch(ctx) }()
 	select {
 	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		return srv.Shutdown(shut)
 	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+			return err
 		}
-		return err
+	}
+	s.hub.closeAll()
+	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return srv.Shutdown(shut)
+}
+
+// New makes the first build. A first build with errors still starts the
+// server: the error page tells the writer what to fix.
+func New(opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	out, err := os.MkdirTemp("", "rollbook-serve-")
+	if err != nil {
+		return nil, err
+	}
+	site := filepath.Join(out, "site")
+	b, err := newBuilder(opts, site, log)
+	if err != nil {
+		os.RemoveAll(out)
+		return nil, err
+	}
+	s := &Server{opts: opts, log: log, builder: b, out: site, hub: newHub()}
+	s.rebuild(context.Background(), "")
+	return s, nil
+}
+
+func newBuilder(opts Options, out string, log *slog.Logger) (*site.Builder, error) {
+	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, OutDir: out})
+}
+
+// Close removes the server's build folder.
+func (s *Server) Close() error {
+	return os.RemoveAll(filepath.Dir(s.out))
+}
+
+// Dir is the folder the site is served from.
+func (s *Server) Dir() string { return s.out }
+
+// rebuild builds the site; on success tabs reload (or swap CSS when only a
+// stylesheet changed), on failure they show the error and the last good
+// site stays in place.
+func (s *Server) rebuild(ctx context.Context, cssOnly string) {
+	start := time.Now()
+	res, err := s.builder.Build(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		be := &buildError{Message: err.Error()}
+		if fe, ok := site.IsFindings(err); ok {
+			be.Message = fmt.Sprintf("the site does not build: %d error(s)", len(fe.Findings.Errors()))
+			be.Findings = fe.Findings
+		}
+		s.lastErr = be
+		s.log.Warn("build failed; serving the last good site", "err", err)
+		s.hub.send("build-error", be)
+		return
+	}
+	s.lastErr = nil
+	s.warnings = res.Findings.Warnings()
+	s.log.Info("rebuilt", "pages", res.Pages, "took", time.Since(start).Round(time.Millisecond))
+	if cssOnly != "" {
+		s.hub.send("css", map[string]string{"path": cssOnly})
+	} else {
+		s.hub.send("reload", map[string]any{"warnings": s.warnings})
+	}
+}
+
+// Handler serves the site, the live-reload script and its event stream.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_rollbook/live.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(liveJS)
+	})
+	mux.HandleFunc("/_rollbook/events", s.events)
+	mux.Handle("/", FileHandler(s.out))
+	return mux
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	ch := s.hub.add()
+	defer s.hub.remove(ch)
+	s.mu.Lock()
+	// A tab that connects while the build is broken sees the error at once.
+	if s.lastErr != nil {
+		writeEvent(w, "build-error", s.lastErr)
+	} else if len(s.warnings) > 0 {
+		writeEvent(w, "warnings", map[string]any{"warnings": s.warnings})
+	}
+	s.mu.Unlock()
+	fmt.Fprint(w, ": connected\n\n")
+	fl.Flush()
+	keep := time.NewTicker(15 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			_, _ = w.Write(msg)
+			fl.Flush()
+		case <-keep.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		}
+	}
+}
+
+func writeEvent(w http.ResponseWriter, name string, data any) {
+	b, _ := json.Marshal(data)
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+}
+
+// hub fans events out to every open tab.
+type hub struct {
+	mu   sync.Mutex
+	subs map[chan []byte]bool
+}
+
+func newHub() *hub { return &hub{subs: map[chan []byte]bool{}} }
+
+func (h *hub) add() chan []byte {
+	ch := make(chan []byte, 8)
+	h.mu.Lock()
+	h.subs[ch] = true
+	h.mu.Unlock()
+	return ch
+}
+
+func (h *hub) remove(ch chan []byte) {
+	h.mu.Lock()
+	if h.subs[ch] {
+		delete(h.subs, ch)
+		close(ch)
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	for ch := range h.subs {
+		delete(h.subs, ch)
+		close(ch)
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) send(name string, data any) {
+	b, _ := json.Marshal(data)
+	msg := []byte(fmt.Sprintf("event: %s\ndata: %s\n\n", name, b))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- msg:
+		default: // a stalled tab misses an event rather than stalling the server
+		}
 	}
 }
 
@@ -80,7 +274,7 @@ func FileHandler(dir string) http.Handler {
 			return
 		}
 		p := r.URL.Path
-		if strings.Contains(p, "\x00") || strings.Contains(p, "\\") {
+		if strings.ContainsAny(p, "\x00\\") {
 			http.Error(w, "bad path", http.StatusBadRequest)
 			return
 		}
@@ -118,4 +312,17 @@ func notFound(w http.ResponseWriter, dir string) {
 		return
 	}
 	_, _ = w.Write([]byte("<!doctype html><title>Not found</title><h1>Not found</h1>"))
+}
+
+func openBrowser(url string) {
+	var cmd string
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = "open"
+	case "windows":
+		cmd = "explorer"
+	default:
+		cmd = "xdg-open"
+	}
+	_ = exec.Command(cmd, url).Start()
 }

@@ -1,0 +1,202 @@
+package devserver
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// debounce gathers a burst of events (an editor's write, rename and chmod,
+// or a git checkout) into one rebuild.
+const debounce = 10 * time.Millisecond
+
+// ignored reports editor droppings that must never trigger a rebuild: vim
+// swap and backup files and its 4913 probe, Emacs lock and autosave files,
+// JetBrains and VS Code temporary files, Helix .bck backups.
+func ignored(name string) bool {
+	base := filepath.Base(name)
+	switch {
+	case base == "4913", strings.HasPrefix(base, ".#"), strings.HasPrefix(base, "#") && strings.HasSuffix(base, "#"),
+		strings.HasSuffix(base, "~"), strings.HasSuffix(base, ".swp"), strings.HasSuffix(base, ".swx"), strings.HasSuffix(base, ".swo"),
+		strings.HasSuffix(base, ".tmp"), strings.HasSuffix(base, ".bck"), strings.HasSuffix(base, "___jb_tmp___"), strings.HasSuffix(base, "___jb_old___"),
+		strings.HasPrefix(base, ".") && base != "." && base != "..":
+		return true
+	}
+	return false
+}
+
+// sources lists the folders and files a build reads.
+func (s *Server) sources() (dirs []string, files []string) {
+	cfg := s.builder.Config()
+	dirs = []string{cfg.Path(cfg.ContentDir), cfg.Path(filepath.Join("themes", cfg.Theme)), cfg.Path(cfg.DrillsDir)}
+	files = []string{cfg.Path("rollbook.yaml")}
+	return dirs, files
+}
+
+// Watch rebuilds whenever a source changes, until ctx is done. It uses
+// inotify, and falls back to polling when the watch limit is reached.
+func (s *Server) Watch(ctx context.Context) error {
+	if s.opts.Poll > 0 {
+		return s.poll(ctx, s.opts.Poll)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.log.Warn("file watching unavailable, polling every 500ms instead", "err", err)
+		return s.poll(ctx, 500*time.Millisecond)
+	}
+	defer w.Close()
+	dirs, files := s.sources()
+	for _, d := range dirs {
+		if err := s.addTree(w, d); err != nil {
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
+				s.log.Warn("the inotify watch limit is reached (raise fs.inotify.max_user_watches); polling every 500ms instead")
+				return s.poll(ctx, 500*time.Millisecond)
+			}
+			return err
+		}
+	}
+	// rollbook.yaml is watched through its folder, so that an editor that
+	// replaces the file by renaming keeps being seen.
+	for _, f := range files {
+		_ = w.Add(filepath.Dir(f))
+	}
+	watchedFile := map[string]bool{}
+	for _, f := range files {
+		watchedFile[f] = true
+	}
+	var timer *time.Timer
+	var fire <-chan time.Time
+	cssOnly := ""
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			s.log.Warn("file watcher", "err", err)
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ignored(ev.Name) || ev.Op == fsnotify.Chmod {
+				continue
+			}
+			inRoot := filepath.Dir(ev.Name) == s.builder.Config().Root || filepath.Dir(ev.Name) == filepath.Clean(s.builder.Config().Root)
+			if inRoot && !watchedFile[ev.Name] && !underAny(ev.Name, dirs) {
+				continue
+			}
+			if ev.Op&fsnotify.Create != 0 {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+					if err := s.addTree(w, ev.Name); err != nil {
+						s.log.Warn("watching a new folder", "dir", ev.Name, "err", err)
+					}
+				}
+			}
+			css := strings.HasSuffix(ev.Name, ".css") && strings.Contains(filepath.ToSlash(ev.Name), "/static/")
+			if !pending {
+				if css {
+					cssOnly = filepath.Base(ev.Name)
+				}
+			} else if !css {
+				cssOnly = ""
+			}
+			pending = true
+			if timer == nil {
+				timer = time.NewTimer(debounce)
+			} else {
+				timer.Reset(debounce)
+			}
+			fire = timer.C
+		case <-fire:
+			fire = nil
+			pending = false
+			s.rebuild(ctx, cssOnly)
+			cssOnly = ""
+		}
+	}
+}
+
+func underAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// addTree watches dir and every folder under it.
+func (s *Server) addTree(w *fsnotify.Watcher, dir string) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && ignored(p) {
+				return filepath.SkipDir
+			}
+			return w.Add(p)
+		}
+		return nil
+	})
+	return err
+}
+
+// poll rebuilds when any source's size or modification time changes, or a
+// file appears or goes.
+func (s *Server) poll(ctx context.Context, every time.Duration) error {
+	prev := s.fingerprint()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if cur := s.fingerprint(); cur != prev {
+				prev = cur
+				s.rebuild(ctx, "")
+			}
+		}
+	}
+}
+
+func (s *Server) fingerprint() string {
+	var b strings.Builder
+	dirs, files := s.sources()
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || ignored(p) && p != d {
+				if err == nil && de.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if info, err := de.Info(); err == nil && !de.IsDir() {
+				b.WriteString(p)
+				b.WriteString(info.ModTime().String())
+				b.WriteString(string(rune(info.Size())))
+			}
+			return nil
+		})
+	}
+	for _, f := range files {
+		if info, err := os.Stat(f); err == nil {
+			b.WriteString(f + info.ModTime().String())
+		}
+	}
+	return b.String()
+}
