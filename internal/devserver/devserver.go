@@ -56,6 +56,9 @@ type Server struct {
 	mu       sync.Mutex
 	lastErr  *buildError
 	warnings diag.List
+	// build counts good builds; a tab that connects after missing a
+	// reload (it was reloading) compares it with the build it showed.
+	build int
 }
 
 type buildError struct {
@@ -152,12 +155,13 @@ func (s *Server) rebuild(ctx context.Context, cssOnly string) {
 		return
 	}
 	s.lastErr = nil
+	s.build++
 	s.warnings = res.Findings.Warnings()
 	s.log.Info("rebuilt", "pages", res.Pages, "took", time.Since(start).Round(time.Millisecond))
 	if cssOnly != "" {
 		s.hub.send("css", map[string]string{"path": cssOnly})
 	} else {
-		s.hub.send("reload", map[string]any{"warnings": s.warnings})
+		s.hub.send("reload", map[string]any{"build": s.build, "warnings": s.warnings})
 	}
 }
 
@@ -185,6 +189,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ch := s.hub.add()
 	defer s.hub.remove(ch)
 	s.mu.Lock()
+	writeEvent(w, "hello", map[string]int{"build": s.build})
 	// A tab that connects while the build is broken sees the error at once.
 	if s.lastErr != nil {
 		writeEvent(w, "build-error", s.lastErr)
@@ -299,8 +304,16 @@ func FileHandler(dir string) http.Handler {
 			notFound(w, dir)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeFile(w, r, file)
+		f, err := os.Open(file)
+		if err != nil {
+			notFound(w, dir)
+			return
+		}
+		defer f.Close()
+		// No Last-Modified: two rebuilds within one second would otherwise
+		// answer 304 and the tab would keep showing the older page.
+		w.Header().Set("Cache-Control", "no-store")
+		http.ServeContent(w, r, filepath.Base(file), time.Time{}, f)
 	})
 }
 

@@ -49,10 +49,22 @@
 
   function connect() {
     var es = new EventSource("/_rollbook/events");
-    es.addEventListener("reload", function () {
-      try { sessionStorage.setItem(KEY, String(window.scrollY)); } catch (e) { /* ignore */ }
+    function reload(build) {
+      try {
+        sessionStorage.setItem(KEY, String(window.scrollY));
+        sessionStorage.setItem("rollbook-build", String(build));
+      } catch (e) { /* ignore */ }
       location.reload();
+    }
+    es.addEventListener("hello", function (ev) {
+      // A rebuild that finished while this page was loading sent its
+      // reload to nobody: catch up.
+      var build = JSON.parse(ev.data).build, seen = null;
+      try { seen = sessionStorage.getItem("rollbook-build"); } catch (e) { /* ignore */ }
+      if (seen !== null && build > +seen) { reload(build); return; }
+      try { sessionStorage.setItem("rollbook-build", String(build)); } catch (e) { /* ignore */ }
     });
+    es.addEventListener("reload", function (ev) { reload(JSON.parse(ev.data).build); });
     es.addEventListener("css", function () {
       clear("rollbook-overlay");
       document.querySelectorAll('link[rel="stylesheet"]').forEach(function (l) {

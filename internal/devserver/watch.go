@@ -120,6 +120,13 @@ func (s *Server) Watch(ctx context.Context) error {
 		case <-fire:
 			fire = nil
 			pending = false
+			// Renamed and new folders: inotify follows a moved folder's
+			// inode under its old name, so watches are re-synced by path.
+			for _, d := range dirs {
+				if err := s.addTree(w, d); err != nil {
+					s.log.Warn("re-watching", "dir", d, "err", err)
+				}
+			}
 			s.rebuild(ctx, cssOnly)
 			cssOnly = ""
 		}

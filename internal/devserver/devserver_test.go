@@ -1,0 +1,240 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
+)
+
+// fixture writes a small site: one plan and a home page.
+func fixture(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	write(t, filepath.Join(root, "content", "_index.md"), "---\ntitle: Dev site\n---\nHome.\n")
+	write(t, filepath.Join(root, "content", "ops", "flip.md"), page("First version"))
+	return root
+}
+
+func page(text string) string {
+	return "---\ntitle: Flip\nkind: process\nrisk: low\nreviewed: 2026-11-20\n---\n## Expectations\n\n" + text + "\n\n## Rollout steps\n\n1. Run `flagctl set x true`. Verify: it prints true.\n"
+}
+
+func write(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func start(t *testing.T, root string) (*Server, *httptest.Server, func()) {
+	t.Helper()
+	s, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Watch(ctx); close(done) }()
+	hs := httptest.NewServer(s.Handler())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			s.hub.closeAll()
+			hs.Close()
+			s.Close()
+		})
+	}
+	t.Cleanup(stop)
+	time.Sleep(50 * time.Millisecond) // let the watcher register
+	return s, hs, stop
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	for name, want := range map[string]bool{
+		"content/a.md": false, "content/.a.md.swp": true, "content/a.md~": true, "content/4913": true,
+		"content/.#a.md": true, "content/#a.md#": true, "content/a.md.bck": true, "content/a.md___jb_tmp___": true, "content/x.tmp": true,
+	} {
+		if got := ignored(name); got != want {
+			t.Errorf("ignored(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestServeSafety(t *testing.T) {
+	root := fixture(t)
+	_, hs, _ := start(t, root)
+	for _, p := range []string{"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/ops/../../../etc/passwd", "/.rollbook-build", "/..%5c..%5cetc%5cpasswd"} {
+		req, _ := http.NewRequest("GET", hs.URL+p, nil)
+		req.URL.RawPath = p
+		req.URL.Path = p
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 && resp.StatusCode != 400 && resp.StatusCode != 301 && resp.StatusCode != 307 || strings.Contains(string(b), "root:") {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	if code, body := get(t, hs.URL+"/no/such/page/"); code != 404 || !strings.Contains(body, "Page not found") {
+		t.Errorf("missing page: %d", code)
+	}
+	resp, err := http.Get(hs.URL + "/style.css")
+	if err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("style.css content type %q %v", resp.Header.Get("Content-Type"), err)
+	}
+	resp.Body.Close()
+}
+
+// 1000 rapid writes end with the final content served, and nothing leaks.
+func TestRapidWrites(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	func() {
+		root := fixture(t)
+		_, hs, stop := start(t, root)
+		defer stop()
+		file := filepath.Join(root, "content", "ops", "flip.md")
+		for i := 0; i < 1000; i++ {
+			if err := os.WriteFile(file, []byte(page(fmt.Sprintf("Version %d", i))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "the last write to be served", func() bool {
+			_, body := get(t, hs.URL+"/ops/flip/")
+			return strings.Contains(body, "Version 999")
+		})
+		http.DefaultClient.CloseIdleConnections()
+	}()
+}
+
+// chromium starts a headless browser, or skips when none is installed
+// (the CI script installs Debian's chromium).
+func chromium(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: apt-get install chromium")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
+	return ctx, func() { tcancel(); cancel(); acancel() }
+}
+
+func TestBrowserLiveReload(t *testing.T) {
+	root := fixture(t)
+	_, hs, _ := start(t, root)
+	ctx, cancel := chromium(t)
+	defer cancel()
+	file := filepath.Join(root, "content", "ops", "flip.md")
+	var text string
+	waitText := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = v
+			if strings.Contains(text, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState + " " + location.href + " " + document.documentElement.outerHTML.slice(0, 3000)`))
+				t.Fatalf("page never showed %q (%s); it shows:\n%.500s", want, st, text)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/ops/flip/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText("First version")
+	time.Sleep(200 * time.Millisecond) // the event stream connects after load
+
+	// Edit: the open tab reloads and shows the new text.
+	write(t, file, page("Second version"))
+	waitText("Second version")
+	time.Sleep(200 * time.Millisecond)
+
+	// Break the YAML: an overlay names the file and line; the page stays.
+	write(t, file, "---\ntitle: Flip\nkind: [process\n---\n")
+	var overlay string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		overlay, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("rollbook-overlay")||{}).innerText||""`))
+		if strings.Contains(overlay, "content/ops/flip.md:3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no overlay with the line; overlay: %q", overlay)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Fix it: the overlay goes away by itself.
+	write(t, file, page("Third version"))
+	waitText("Third version")
+	gone, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("rollbook-overlay")===null`))
+	if !gone {
+		t.Error("overlay still shown after the fix")
+	}
+
+	// Rename the folder, then edit the file inside it: the change shows.
+	if err := os.Rename(filepath.Join(root, "content", "ops"), filepath.Join(root, "content", "runbooks")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	write(t, filepath.Join(root, "content", "runbooks", "flip.md"), page("Moved version"))
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/runbooks/flip/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText("Moved version")
+	if code, _ := get(t, hs.URL+"/ops/flip/"); code != 404 {
+		t.Errorf("the old URL still answers %d after the folder moved", code)
+	}
+}
