@@ -62,7 +62,7 @@ type Server struct {
 }
 
 type buildError struct {
-	Message  string        `json:"message"`
+	Message  string         `json:"message"`
 	Findings []diag.Finding `json:"findings"`
 }
 
