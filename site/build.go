@@ -266,6 +266,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.attachDrills(s)
 	return s, nil
 }
 

@@ -31,6 +31,10 @@ type Page struct {
 	Stale      bool
 	Warnings   diag.List
 	Drill      *DrillStatus
+	// Scenarios is the last drill of each scenario; DrillHistory the
+	// recent drills, newest first.
+	Scenarios    []ScenarioResult
+	DrillHistory []ScenarioResult
 
 	// Lists: the pages a list page shows, and the terms of a taxonomy.
 	Pages    []*Page

@@ -311,3 +311,34 @@ func TestGoldenPlanPage(t *testing.T) {
 		t.Errorf("plan page differs from %s; run go test ./site -run Golden -update and review the diff", golden)
 	}
 }
+
+func TestDrillReportsOnSite(t *testing.T) {
+	root := copyTree(t, "testdata/basic")
+	drills := filepath.Join(root, "drills", "payments-api-canary")
+	if err := os.MkdirAll(drills, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reports := map[string]string{
+		"1-bad-canary-errors.json": `{"plan":"content/payments/api-canary.md","scenario":"bad-canary-errors","started":"2026-11-20T10:00:00Z","passed":true,"final_state":"rolled-back","ttd_plan_seconds":150,"ttr_plan_seconds":17}`,
+		"2-freeze.json":            `{"plan":"content/payments/api-canary.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":false,"final_state":"halted"}`,
+		"3-corrupt.json":           `{"plan":"content/payments/api-can`,
+		"4-gone.json":              `{"plan":"content/payments/deleted.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":true}`,
+	}
+	for name, body := range reports {
+		if err := os.WriteFile(filepath.Join(drills, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := build(t, root, nil); err != nil {
+		t.Fatalf("a corrupt or orphaned report failed the build: %v", err)
+	}
+	page := read(t, root, "payments/api-canary/index.html")
+	for _, want := range []string{"last drill: fail", "bad-canary-errors", "2m30s", "17s", "drill-fail"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("plan page lacks %q", want)
+		}
+	}
+	if s := read(t, root, "drills/index.html"); !strings.Contains(s, "Payments API 2.4 canary") {
+		t.Error("drills dashboard lacks the drilled plan")
+	}
+}

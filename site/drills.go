@@ -1,0 +1,136 @@
+package site
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// drillReport is the part of a game-day report (gameday.Report) the site
+// shows. It is read loosely, so that reports from newer rollbook versions
+// still show.
+type drillReport struct {
+	Plan       string    `json:"plan"`
+	Scenario   string    `json:"scenario"`
+	Started    time.Time `json:"started"`
+	Passed     bool      `json:"passed"`
+	FinalState string    `json:"final_state"`
+	TTD        *float64  `json:"ttd_plan_seconds"`
+	TTR        *float64  `json:"ttr_plan_seconds"`
+	File       string    `json:"-"`
+}
+
+// ScenarioResult is a plan's last drill of one scenario.
+type ScenarioResult struct {
+	Scenario string
+	Passed   bool
+	When     time.Time
+	State    string
+	TTD, TTR string
+	Report   string // site path of the JSON report
+}
+
+// readDrills reads every report under dir, newest last. A report that
+// cannot be read is logged with its file and skipped: a half-written
+// report from someone else's drill never fails a build.
+func (b *Builder) readDrills(dir string) []drillReport {
+	var out []drillReport
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				b.log.Warn("reading drill reports", "path", p, "err", err)
+			}
+			return nil
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".json") || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.log.Warn("skipping drill report", "file", p, "err", err)
+			return nil
+		}
+		var r drillReport
+		if err := json.Unmarshal(data, &r); err != nil || r.Plan == "" || r.Scenario == "" || r.Started.IsZero() {
+			if err == nil {
+				err = errors.New("not a drill report (plan, scenario or start time missing)")
+			}
+			b.log.Warn("skipping drill report", "file", p, "err", err)
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		r.File = filepath.ToSlash(rel)
+		out = append(out, r)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out
+}
+
+// attachDrills gives each plan page its last result per scenario.
+func (b *Builder) attachDrills(s *loaded) {
+	reports := b.readDrills(b.cfg.Path(b.cfg.DrillsDir))
+	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
+	for _, r := range reports {
+		p := strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./")
+		p = strings.TrimPrefix(p, content)
+		pg, ok := s.byPath[p]
+		if !ok || pg.Type != "plan" {
+			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
+			continue
+		}
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: r.FinalState, TTD: planSecs(r.TTD), TTR: planSecs(r.TTR), Report: "/_drills/" + r.File}
+		replaced := false
+		for i := range pg.Scenarios {
+			if pg.Scenarios[i].Scenario == r.Scenario {
+				pg.Scenarios[i] = res
+				replaced = true
+			}
+		}
+		if !replaced {
+			pg.Scenarios = append(pg.Scenarios, res)
+		}
+		pg.DrillHistory = append(pg.DrillHistory, res)
+	}
+	for _, pg := range s.plans {
+		if len(pg.Scenarios) == 0 {
+			continue
+		}
+		st := &DrillStatus{Result: "pass"}
+		for _, sc := range pg.Scenarios {
+			if !sc.Passed {
+				st.Result = "fail"
+			}
+			if sc.When.After(st.When) {
+				st.When = sc.When
+			}
+		}
+		pg.Drill = st
+		sort.Slice(pg.Scenarios, func(i, j int) bool { return pg.Scenarios[i].Scenario < pg.Scenarios[j].Scenario })
+		// Newest first, and a bounded history.
+		h := pg.DrillHistory
+		for i, j := 0, len(h)-1; i < j; i, j = i+1, j-1 {
+			h[i], h[j] = h[j], h[i]
+		}
+		if len(h) > 20 {
+			pg.DrillHistory = h[:20]
+		}
+	}
+}
+
+func planSecs(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	d := time.Duration(*v * float64(time.Second))
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Second).String()
+}
