@@ -349,6 +349,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b.log.Debug("lists written", "took", time.Since(start))
+	if err := b.writeSearch(s, w); err != nil {
+		return nil, err
+	}
+	b.log.Debug("search index written", "took", time.Since(start))
 	if err := w.stamp(key); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,145 @@
+package search
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestTokens(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"etcdHighFsyncDurations", []string{"etcdhighfsyncdurations", "etcd", "high", "fsync", "durations"}},
+		{"payments-api", []string{"payments-api", "payments", "api"}},
+		{"kube_pod_status", []string{"kube_pod_status", "kube", "pod", "status"}},
+		{"5xx p99", []string{"5xx", "p99"}},
+		{"Roll back, now!", []string{"roll", "back", "now"}},
+		{"HTTPServerError", []string{"httpservererror", "http", "server", "error"}},
+		{"v2.4.0", []string{"v2.4.0", "v2", "4", "0"}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := Tokens(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Tokens(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// rank scores a query the way the browser client does: exact words only,
+// summed per document.
+func rank(t *testing.T, idx *Index, query string) []int {
+	t.Helper()
+	var man struct{ Shards []string }
+	_ = json.Unmarshal(idx.Files["manifest.json"], &man)
+	scores := map[int]int{}
+	for _, w := range Tokens(query) {
+		shard := map[string][][3]int{}
+		if b, ok := idx.Files["t/"+shardKey(w)+".json"]; ok {
+			if err := json.Unmarshal(b, &shard); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range shard[w] {
+			scores[p[0]] += p[1]
+		}
+	}
+	var docs []int
+	for d := range scores {
+		docs = append(docs, d)
+	}
+	sort.Slice(docs, func(i, j int) bool { return scores[docs[i]] > scores[docs[j]] || scores[docs[i]] == scores[docs[j]] && docs[i] < docs[j] })
+	return docs
+}
+
+func TestRankingFieldWeights(t *testing.T) {
+	docs := []Doc{
+		{URL: "/a/", Title: "Checkout rollback", Body: "steps for the orders table"},
+		{URL: "/b/", Title: "Payments canary", Body: "if checkout fails, roll back; checkout checkout"},
+		{URL: "/c/", Title: "Edge upgrade", Service: "checkout", Body: "haproxy"},
+	}
+	idx, err := Build(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rank(t, idx, "checkout")
+	if len(got) != 3 || got[0] != 0 || got[1] != 2 {
+		t.Errorf("ranking for checkout = %v; want title hit, then service hit, then body", got)
+	}
+}
+
+func synthetic(n int) []Doc {
+	r := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("canary rollback traffic error latency migration schema replica leader failover drain node pod release baseline threshold window alert pager incident verify health probe shard index cache throttle retry breaker ledger orders checkout payments search edge kafka etcd redis postgres")
+	svcs := []string{"payments-api", "checkout", "search-api", "edge-lb", "ledger", "identity", "kafka", "etcd"}
+	docs := make([]Doc, n)
+	for i := range docs {
+		var b strings.Builder
+		for j := 0; j < 300; j++ {
+			b.WriteString(words[r.IntN(len(words))] + " ")
+		}
+		svc := svcs[r.IntN(len(svcs))]
+		docs[i] = Doc{URL: fmt.Sprintf("/%s/plan-%05d/", svc, i), Title: fmt.Sprintf("%s %s %s change %d", svc, words[r.IntN(len(words))], words[r.IntN(len(words))], i),
+			Service: svc, Kind: "rollout", Risk: []string{"low", "medium", "high"}[r.IntN(3)], Environments: []string{"staging", "production"},
+			Owners: []string{"team-" + svc}, Body: b.String(), Headings: []Heading{{ID: "rollback", Text: "Rollback procedure"}}, Summary: "summary"}
+	}
+	return docs
+}
+
+func gz(b []byte) int {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Len()
+}
+
+// TestFirstQueryBytes reports what a first query downloads on a 10 000-plan
+// site (gzip, as served by any static host that compresses), and checks
+// exact-title recall.
+func TestFirstQueryBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large index")
+	}
+	docs := synthetic(10000)
+	idx, err := Build(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := os.ReadFile("../../themes/default/static/search.js")
+	q := "payments-api"
+	total := gz(js) + gz(idx.Files["manifest.json"]) + gz(idx.Files["t/"+shardKey(q)+".json"]) + gz(idx.Files["f.json"]) + gz(idx.Files["d/0.json"])
+	t.Logf("first query %q downloads %d KB gzipped: search.js %d, manifest %d, shard %d, facets %d, one doc chunk %d",
+		q, total/1024, gz(js), gz(idx.Files["manifest.json"]), gz(idx.Files["t/"+shardKey(q)+".json"]), gz(idx.Files["f.json"]), gz(idx.Files["d/0.json"]))
+	// Recall: each plan's exact title ranks it first.
+	hits := 0
+	for i := 0; i < 500; i++ {
+		if r := rank(t, idx, docs[i].Title); len(r) > 0 && r[0] == i {
+			hits++
+		}
+	}
+	t.Logf("exact-title recall: %d/500 first", hits)
+	if hits < 495 {
+		t.Errorf("exact-title recall %d/500 (target >= 99%%)", hits)
+	}
+}
+
+func FuzzTokens(f *testing.F) {
+	f.Add("etcdHighFsyncDurations payments-api kube_pod_status 5xx p99")
+	f.Add("\"exact phrase\" -_. ..")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tok := range Tokens(s) {
+			if tok == "" || strings.ToLower(tok) != tok {
+				t.Fatalf("bad token %q from %q", tok, s)
+			}
+		}
+	})
+}

@@ -1,0 +1,150 @@
+package site_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rollbook/rollbook/internal/devserver"
+	"github.com/rollbook/rollbook/site"
+)
+
+// TestSearchInBrowser types into the search box of a served build of the
+// example content in headless Chromium.
+func TestSearchInBrowser(t *testing.T) {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: apt-get install chromium")
+		}
+		t.Skip("chromium not installed")
+	}
+	out := t.TempDir()
+	if _, err := site.Build(context.Background(), site.Options{Root: "..", OutDir: filepath.Join(out, "public"), Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(devserver.FileHandler(filepath.Join(out, "public")))
+	defer hs.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer tcancel()
+
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	waitFor := func(js, what string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			v := eval(js)
+			if v != "" {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; status: %q", what, eval(`document.getElementById("search-status").textContent`))
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/edge/haproxy-2-8-upgrade/")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(`document.readyState === "complete" ? "y" : ""`, "the page")
+
+	// "/" focuses the box from anywhere on the page.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("/")); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval(`document.activeElement.id`); got != "search-input" {
+		t.Fatalf("/ focused %q", got)
+	}
+
+	// Type a query: the expected plan comes first, with the word marked.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("ledger")); err != nil {
+		t.Fatal(err)
+	}
+	first := waitFor(`(document.querySelector("#search-results li .r-title")||{}).textContent||""`, "results")
+	if !strings.Contains(first, "Payments API 2.4 canary") {
+		t.Errorf("first result for ledger: %q", first)
+	}
+	if eval(`document.querySelector("#search-results mark") ? "y" : ""`) == "" {
+		t.Error("matched words are not marked")
+	}
+	if eval(`document.getElementById("search-input").getAttribute("aria-expanded")`) != "true" {
+		t.Error("combobox not expanded")
+	}
+
+	// Identifier parts: "kill" finds the search kill switch, "legacy_status" the checkout plan.
+	setQuery := func(q string) {
+		eval(`(() => { const i = document.getElementById("search-input"); i.value = ` + quote(q) + `; i.dispatchEvent(new Event("input")); return ""; })()`)
+	}
+	setQuery("legacy_status")
+	waitFor(`(document.querySelector("#search-results li .r-title")||{textContent:""}).textContent.includes("Checkout") ? "y" : ""`, "the checkout plan for legacy_status")
+
+	// A typo of one letter still finds it.
+	setQuery("hapraxy")
+	waitFor(`(document.querySelector("#search-results li .r-title")||{textContent:""}).textContent.includes("HAProxy") ? "y" : ""`, "HAProxy despite the typo")
+
+	// Facets: an empty query lists everything; a facet narrows it and the counts change.
+	setQuery("")
+	setQuery(" ")
+	before := waitFor(`(document.getElementById("search-status").textContent.match(/^(\d+) plans/)||[])[1]||""`, "the count")
+	waitFor(`(() => { const b = [...document.querySelectorAll("#search-facets button")].find(b => b.dataset.facet === "risk" && b.dataset.value === "high"); if (!b) return ""; b.click(); return "y"; })()`, "the risk: high facet")
+	after := waitFor(`(() => { const m = document.getElementById("search-status").textContent.match(/^(\d+) plan/); return m && m[1] !== `+quote(before)+` ? m[1] : ""; })()`, "the facet to narrow the results")
+	if after >= before && len(after) >= len(before) {
+		t.Errorf("risk:high facet did not narrow %s → %s", before, after)
+	}
+	if eval(`document.querySelector('#search-facets button[aria-pressed="true"]') ? "y" : ""`) == "" {
+		t.Error("the chosen facet is not shown pressed")
+	}
+	waitFor(`(() => { const b = document.querySelector('#search-facets button[aria-pressed="true"]'); if (!b) return ""; b.click(); return "y"; })()`, "unpressing the facet")
+
+	// No results says so.
+	setQuery("zzqqxx")
+	waitFor(`document.getElementById("search-status").textContent.includes("No plans match") ? "y" : ""`, "the no-results message")
+
+	// Keyboard: arrows move, Enter opens the page at the matching heading.
+	setQuery("contingency")
+	waitFor(`document.querySelectorAll("#search-results li").length > 0 ? "y" : ""`, "results for contingency")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\ue015"), chromedp.KeyEvent("\ue013")); err != nil { // down, up
+		t.Fatal(err)
+	}
+	want := eval(`document.querySelector('#search-results li[aria-selected="true"] a').href`)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(`location.href === `+quote(want)+` ? "y" : ""`, "Enter to open "+want)
+	if !strings.Contains(want, "#contingency-plans") {
+		t.Errorf("result does not link to the matching heading: %s", want)
+	}
+
+	// A missing shard shows a readable message, not a broken box.
+	os.Remove(filepath.Join(out, "public", "_search", "t", "ha.json"))
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(`document.readyState === "complete" ? "y" : ""`, "the home page")
+	setQuery("haproxy")
+	waitFor(`document.getElementById("search-status").textContent.includes("Search is unavailable") ? "y" : ""`, "a readable error for a missing shard")
+}
+
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

@@ -1,0 +1,65 @@
+package site
+
+import (
+	"html"
+	"regexp"
+	"strings"
+
+	"github.com/rollbook/rollbook/internal/search"
+)
+
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+// plainText strips tags from rendered HTML for the search index.
+func plainText(h string) string {
+	return strings.Join(strings.Fields(html.UnescapeString(tagRE.ReplaceAllString(h, " "))), " ")
+}
+
+// searchDoc turns a rendered page into what the index needs.
+func searchDoc(pg *Page) search.Doc {
+	p := pg.Plan
+	d := search.Doc{URL: pg.URL, Title: pg.Title, Service: p.Service, Kind: p.Kind, Risk: p.Risk,
+		Environments: p.Environments, Owners: p.Owners, Tags: p.Tags}
+	if pg.Drill != nil {
+		d.Drill = pg.Drill.Result
+	} else if len(p.Gameday.Scenarios) > 0 {
+		d.Drill = "none"
+	}
+	for _, h := range pg.Headings {
+		d.Headings = append(d.Headings, search.Heading{ID: h.ID, Text: h.Text})
+	}
+	d.Body = plainText(string(pg.Content))
+	d.Summary = p.Change.Summary
+	if d.Summary == "" {
+		d.Summary = p.Description
+	}
+	if d.Summary == "" {
+		d.Summary = d.Body
+	}
+	if r := []rune(d.Summary); len(r) > 160 {
+		d.Summary = string(r[:157]) + "…"
+	}
+	return d
+}
+
+// writeSearch builds the index from every page with a body and writes it
+// under _search/.
+func (b *Builder) writeSearch(s *loaded, w *writer) error {
+	var docs []search.Doc
+	for _, pg := range s.pages {
+		if pg.Type == "home" || pg.Type == "section" {
+			continue
+		}
+		docs = append(docs, searchDoc(pg))
+	}
+	idx, err := search.Build(docs)
+	if err != nil {
+		return err
+	}
+	for name, data := range idx.Files {
+		if err := w.write("_search/"+name, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
