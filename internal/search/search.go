@@ -155,7 +155,9 @@ func Build(docs []Doc) (*Index, error) {
 			score := idf * p.tf * (k1 + 1) / (p.tf + k1*(1-b+b*lengths[p.doc]/avg))
 			list = append(list, [3]int{p.doc, int(math.Round(score * 100)), p.heading})
 		}
-		sort.Slice(list, func(i, j int) bool { return list[i][1] > list[j][1] || list[i][1] == list[j][1] && list[i][0] < list[j][0] })
+		sort.Slice(list, func(i, j int) bool {
+			return list[i][1] > list[j][1] || list[i][1] == list[j][1] && list[i][0] < list[j][0]
+		})
 		shards[key][t] = list
 	}
 	idx := &Index{Files: map[string][]byte{}}

@@ -56,7 +56,9 @@ func rank(t *testing.T, idx *Index, query string) []int {
 	for d := range scores {
 		docs = append(docs, d)
 	}
-	sort.Slice(docs, func(i, j int) bool { return scores[docs[i]] > scores[docs[j]] || scores[docs[i]] == scores[docs[j]] && docs[i] < docs[j] })
+	sort.Slice(docs, func(i, j int) bool {
+		return scores[docs[i]] > scores[docs[j]] || scores[docs[i]] == scores[docs[j]] && docs[i] < docs[j]
+	})
 	return docs
 }
 
