@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +45,7 @@ func agentCmd() *cobra.Command {
 
 func gamedayCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "gameday", Short: "Drill plans' rollback policies against real containers"}
-	cmd.AddCommand(gamedayRunCmd(g))
+	cmd.AddCommand(gamedayRunCmd(g), gamedayDueCmd(g))
 	return cmd
 }
 
@@ -73,85 +74,14 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(scenarios) == 0 {
-				scenarios = p.Gameday.Scenarios
-			}
-			if len(scenarios) == 0 {
-				scenarios = gameday.Scenarios
-			}
-			pol, err := gameday.PolicyFromPlan(p, dir, scale, rate)
+			d := &driller{g: g, w: w, out: out, agent: agent, dbImage: dbImage, scale: scale, rate: rate, timeout: timeout, quiet: quiet}
+			failed, err := d.drill(ctx, p, dir, scenarios)
 			if err != nil {
 				return err
-			}
-			if err := drillenv.CheckDocker(ctx); err != nil {
-				return err
-			}
-			bin, err := agentBinary(ctx, agent)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "building drill images (cached by content)...\n")
-			agentImg, dbImg, err := gameday.Images(ctx, bin, dbImage)
-			if err != nil {
-				return err
-			}
-			if out == "" {
-				cfg, err := config.Load(g.dir)
-				if err != nil {
-					return err
-				}
-				out = cfg.Path(cfg.DrillsDir)
-			}
-			fmt.Fprintf(w, "drilling %s: %d scenario(s), time scale %.0fx, load %.0f req/s\n", p.Path, len(scenarios), pol.Scale, pol.Rate)
-			failed := 0
-			ledger := &gameday.Ledger{}
-			for _, sc := range scenarios {
-				fmt.Fprintf(w, "\n== %s\n", sc)
-				opts := gameday.RunOptions{Policy: pol, Scenario: sc, AgentImage: agentImg, DBImage: dbImg, Timeout: timeout, Ledger: ledger, Log: g.logger()}
-				if !quiet {
-					opts.OnEvent = progress(w)
-				}
-				// Each scenario is its own release of the service: the cap
-				// counts across releases, so drills get a fresh ledger.
-				opts.Ledger = &gameday.Ledger{}
-				rep, err := gameday.Run(ctx, opts)
-				if err != nil && rep == nil {
-					if errors.Is(ctx.Err(), context.Canceled) {
-						fmt.Fprintln(w, "interrupted: drill containers removed")
-						return exitError{130}
-					}
-					return err
-				}
-				if rep == nil {
-					continue
-				}
-				jp, xp, werr := rep.Write(out)
-				if werr != nil {
-					return werr
-				}
-				for _, a := range rep.Assertions {
-					mark := "ok  "
-					if !a.Passed {
-						mark = "FAIL"
-					}
-					fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
-				}
-				status := "PASS"
-				if !rep.Passed {
-					status = "FAIL"
-					failed++
-				}
-				fmt.Fprintf(w, "%s %s: %s (TTD %s, TTR %s) report %s, %s\n", status, sc, rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
-				if errors.Is(ctx.Err(), context.Canceled) {
-					fmt.Fprintln(w, "interrupted: drill containers removed")
-					return exitError{130}
-				}
 			}
 			if failed > 0 {
-				fmt.Fprintf(w, "\n%d of %d scenario(s) failed\n", failed, len(scenarios))
 				return exitError{1}
 			}
-			fmt.Fprintf(w, "\nall %d scenario(s) passed\n", len(scenarios))
 			return nil
 		},
 	}
@@ -164,6 +94,111 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "limit per scenario")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only results")
 	return cmd
+}
+
+// driller runs plans' drills with the command's settings.
+type driller struct {
+	g               *globals
+	w               io.Writer
+	out, agent      string
+	dbImage         string
+	scale, rate     float64
+	timeout         time.Duration
+	quiet           bool
+	agentImg, dbImg string
+}
+
+func (d *driller) images(ctx context.Context) error {
+	if d.agentImg != "" {
+		return nil
+	}
+	if err := drillenv.CheckDocker(ctx); err != nil {
+		return err
+	}
+	bin, err := agentBinary(ctx, d.agent)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.w, "building drill images (cached by content)...\n")
+	d.agentImg, d.dbImg, err = gameday.Images(ctx, bin, d.dbImage)
+	if err != nil {
+		return err
+	}
+	if d.out == "" {
+		cfg, err := config.Load(d.g.dir)
+		if err != nil {
+			return err
+		}
+		d.out = cfg.Path(cfg.DrillsDir)
+	}
+	return nil
+}
+
+// drill runs the scenarios of one plan and returns how many failed.
+func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios []string) (int, error) {
+	w := d.w
+	if len(scenarios) == 0 {
+		scenarios = p.Gameday.Scenarios
+	}
+	if len(scenarios) == 0 {
+		scenarios = gameday.Scenarios
+	}
+	pol, err := gameday.PolicyFromPlan(p, dir, d.scale, d.rate)
+	if err != nil {
+		return 0, err
+	}
+	if err := d.images(ctx); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(w, "drilling %s: %d scenario(s), time scale %.0fx, load %.0f req/s\n", p.Path, len(scenarios), pol.Scale, pol.Rate)
+	failed := 0
+	for _, sc := range scenarios {
+		fmt.Fprintf(w, "\n== %s\n", sc)
+		// Each scenario is its own release of the service, with its own
+		// automatic-rollback cap.
+		opts := gameday.RunOptions{Policy: pol, Scenario: sc, AgentImage: d.agentImg, DBImage: d.dbImg, Timeout: d.timeout, Ledger: &gameday.Ledger{}, Log: d.g.logger()}
+		if !d.quiet {
+			opts.OnEvent = progress(w)
+		}
+		rep, err := gameday.Run(ctx, opts)
+		if err != nil && rep == nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				fmt.Fprintln(w, "interrupted: drill containers removed")
+				return failed, exitError{130}
+			}
+			return failed, err
+		}
+		if rep == nil {
+			continue
+		}
+		jp, xp, werr := rep.Write(d.out)
+		if werr != nil {
+			return failed, werr
+		}
+		for _, a := range rep.Assertions {
+			mark := "ok  "
+			if !a.Passed {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
+		}
+		status := "PASS"
+		if !rep.Passed {
+			status = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(w, "%s %s: %s (TTD %s, TTR %s) report %s, %s\n", status, sc, rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
+		if errors.Is(ctx.Err(), context.Canceled) {
+			fmt.Fprintln(w, "interrupted: drill containers removed")
+			return failed, exitError{130}
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(w, "\n%d of %d scenario(s) failed\n", failed, len(scenarios))
+	} else {
+		fmt.Fprintf(w, "\nall %d scenario(s) passed\n", len(scenarios))
+	}
+	return failed, nil
 }
 
 func secs(drill, planTime *float64) string {
@@ -259,4 +294,109 @@ func moduleRoot() string {
 		}
 		dir = parent
 	}
+}
+
+func gamedayDueCmd(g *globals) *cobra.Command {
+	var (
+		since  string
+		dryRun bool
+		d      = &driller{g: g, rate: gameday.DefaultRate, timeout: 3 * time.Minute}
+	)
+	cmd := &cobra.Command{
+		Use:   "due",
+		Short: "Run every drill whose gameday.schedule is due since its last recorded run",
+		Long: "Read every plan's gameday.schedule (cron), compare it with the reports in drills/, and run the\n" +
+			"drills that are due. Several runners (a CI schedule, a Kubernetes CronJob) may start at once:\n" +
+			"each due drill is claimed atomically in drills/.claims, and a crashed run is re-run next time.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			d.w = cmd.OutOrStdout()
+			cfg, err := config.Load(g.dir)
+			if err != nil {
+				return err
+			}
+			if d.out == "" {
+				d.out = cfg.Path(cfg.DrillsDir)
+			}
+			var sinceT time.Time
+			if since != "" {
+				if sinceT, err = time.Parse(time.RFC3339, since); err != nil {
+					return fmt.Errorf("--since %q: write an RFC 3339 time such as 2026-11-24T00:00:00Z", since)
+				}
+			}
+			plans, err := scheduledPlans(cfg)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			failed := 0
+			for _, s := range gameday.DueDrills(plans, d.out, now, sinceT) {
+				mark := "not due"
+				if s.Due {
+					mark = "DUE"
+				}
+				over := ""
+				if s.Overdue {
+					over = " (overdue)"
+				}
+				fmt.Fprintf(d.w, "%-8s %s%s: %s\n", mark, s.File, over, s.Reason)
+				if !s.Due || dryRun {
+					continue
+				}
+				release, ok, err := gameday.Claim(d.out, s, now)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					fmt.Fprintf(d.w, "         %s is being drilled by another runner\n", s.File)
+					continue
+				}
+				n, err := d.drill(ctx, s.Plan, filepath.Dir(s.File), nil)
+				release(err == nil)
+				if err != nil {
+					return err
+				}
+				failed += n
+			}
+			if failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "", "count schedule activations only after this time (RFC 3339)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what is due without running it")
+	cmd.Flags().StringVar(&d.out, "out", "", "folder of reports (default: drills_dir)")
+	cmd.Flags().StringVar(&d.agent, "agent", "", "static rollbook-agent binary")
+	cmd.Flags().StringVar(&d.dbImage, "db-image", "", "database image to use instead of building one")
+	cmd.Flags().BoolVarP(&d.quiet, "quiet", "q", false, "print only results")
+	return cmd
+}
+
+// scheduledPlans reads every plan under the content folder that has a
+// gameday schedule, keyed by its file path.
+func scheduledPlans(cfg *config.Config) (map[string]*plan.Plan, error) {
+	plans := map[string]*plan.Plan{}
+	root := cfg.Path(cfg.ContentDir)
+	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".md") {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(cfg.Root, p)
+		pl, ds := plan.Parse(filepath.ToSlash(rel), filepath.ToSlash(rel), src)
+		if pl == nil || len(ds.Errors()) > 0 {
+			fmt.Fprintf(os.Stderr, "skipping %s: %v\n", rel, ds.Errors())
+			return nil
+		}
+		if pl.Gameday.Schedule.Schedule != nil {
+			plans[filepath.ToSlash(rel)] = pl
+		}
+		return nil
+	})
+	return plans, err
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/drillenv"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	root := rootCmd()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	stderr := os.Stderr
+	r, w, _ := os.Pipe()
+	os.Stderr = w
+	code := 0
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	w.Close()
+	os.Stderr = stderr
+	var errOut bytes.Buffer
+	_, _ = errOut.ReadFrom(r)
+	if ee, ok := err.(exitError); ok {
+		code = ee.code
+	} else if err != nil {
+		code = 1
+		errOut.WriteString(err.Error())
+	}
+	return code, out.String() + errOut.String()
+}
+
+func TestCheckExampleContentIsClean(t *testing.T) {
+	code, out := runCLI(t, "check", "--strict", "-s", "../..")
+	if code != 0 || !strings.Contains(out, "0 error(s), 0 warning(s)") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out = runCLI(t, "check", "--format", "json", "-s", "../..")
+	var findings []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &findings) != nil || len(findings) != 0 {
+		t.Fatalf("json check: exit %d: %s", code, out)
+	}
+}
+
+func TestBuildAndNew(t *testing.T) {
+	dir := t.TempDir()
+	code, out := runCLI(t, "new", "rollback", "payments/db-failover", "-s", dir)
+	if code != 0 || !strings.Contains(out, "db-failover.md") {
+		t.Fatalf("new: %d %s", code, out)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "content", "payments", "db-failover.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"## Rollback classification", "## Go / no-go criteria", "## Rollback triggers", "## Step-by-step rollback procedure", "## Data recovery", "## Canary and progressive rollout", "## Communication plan"} {
+		if !bytes.Contains(src, []byte(h)) {
+			t.Errorf("skeleton lacks %s", h)
+		}
+	}
+	if code, out := runCLI(t, "new", "rollback", "payments/db-failover", "-s", dir); code == 0 {
+		t.Errorf("new over an existing plan succeeded: %s", out)
+	}
+	if code, out := runCLI(t, "new", "nonsense", "x", "-s", dir); code == 0 || !strings.Contains(out, "unknown kind") {
+		t.Errorf("unknown kind: %d %s", code, out)
+	}
+	code, out = runCLI(t, "build", "-s", dir)
+	if code != 0 || !strings.Contains(out, "built") {
+		t.Fatalf("build of a fresh skeleton: %d %s", code, out)
+	}
+	// Break it: the build fails with a positioned finding and keeps the site.
+	bad := filepath.Join(dir, "content", "payments", "broken.md")
+	if err := os.WriteFile(bad, []byte("---\nkind: rollout\nrisk: extreme\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runCLI(t, "build", "-s", dir)
+	if code != 1 || !strings.Contains(out, "content/payments/broken.md:3:7: error enum") {
+		t.Fatalf("broken build: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "public", "payments", "db-failover", "index.html")); err != nil {
+		t.Error("the last good site was lost")
+	}
+}
+
+// SIGINT during a drill removes every drill object.
+func TestGamedayInterrupt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := drillenv.CheckDocker(ctx); err != nil {
+		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	bin := t.TempDir()
+	for _, b := range []string{"rollbook", "rollbook-agent"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, b), "../../cmd/"+b)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b, err, out)
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "rollbook"), "gameday", "run", "../../content/payments/api-2-4-canary.md", "--scenario", "healthy-canary", "--out", t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var runID string
+	var seen strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		seen.WriteString(line + "\n")
+		if i := strings.Index(line, "drill "); i >= 0 && strings.Contains(line, "started: containers up") {
+			fmt.Sscanf(line[i:], "drill %s started", &runID)
+		}
+		if runID != "" && strings.Contains(line, "baking") {
+			break
+		}
+	}
+	if runID == "" {
+		t.Fatalf("the drill never started:\n%s", seen.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("exit after SIGINT: %v\n%s", err, seen.String())
+	}
+	if left, err := drillenv.Leftovers(ctx, runID); err != nil || len(left) > 0 {
+		t.Errorf("SIGINT left %v (%v)", left, err)
+	}
+}
