@@ -38,8 +38,8 @@ func TestDueDrills(t *testing.T) {
 		"content/overdue.md": scheduledPlan(t, "0 10 * * TUE"),
 		"content/never.md":   scheduledPlan(t, "0 10 * * TUE"),
 	}
-	writeReport(t, dir, "content/due.md", time.Date(2026, 11, 17, 10, 5, 0, 0, time.UTC))     // last Tuesday: due again (24 Nov)
-	writeReport(t, dir, "content/notdue.md", time.Date(2026, 11, 24, 10, 5, 0, 0, time.UTC))  // drilled after this week's activation
+	writeReport(t, dir, "content/due.md", time.Date(2026, 11, 17, 10, 5, 0, 0, time.UTC))    // last Tuesday: due again (24 Nov)
+	writeReport(t, dir, "content/notdue.md", time.Date(2026, 11, 24, 10, 5, 0, 0, time.UTC)) // drilled after this week's activation
 	writeReport(t, dir, "content/overdue.md", time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)) // three weeks ago
 	if err := os.WriteFile(filepath.Join(dir, "half.json"), []byte(`{"plan": "content/due.md", "sta`), 0o644); err != nil {
 		t.Fatal(err)

@@ -47,7 +47,6 @@ type Assertion struct {
 // facts are what assertions look at, read from the controller afterwards.
 type facts struct {
 	final         State
-	events        []Event
 	pages         int
 	pageText      string
 	injectedAt    time.Duration

@@ -155,7 +155,6 @@ type loaded struct {
 	assets   []source
 	aliases  map[string]string // alias site path -> target page URL
 	findings diag.List
-	inputKey string
 	mu       sync.Mutex
 }
 

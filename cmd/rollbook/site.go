@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rollbook/rollbook/internal/config"
-	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/scaffold"
 	"github.com/rollbook/rollbook/site"
 )
@@ -139,6 +138,3 @@ func newCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&service, "service", "", "service the plan is for (default: the folder name)")
 	return cmd
 }
-
-// printFindings is shared by commands that show findings.
-func printFindings(ds diag.List) { _ = ds.WriteText(os.Stderr) }

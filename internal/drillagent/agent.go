@@ -110,9 +110,16 @@ func serve(ctx context.Context, addr string, h http.Handler, start func(context.
 			return err
 		}
 	}
+	// Requests held by a hang fault would keep Shutdown waiting: after two
+	// seconds the remaining connections are closed.
 	shut, c2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer c2()
-	return srv.Shutdown(shut)
+	if err := srv.Shutdown(shut); err != nil {
+		log.Warn("closing connections still open after 2s", "err", err)
+		_ = srv.Close()
+	}
+	log.Info("stopped")
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

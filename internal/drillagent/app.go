@@ -261,7 +261,11 @@ func (a *App) Handler() http.Handler {
 		// A broken health check does not fail traffic: the stuck-rollback
 		// drill needs a stable release that serves but reports unready.
 		pool, ready, _, errRate := a.state()
-		if !ready || errRate > 0 && rand.Float64() < errRate {
+		if !ready {
+			writeJSON(w, 503, map[string]string{"error": "not ready: the database is not connected or migrated yet", "release": a.Release})
+			return
+		}
+		if errRate > 0 && rand.Float64() < errRate {
 			writeJSON(w, 500, map[string]string{"error": "injected failure", "release": a.Release})
 			return
 		}

@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/moby/moby/client"
+	"github.com/jackc/pgx/v5"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+	"golang.org/x/sync/errgroup"
 )
 
 func init() {
@@ -25,212 +29,322 @@ func init() {
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
-	// Drill ports are published on this machine's loopback. Without the
-	// override testcontainers, seeing /.dockerenv, would dial the default
-	// gateway instead, which is not where the engine publishes them.
-	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+	// Drill ports are published on this machine's loopback. Inside a
+	// container (/.dockerenv) testcontainers would otherwise dial the
+	// default gateway, which is not where a local engine publishes them.
+	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" && strings.HasPrefix(dockerHost(), "unix://") {
 		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	}
-	// Drill progress is reported by rollbook itself; testcontainers' own
-	// chatter would drown it. Failures still carry the container's log.
-	tclog.SetDefault(tclog.NewNoopLogger())
+	// testcontainers' own banner and progress go to slog at debug level,
+	// not over the drill's terminal output.
+	tclog.SetDefault(tcLogger{slog.Default()})
 }
 
 // Options says what one drill runs.
 type Options struct {
-	// RunID names the drill; every object carries rollbook.drill=RunID.
+	// RunID names the drill; every object carries rollbook.drill=RunID
+	// and rollbook.managed=true. Required.
 	RunID string
-	// AgentImage and DBImage are image references (built locally by
-	// AgentImage and PostgresImage, or a user's own).
+	// AgentImage is the drill agent image (see AgentImage). Required.
 	AgentImage string
-	DBImage    string
-	// StableMigrations and CanaryMigrations are SQL files each release
-	// applies at start, in name order.
+	// DBImage is the database image: one built by PostgresImage, or a
+	// registry image such as postgres:16 (run with trust authentication).
+	// Required.
+	DBImage string
+	// StableMigrations and CanaryMigrations are SQL files on the host.
+	// The stable release applies its own; the canary applies the stable
+	// ones and then its own, each file once, in name order.
 	StableMigrations []string
 	CanaryMigrations []string
-	// LoadRate is the load generator's starting rate, requests per second.
+	// LoadRate is the load generator's starting rate in requests per
+	// second (0: idle until PUT /admin/rate).
 	LoadRate float64
+	// BeforeCanary, if set, runs once the stable release is ready and
+	// before the canary starts (and migrates); StableURL is set by then.
+	// An error stops Start.
+	BeforeCanary func(ctx context.Context, e *Env) error
+	// Log receives progress at debug level; nil discards it.
+	Log *slog.Logger
 }
 
-// Env is a running drill environment. URLs are reachable from the host.
+// Env is a running drill environment. The URLs are http://127.0.0.1:PORT
+// addresses reachable from the host.
 type Env struct {
-	RunID                                                         string
+	RunID string
+	// RouterURL is where traffic and the router's /admin/weights and
+	// /metrics are; FaultsURL is the fault injector's (/admin/faults);
+	// PagerURL serves /pages; LoadURL serves /stats and /admin/rate;
+	// StableURL and CanaryURL reach each release directly.
 	RouterURL, FaultsURL, PagerURL, LoadURL, StableURL, CanaryURL string
 
-	net        *testcontainers.DockerNetwork
-	containers map[string]*testcontainers.DockerContainer
+	log        *slog.Logger
 	mu         sync.Mutex
-	closed     bool
+	containers map[string]*testcontainers.DockerContainer
 }
 
-const agentPort = "8080/tcp"
+const (
+	agentPort = "8080/tcp"
+	dbPort    = "5432/tcp"
+	// dbURL is how the releases reach the database on the drill network.
+	dbURL = "postgres://postgres@db:5432/postgres?sslmode=disable&connect_timeout=2"
+)
 
-// Start creates the network and containers. On any failure, everything it
-// created is removed before it returns.
+// Start creates the drill network and its containers: db, then stable
+// (which migrates first) together with pager, load, faults and router,
+// then canary. It returns when every service answers. On any failure or
+// cancellation of ctx, everything it created is removed before it returns.
 func Start(ctx context.Context, opts Options) (env *Env, err error) {
-	if opts.RunID == "" {
-		return nil, errors.New("drillenv: RunID is required")
+	switch {
+	case opts.RunID == "":
+		return nil, errors.New("drillenv: Options.RunID is required")
+	case opts.AgentImage == "":
+		return nil, errors.New("drillenv: Options.AgentImage is required (build one with AgentImage)")
+	case opts.DBImage == "":
+		return nil, errors.New("drillenv: Options.DBImage is required (build one with PostgresImage, or name one such as postgres:16)")
 	}
-	if err := CheckDocker(ctx); err != nil {
-		return nil, err
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	labels := map[string]string{LabelManaged: "true", LabelDrill: opts.RunID}
-	e := &Env{RunID: opts.RunID, containers: map[string]*testcontainers.DockerContainer{}}
-	defer func() {
-		if err != nil {
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = Cleanup(cctx, opts.RunID)
-		}
-	}()
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
-	if err != nil {
-		return nil, fmt.Errorf("creating the drill network: %w", err)
-	}
-	e.net = nw
-
-	run := func(name, image string, wt wait.Strategy, files []testcontainers.ContainerFile, cmd ...string) error {
-		opts := []testcontainers.ContainerCustomizer{
-			testcontainers.WithLabels(labels),
-			tcnetwork.WithNetwork([]string{name}, nw),
-			testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", opts.RunID, name)),
-		}
-		if len(cmd) > 0 {
-			opts = append(opts, testcontainers.WithCmd(cmd...))
-		}
-		if wt != nil {
-			opts = append(opts, testcontainers.WithWaitStrategy(wt))
-		}
-		if len(files) > 0 {
-			opts = append(opts, testcontainers.WithFiles(files...))
-		}
-		if name != "db" {
-			opts = append(opts, testcontainers.WithExposedPorts(agentPort))
-		}
-		c, err := testcontainers.Run(ctx, image, opts...)
-		if c != nil {
-			e.mu.Lock()
-			e.containers[name] = c
-			e.mu.Unlock()
-		}
-		if err != nil {
-			return fmt.Errorf("starting %s (%s): %w%s", name, image, err, logsTail(c))
-		}
-		return nil
-	}
-	ready := func() wait.Strategy {
-		return wait.ForHTTP("/health/ready").WithPort(agentPort).WithPollInterval(100 * time.Millisecond).WithStartupTimeout(60 * time.Second)
-	}
-	dbImage := opts.DBImage
-	dbWait := wait.ForListeningPort("5432/tcp").WithPollInterval(100 * time.Millisecond).WithStartupTimeout(60 * time.Second)
-	dbURL := "postgres://postgres@db:5432/postgres?sslmode=disable"
-
-	// The database, pager and (idle) load generator start together.
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		errs <- runDB(ctx, e, dbImage, labels, nw, dbWait)
-	}()
-	go func() {
-		defer wg.Done()
-		errs <- run("pager", opts.AgentImage, ready(), nil, "pager")
-	}()
-	go func() {
-		defer wg.Done()
-		errs <- run("load", opts.AgentImage, ready(), nil, "load", "--target", "http://router:8080/api/orders", "--rate", "0")
-	}()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	// The stable release migrates first, as it did when it shipped.
 	stableFiles, err := migrationFiles(opts.StableMigrations)
 	if err != nil {
-		return nil, err
-	}
-	if err := run("stable", opts.AgentImage, ready(), stableFiles, "app", "--release", "stable", "--db", dbURL, "--migrations", "/migrations"); err != nil {
 		return nil, err
 	}
 	canaryFiles, err := migrationFiles(append(append([]string{}, opts.StableMigrations...), opts.CanaryMigrations...))
 	if err != nil {
 		return nil, err
 	}
-	errs = make(chan error, 3)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		errs <- run("canary", opts.AgentImage, ready(), canaryFiles, "app", "--release", "canary", "--db", dbURL, "--migrations", "/migrations")
+	c, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := ensureImage(ctx, c, opts.AgentImage, "build it with drillenv.AgentImage"); err != nil {
+		return nil, err
+	}
+	if err := ensureImage(ctx, c, opts.DBImage, "build one from postgresql-15 with drillenv.PostgresImage, or pull a postgres image first"); err != nil {
+		return nil, err
+	}
+
+	e := &Env{RunID: opts.RunID, log: log, containers: map[string]*testcontainers.DockerContainer{}}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Cancellation must not stop the cleanup.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if cerr := Cleanup(cctx, opts.RunID); cerr != nil {
+			err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
+		}
 	}()
-	go func() {
-		defer wg.Done()
-		errs <- run("faults", opts.AgentImage, nil, nil, "faults", "--upstream", "http://canary:8080")
-	}()
-	go func() {
-		defer wg.Done()
-		errs <- run("router", opts.AgentImage, nil, nil, "router", "--stable", "http://stable:8080", "--canary", "http://faults:8080")
-	}()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	labels := map[string]string{LabelManaged: "true", LabelDrill: opts.RunID, LabelOwner: ownerLabel()}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithAttachable())
+	if err != nil {
+		return nil, fmt.Errorf("creating the drill network: %w", startErr(ctx, err))
+	}
+	tcl := tcLogger{log}
+
+	run := func(ctx context.Context, name, image string, wt wait.Strategy, files []testcontainers.ContainerFile, env map[string]string, port string, cmd ...string) error {
+		start := time.Now()
+		copts := []testcontainers.ContainerCustomizer{
+			testcontainers.WithLogger(tcl),
+			testcontainers.WithLabels(labels),
+			tcnetwork.WithNetwork([]string{name}, nw),
+			testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", opts.RunID, name)),
+			testcontainers.WithExposedPorts(port),
+			testcontainers.WithWaitStrategy(wt),
+		}
+		if len(cmd) > 0 {
+			copts = append(copts, testcontainers.WithCmd(cmd...))
+		}
+		if len(files) > 0 {
+			copts = append(copts, testcontainers.WithFiles(files...))
+		}
+		if len(env) > 0 {
+			copts = append(copts, testcontainers.WithEnv(env))
+		}
+		ct, err := testcontainers.Run(ctx, image, copts...)
+		if ct != nil {
+			e.mu.Lock()
+			e.containers[name] = ct
+			e.mu.Unlock()
+		}
 		if err != nil {
+			return fmt.Errorf("starting %s (%s): %w%s", name, image, startErr(ctx, err), logsTail(ct))
+		}
+		log.Debug("container ready", "drill", opts.RunID, "name", name, "took", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	// The fault injector and the router pass /health/* on to releases that
+	// may not be up yet: they are ready when their own admin API answers.
+	ready := func(path string) wait.Strategy {
+		return wait.ForHTTP(path).WithPort(agentPort).WithPollInterval(50 * time.Millisecond).WithStartupTimeout(60 * time.Second)
+	}
+	var dbEnv map[string]string
+	if !strings.HasPrefix(opts.DBImage, "rollbook-postgres:") {
+		dbEnv = map[string]string{"POSTGRES_HOST_AUTH_METHOD": "trust"}
+	}
+
+	// Everything but the canary starts at once; the stable release waits
+	// for the database itself and is ready once it has migrated.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return run(gctx, "db", opts.DBImage, postgresReady{timeout: 30 * time.Second}, nil, dbEnv, dbPort)
+	})
+	g.Go(func() error {
+		return run(gctx, "stable", opts.AgentImage, ready("/health/ready"), stableFiles, nil, agentPort, "app", "--release", "stable", "--db", dbURL, "--migrations", "/migrations")
+	})
+	g.Go(func() error {
+		return run(gctx, "pager", opts.AgentImage, ready("/health/ready"), nil, nil, agentPort, "pager")
+	})
+	g.Go(func() error {
+		return run(gctx, "load", opts.AgentImage, ready("/health/ready"), nil, nil, agentPort, "load", "--target", "http://router:8080/api/orders", "--rate", "0")
+	})
+	g.Go(func() error {
+		return run(gctx, "faults", opts.AgentImage, ready("/admin/faults"), nil, nil, agentPort, "faults", "--upstream", "http://canary:8080")
+	})
+	g.Go(func() error {
+		return run(gctx, "router", opts.AgentImage, ready("/admin/weights"), nil, nil, agentPort, "router", "--stable", "http://stable:8080", "--canary", "http://faults:8080")
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for name, dst := range map[string]*string{"router": &e.RouterURL, "faults": &e.FaultsURL, "pager": &e.PagerURL, "load": &e.LoadURL, "stable": &e.StableURL} {
+		if *dst, err = e.endpoint(ctx, name); err != nil {
 			return nil, err
 		}
 	}
-	for name, dst := range map[string]*string{"router": &e.RouterURL, "faults": &e.FaultsURL, "pager": &e.PagerURL, "load": &e.LoadURL, "stable": &e.StableURL, "canary": &e.CanaryURL} {
-		u, err := e.containers[name].PortEndpoint(ctx, agentPort, "http")
-		if err != nil {
-			return nil, fmt.Errorf("finding the %s port: %w", name, err)
+	if opts.BeforeCanary != nil {
+		if err := opts.BeforeCanary(ctx, e); err != nil {
+			return nil, fmt.Errorf("before the canary: %w", err)
 		}
-		*dst = u
 	}
-	if err := waitHTTP(ctx, e.RouterURL+"/admin/weights"); err != nil {
-		return nil, fmt.Errorf("router did not come up: %w", err)
+	if err := run(ctx, "canary", opts.AgentImage, ready("/health/ready"), canaryFiles, nil, agentPort, "app", "--release", "canary", "--db", dbURL, "--migrations", "/migrations"); err != nil {
+		return nil, err
 	}
-	if err := waitHTTP(ctx, e.FaultsURL+"/admin/faults"); err != nil {
-		return nil, fmt.Errorf("fault injector did not come up: %w", err)
+	if e.CanaryURL, err = e.endpoint(ctx, "canary"); err != nil {
+		return nil, err
+	}
+	// Load starts once the whole path behind the router answers, so its
+	// counts hold no start-up errors.
+	if opts.LoadRate > 0 {
+		if err := setRate(ctx, e.LoadURL, opts.LoadRate); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
 
-func runDB(ctx context.Context, e *Env, image string, labels map[string]string, nw *testcontainers.DockerNetwork, wt wait.Strategy) error {
-	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithLabels(labels),
-		tcnetwork.WithNetwork([]string{"db"}, nw),
-		testcontainers.WithName(fmt.Sprintf("rollbook-%s-db", e.RunID)),
-		testcontainers.WithExposedPorts("5432/tcp"),
-		testcontainers.WithWaitStrategy(wt),
-	}
-	if !strings.HasPrefix(image, "rollbook-postgres:") {
-		opts = append(opts, testcontainers.WithEnv(map[string]string{"POSTGRES_HOST_AUTH_METHOD": "trust"}))
-	}
-	c, err := testcontainers.Run(ctx, image, opts...)
-	if c != nil {
-		e.mu.Lock()
-		e.containers["db"] = c
-		e.mu.Unlock()
-	}
+func setRate(ctx context.Context, loadURL string, rate float64) error {
+	body := strings.NewReader(`{"rate": ` + strconv.FormatFloat(rate, 'f', -1, 64) + `}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, loadURL+"/admin/rate", body)
 	if err != nil {
-		return fmt.Errorf("starting the database (%s): %w%s", image, err, logsTail(c))
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("setting the load rate: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("setting the load rate to %g: %s", rate, resp.Status)
 	}
 	return nil
 }
 
+func (e *Env) endpoint(ctx context.Context, name string) (string, error) {
+	e.mu.Lock()
+	ct := e.containers[name]
+	e.mu.Unlock()
+	u, err := ct.PortEndpoint(ctx, agentPort, "http")
+	if err != nil {
+		return "", fmt.Errorf("finding the %s port on the host: %w", name, err)
+	}
+	return u, nil
+}
+
+// startErr makes an engine error say what to do about it.
+func startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use"):
+		return fmt.Errorf("a host port the drill needs is taken by another process: %w", err)
+	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "connection refused") && strings.Contains(msg, "docker"):
+		return fmt.Errorf("cannot reach the Docker engine at %s: start dockerd or set DOCKER_HOST: %w", dockerHost(), err)
+	}
+	return err
+}
+
+// postgresReady waits until the database answers a query on its mapped
+// port (a listening port alone is not enough: official images restart the
+// server once after their first initialisation).
+type postgresReady struct{ timeout time.Duration }
+
+func (p postgresReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var last error
+	for {
+		if st, err := target.State(ctx); err == nil && !st.Running {
+			return fmt.Errorf("the database container stopped (exit code %d)", st.ExitCode)
+		}
+		host, herr := target.Host(ctx)
+		port, perr := target.MappedPort(ctx, dbPort)
+		if herr == nil && perr == nil && !port.IsZero() {
+			u := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=2", net.JoinHostPort(host, strconv.Itoa(int(port.Num()))))
+			cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+			conn, err := pgx.Connect(cctx, u)
+			if err == nil {
+				var one int
+				err = conn.QueryRow(cctx, "SELECT 1").Scan(&one)
+				conn.Close(cctx)
+			}
+			ccancel()
+			if err == nil {
+				return nil
+			}
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the database did not accept connections: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// tcLogger sends testcontainers' chatter to slog at debug level.
+type tcLogger struct{ log *slog.Logger }
+
+func (l tcLogger) Printf(format string, v ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)), "from", "testcontainers")
+}
+
 func migrationFiles(paths []string) ([]testcontainers.ContainerFile, error) {
 	var files []testcontainers.ContainerFile
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, p := range paths {
 		base := filepath.Base(p)
-		if seen[base] {
-			continue
+		if !strings.HasSuffix(base, ".sql") {
+			return nil, fmt.Errorf("migration %s: the demo service applies only *.sql files", p)
 		}
-		seen[base] = true
-		if _, err := os.Stat(p); err != nil {
+		if prev, ok := seen[base]; ok {
+			if prev == p {
+				continue
+			}
+			return nil, fmt.Errorf("two migrations named %s: %s and %s", base, prev, p)
+		}
+		seen[base] = p
+		st, err := os.Stat(p)
+		if err != nil {
 			return nil, fmt.Errorf("migration file: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("migration %s is not a regular file", p)
 		}
 		files = append(files, testcontainers.ContainerFile{HostFilePath: p, ContainerFilePath: "/migrations/" + base, FileMode: 0o644})
 	}
@@ -250,147 +364,68 @@ func logsTail(c *testcontainers.DockerContainer) string {
 	}
 	defer rc.Close()
 	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	s := string(b)
-	if len(s) > 1500 {
-		s = s[len(s)-1500:]
-	}
-	if strings.TrimSpace(s) == "" {
+	s := strings.TrimSpace(tail(string(b), 1500))
+	if s == "" {
 		return ""
 	}
 	return "\ncontainer log:\n" + s
 }
 
-func waitHTTP(ctx context.Context, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %v", url, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// StopCanary stops the canary container; stopping a stopped canary is a no-op.
+// StopCanary stops the canary container (SIGTERM, then SIGKILL after two
+// seconds). Stopping a stopped canary is a no-op.
 func (e *Env) StopCanary(ctx context.Context) error {
 	e.mu.Lock()
-	c := e.containers["canary"]
+	ct := e.containers["canary"]
 	e.mu.Unlock()
-	if c == nil {
+	if ct == nil {
 		return nil
 	}
 	timeout := 2 * time.Second
-	if err := c.Stop(ctx, &timeout); err != nil {
+	if err := ct.Stop(ctx, &timeout); err != nil {
 		return fmt.Errorf("stopping the canary: %w", err)
 	}
 	return nil
 }
 
-// Close removes every container, the network and any volume of the drill.
-// It is safe to call more than once.
-func (e *Env) Close(ctx context.Context) error {
+// Running reports whether the named container (db, stable, canary,
+// faults, router, pager, load) is running.
+func (e *Env) Running(ctx context.Context, name string) (bool, error) {
 	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
+	ct := e.containers[name]
 	e.mu.Unlock()
-	return Cleanup(ctx, e.RunID)
+	if ct == nil {
+		return false, fmt.Errorf("no %s container in this drill", name)
+	}
+	st, err := ct.State(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inspecting %s: %w", name, err)
+	}
+	return st.Running, nil
 }
 
-// Cleanup removes every container, network and volume labelled with runID,
-// also those of a drill that crashed or was interrupted.
-func Cleanup(ctx context.Context, runID string) error {
-	c, err := dockerClient(ctx)
+// Logs returns the last bytes (up to max) of a container's output.
+func (e *Env) Logs(ctx context.Context, name string, max int) (string, error) {
+	e.mu.Lock()
+	ct := e.containers[name]
+	e.mu.Unlock()
+	if ct == nil {
+		return "", fmt.Errorf("no %s container in this drill", name)
+	}
+	rc, err := ct.Logs(ctx)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("reading %s logs: %w", name, err)
 	}
-	defer c.Close()
-	f := client.Filters{}.Add("label", LabelDrill+"="+runID)
-	var errs []error
-	cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 8<<20))
 	if err != nil {
-		return fmt.Errorf("listing drill containers: %w", err)
+		return "", fmt.Errorf("reading %s logs: %w", name, err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, ct := range cs.Items {
-		wg.Add(1)
-		go func(id string) {
-			defer wg.Done()
-			if _, err := c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !strings.Contains(err.Error(), "No such container") {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("removing container %.12s: %w", id, err))
-				mu.Unlock()
-			}
-		}(ct.ID)
-	}
-	wg.Wait()
-	ns, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("listing drill networks: %w", err)
-	}
-	for _, n := range ns.Items {
-		if _, err := c.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
-		}
-	}
-	vs, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	if err == nil {
-		for _, v := range vs.Items {
-			if _, err := c.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil {
-				errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return tail(string(b), max), nil
 }
 
-// Leftovers lists the containers, networks and volumes still labelled with
-// runID (or with any drill id when runID is "").
-func Leftovers(ctx context.Context, runID string) ([]string, error) {
-	c, err := dockerClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	label := LabelDrill
-	if runID != "" {
-		label += "=" + runID
-	}
-	f := client.Filters{}.Add("label", label)
-	var out []string
-	cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, ct := range cs.Items {
-		out = append(out, "container "+strings.Join(ct.Names, ","))
-	}
-	ns, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range ns.Items {
-		out = append(out, "network "+n.Name)
-	}
-	vs, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	if err == nil {
-		for _, v := range vs.Items {
-			out = append(out, "volume "+v.Name)
-		}
-	}
-	return out, nil
+// Close removes every container, the network and any volume of the drill,
+// found by label, and checks that none is left. It is safe to call more
+// than once.
+func (e *Env) Close(ctx context.Context) error {
+	return cleanup(ctx, e.RunID, 1)
 }

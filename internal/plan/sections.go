@@ -16,18 +16,17 @@ type Section struct {
 	Generated func(*Plan) bool
 }
 
-func hasTriggers(p *Plan) bool  { return len(p.Triggers) > 0 }
-func hasContacts(p *Plan) bool  { return p.Contacts.Primary != "" }
-func hasEnvs(p *Plan) bool      { return len(p.Environments) > 0 }
-func hasHealth(p *Plan) bool    { return len(p.HealthChecks) > 0 }
-func hasFlags(p *Plan) bool     { return len(p.Flags) > 0 }
-func hasSteps(p *Plan) bool     { return len(p.Strategy.Steps) > 0 }
-func hasStrategy(p *Plan) bool  { return p.Strategy.Type != "" }
-func hasComms(p *Plan) bool     { return len(p.Communication) > 0 }
-func hasMachine(p *Plan) bool   { return len(p.Strategy.Steps) > 0 && p.Rollback.Class != "" }
-func hasRBClass(p *Plan) bool   { return p.Rollback.Class != "" }
-func hasMigrate(p *Plan) bool   { return len(p.Migrations) > 0 }
-func hasApprovals(p *Plan) bool { return len(p.Approvals) > 0 }
+func hasTriggers(p *Plan) bool { return len(p.Triggers) > 0 }
+func hasContacts(p *Plan) bool { return p.Contacts.Primary != "" }
+func hasEnvs(p *Plan) bool     { return len(p.Environments) > 0 }
+func hasHealth(p *Plan) bool   { return len(p.HealthChecks) > 0 }
+func hasFlags(p *Plan) bool    { return len(p.Flags) > 0 }
+func hasSteps(p *Plan) bool    { return len(p.Strategy.Steps) > 0 }
+func hasStrategy(p *Plan) bool { return p.Strategy.Type != "" }
+func hasComms(p *Plan) bool    { return len(p.Communication) > 0 }
+func hasMachine(p *Plan) bool  { return len(p.Strategy.Steps) > 0 && p.Rollback.Class != "" }
+func hasRBClass(p *Plan) bool  { return p.Rollback.Class != "" }
+func hasMigrate(p *Plan) bool  { return len(p.Migrations) > 0 }
 
 // Sections lists the sections of each kind, in the order a plan presents them (SPEC 1.1).
 var Sections = map[string][]Section{
