@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/check"
@@ -40,6 +41,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Dev adds the live-reload script that rollbook serve answers.
 	Dev bool
+	// Memory builds into memory instead of OutDir; Files returns the
+	// last good build (the dev server serves from it).
+	Memory bool
 }
 
 // Result describes a finished build.
@@ -78,6 +82,17 @@ type Builder struct {
 
 	mu       sync.Mutex
 	analyses map[string]analysis
+
+	files atomic.Pointer[map[string][]byte]
+}
+
+// Files returns the last good in-memory build (Options.Memory), by slash
+// path inside the site.
+func (b *Builder) Files() map[string][]byte {
+	if m := b.files.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 type analysis struct {
@@ -324,10 +339,13 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
 	}
 	b.log.Debug("inputs hashed", "took", time.Since(start))
-	w, err := newWriter(out, b.cfg.MinifyOutput())
-	if err != nil {
+	var w *writer
+	if b.opts.Memory {
+		w = newMemWriter(b.cfg.MinifyOutput(), func(m map[string][]byte) { b.files.Store(&m) })
+	} else if w, err = newWriter(out, b.cfg.MinifyOutput()); err != nil {
 		return nil, err
 	}
+	w.asyncCleanup = b.opts.Dev
 	defer w.abort()
 	s, err := b.load(ctx, w)
 	if err != nil {

@@ -40,9 +40,17 @@ type writer struct {
 
 	// Writing is handed to a pool of goroutines so that rendering (CPU)
 	// overlaps with file creation, which on many disks is latency bound.
-	jobs    chan writeJob
-	wg      sync.WaitGroup
-	prep    sync.WaitGroup // folders made ahead of time
+	jobs chan writeJob
+	wg   sync.WaitGroup
+	prep sync.WaitGroup // folders made ahead of time
+	// asyncCleanup removes the previous site in the background (serve mode,
+	// where the process lives on and rebuild latency matters).
+	asyncCleanup bool
+	// mem, when set, receives the site instead of the disk; publish makes
+	// a finished build visible (the dev server serves from memory).
+	mem     map[string][]byte
+	memMu   sync.Mutex
+	publish func(map[string][]byte)
 	stopped atomic.Bool
 	errMu   sync.Mutex
 	err     error
@@ -55,6 +63,16 @@ type writeJob struct {
 
 // writeWorkers is how many files are created at once.
 const writeWorkers = 16
+
+// newMemWriter builds into memory; publish receives the finished site.
+func newMemWriter(minified bool, publish func(map[string][]byte)) *writer {
+	w := &writer{mem: map[string][]byte{}, publish: publish, jobs: make(chan writeJob, 256), dirState: map[string]*dirOnce{}}
+	if minified {
+		w.min = newMinifier()
+	}
+	w.startWorkers()
+	return w
+}
 
 func newWriter(out string, minified bool) (*writer, error) {
 	parent := filepath.Dir(out)
@@ -72,6 +90,11 @@ func newWriter(out string, minified bool) (*writer, error) {
 	if minified {
 		w.min = newMinifier()
 	}
+	w.startWorkers()
+	return w, nil
+}
+
+func (w *writer) startWorkers() {
 	for i := 0; i < writeWorkers; i++ {
 		w.wg.Add(1)
 		go func() {
@@ -87,7 +110,6 @@ func newWriter(out string, minified bool) (*writer, error) {
 			}
 		}()
 	}
-	return w, nil
 }
 
 func newMinifier() *minify.M {
@@ -105,6 +127,24 @@ var htmlTemplateMinifier = func() *minify.M {
 	m.Add("text/html", &html.Minifier{KeepDocumentTags: true, KeepEndTags: true, KeepQuotes: true, KeepDefaultAttrVals: true, TemplateDelims: html.GoTemplateDelims})
 	return m
 }()
+
+// minifiedCache keeps minified stylesheets and scripts by content hash:
+// they rarely change between the rebuilds of rollbook serve.
+var minifiedCache sync.Map
+
+func (w *writer) minified(mediaType string, data []byte) []byte {
+	key := mediaType + "\x00" + strconv.FormatUint(xxhash.Sum64(data), 16)
+	if v, ok := minifiedCache.Load(key); ok {
+		return v.([]byte)
+	}
+	var buf bytes.Buffer
+	if err := w.min.Minify(mediaType, &buf, bytes.NewReader(data)); err != nil {
+		return data
+	}
+	out := buf.Bytes()
+	minifiedCache.Store(key, out)
+	return out
+}
 
 // flush waits for every queued write and reports the first error.
 func (w *writer) flush() error {
@@ -152,16 +192,25 @@ func (w *writer) write(rel string, data []byte) error {
 }
 
 func (w *writer) writeNow(rel string, data []byte) error {
+	if w.mem != nil {
+		clean := path.Clean("/" + rel)[1:]
+		if w.min != nil {
+			if mt := mediaType(clean); mt != "" {
+				data = w.minified(mt, data)
+			}
+		}
+		w.memMu.Lock()
+		w.mem[clean] = data
+		w.memMu.Unlock()
+		return nil
+	}
 	clean := path.Clean("/" + rel)[1:]
 	if clean == "" || strings.HasPrefix(clean, "../") {
 		return fmt.Errorf("output path %q escapes the output folder", rel)
 	}
 	if w.min != nil {
 		if mt := mediaType(clean); mt != "" {
-			var buf bytes.Buffer
-			if err := w.min.Minify(mt, &buf, bytes.NewReader(data)); err == nil {
-				data = buf.Bytes()
-			}
+			data = w.minified(mt, data)
 		}
 	}
 	dst := filepath.Join(w.tmp, filepath.FromSlash(clean))
@@ -197,7 +246,7 @@ func (w *writer) mkdir(dir string) error {
 }
 
 func (w *writer) mkdirIn(dir string) error {
-	if dir == "." || dir == "/" || dir == "" {
+	if dir == "." || dir == "/" || dir == "" || w.mem != nil {
 		return nil
 	}
 	return w.mkdir(dir)
@@ -237,6 +286,13 @@ func (w *writer) copyFile(rel, src string) error {
 	if w == nil {
 		return nil
 	}
+	if w.mem != nil {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		return w.writeNow(rel, data)
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -258,7 +314,7 @@ func (w *writer) copyFile(rel, src string) error {
 }
 
 func (w *writer) stamp(key string) error {
-	if key == "" {
+	if key == "" || w.mem != nil {
 		return nil
 	}
 	return os.WriteFile(filepath.Join(w.tmp, stampFile), []byte(key+"\n"), 0o644)
@@ -271,6 +327,11 @@ func (w *writer) commit() error {
 	if err := w.flush(); err != nil {
 		return err
 	}
+	if w.mem != nil {
+		w.done = true
+		w.publish(w.mem)
+		return nil
+	}
 	if _, err := os.Lstat(w.out); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Rename(w.tmp, w.out); err != nil {
 			return fmt.Errorf("publishing %s: %w", w.out, err)
@@ -281,6 +342,10 @@ func (w *writer) commit() error {
 	if err := unix.Renameat2(unix.AT_FDCWD, w.tmp, unix.AT_FDCWD, w.out, unix.RENAME_EXCHANGE); err == nil {
 		w.done = true
 		// w.tmp now holds the previous site.
+		if w.asyncCleanup {
+			go os.RemoveAll(w.tmp) //nolint:errcheck // a leftover is removed with the server's folder
+			return nil
+		}
 		return os.RemoveAll(w.tmp)
 	}
 	old := w.tmp + ".old"
@@ -301,6 +366,9 @@ func (w *writer) abort() {
 		w.stopped.Store(true)
 		w.prep.Wait()
 		_ = w.flush()
+		if w.mem != nil {
+			return
+		}
 		_ = os.RemoveAll(w.tmp)
 	}
 }

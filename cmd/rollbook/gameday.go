@@ -115,6 +115,10 @@ func (d *driller) images(ctx context.Context) error {
 	if err := drillenv.CheckDocker(ctx); err != nil {
 		return err
 	}
+	// Drills of runners that were killed (no reaper runs here) go first.
+	if removed, err := drillenv.CleanupOrphans(ctx); err == nil && len(removed) > 0 {
+		fmt.Fprintf(d.w, "removed %d object(s) left by a killed drill\n", len(removed))
+	}
 	bin, err := agentBinary(ctx, d.agent)
 	if err != nil {
 		return err

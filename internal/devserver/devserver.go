@@ -6,12 +6,14 @@
 package devserver
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -50,7 +52,6 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	builder *site.Builder
-	out     string
 	hub     *hub
 
 	mu       sync.Mutex
@@ -108,32 +109,23 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	out, err := os.MkdirTemp("", "rollbook-serve-")
+	b, err := newBuilder(opts, log)
 	if err != nil {
 		return nil, err
 	}
-	site := filepath.Join(out, "site")
-	b, err := newBuilder(opts, site, log)
-	if err != nil {
-		os.RemoveAll(out)
-		return nil, err
-	}
-	s := &Server{opts: opts, log: log, builder: b, out: site, hub: newHub()}
+	s := &Server{opts: opts, log: log, builder: b, hub: newHub()}
 	s.rebuild(context.Background(), "")
 	return s, nil
 }
 
-func newBuilder(opts Options, out string, log *slog.Logger) (*site.Builder, error) {
-	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, OutDir: out})
+// newBuilder builds into memory: a rebuild then costs no file-system
+// round trips, and the served site switches in one pointer swap.
+func newBuilder(opts Options, log *slog.Logger) (*site.Builder, error) {
+	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, Memory: true})
 }
 
-// Close removes the server's build folder.
-func (s *Server) Close() error {
-	return os.RemoveAll(filepath.Dir(s.out))
-}
-
-// Dir is the folder the site is served from.
-func (s *Server) Dir() string { return s.out }
+// Close releases the server's resources.
+func (s *Server) Close() error { return nil }
 
 // rebuild builds the site; on success tabs reload (or swap CSS when only a
 // stylesheet changed), on failure they show the error and the last good
@@ -174,7 +166,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(liveJS)
 	})
 	mux.HandleFunc("/_rollbook/events", s.events)
-	mux.Handle("/", FileHandler(s.out))
+	mux.Handle("/", MemHandler(s.builder.Files))
 	return mux
 }
 
@@ -315,6 +307,65 @@ func FileHandler(dir string) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		http.ServeContent(w, r, filepath.Base(file), time.Time{}, f)
 	})
+}
+
+// MemHandler serves an in-memory build: index.html for folders, the
+// site's 404 page for anything missing. Only paths of the build exist, so
+// nothing outside the site can be reached.
+func MemHandler(files func() map[string][]byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		p := r.URL.Path
+		if strings.ContainsAny(p, "\x00\\") {
+			http.Error(w, "bad path", http.StatusBadRequest)
+			return
+		}
+		site := files()
+		clean := strings.TrimPrefix(path.Clean("/"+p), "/")
+		for _, seg := range strings.Split(clean, "/") {
+			if seg == ".." || strings.HasPrefix(seg, ".") {
+				memNotFound(w, site)
+				return
+			}
+		}
+		name := clean
+		data, ok := site[name]
+		if !ok {
+			idx := strings.TrimSuffix(clean, "/") + "/index.html"
+			if clean == "" {
+				idx = "index.html"
+			}
+			if _, isDir := site[idx]; isDir {
+				if !strings.HasSuffix(p, "/") {
+					http.Redirect(w, r, "/"+clean+"/", http.StatusMovedPermanently)
+					return
+				}
+				name, data, ok = idx, site[idx], true
+			}
+		}
+		if !ok {
+			memNotFound(w, site)
+			return
+		}
+		if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+	})
+}
+
+func memNotFound(w http.ResponseWriter, site map[string][]byte) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	if b, ok := site["404.html"]; ok {
+		_, _ = w.Write(b)
+		return
+	}
+	_, _ = w.Write([]byte("<!doctype html><title>Not found</title><h1>Not found</h1>"))
 }
 
 func notFound(w http.ResponseWriter, dir string) {

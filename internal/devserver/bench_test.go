@@ -1,0 +1,107 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/bench"
+)
+
+// reloadLatency measures, n times, the time from writing a plan to the
+// reload event leaving the server, and returns the sorted durations.
+func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
+	s, err := New(Options{Root: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Watch(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+	ch := s.hub.add()
+	defer s.hub.remove(ch)
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := os.WriteFile(file, append(append([]byte{}, orig...), fmt.Sprintf("\nEdit %d.\n", i)...), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			msg := <-ch
+			if strings.HasPrefix(string(msg), "event: reload") {
+				break
+			}
+		}
+		out = append(out, time.Since(start))
+		time.Sleep(20 * time.Millisecond)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func report(b *testing.B, ds []time.Duration) {
+	p50 := ds[len(ds)/2]
+	p95 := ds[len(ds)*95/100]
+	b.ReportMetric(float64(p50.Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(p95.Microseconds())/1000, "ms-p95")
+}
+
+// BenchmarkReloadExample: write → reload event on the example content.
+func BenchmarkReloadExample(b *testing.B) {
+	root := b.TempDir()
+	if err := copyDir("../../content", filepath.Join(root, "content")); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		report(b, reloadLatency(b, root, filepath.Join(root, "content", "payments", "fraud-threshold-flip.md"), 40))
+	}
+}
+
+// BenchmarkReloadSynthetic: the same on a synthetic site of BENCH_PLANS
+// plans (default 1000; `make bench` uses 10 000).
+func BenchmarkReloadSynthetic(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("BENCH_PLANS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	root := b.TempDir()
+	if err := bench.Generate(root, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
+	if len(files) == 0 {
+		b.Fatal("no plan")
+	}
+	for b.Loop() {
+		report(b, reloadLatency(b, root, files[0], 10))
+	}
+}
+
+func copyDir(src, dst string) error {
+	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+}
