@@ -266,20 +266,13 @@ func (h *hub) send(name string, data any) {
 // site's 404 page for anything missing, and nothing outside dir.
 func FileHandler(dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		p, hidden, ok := requestPath(w, r)
+		if !ok {
 			return
 		}
-		p := r.URL.Path
-		if strings.ContainsAny(p, "\x00\\") {
-			http.Error(w, "bad path", http.StatusBadRequest)
+		if hidden {
+			notFound(w, dir)
 			return
-		}
-		for _, seg := range strings.Split(p, "/") {
-			if seg == ".." || strings.HasPrefix(seg, ".") && seg != "" {
-				notFound(w, dir)
-				return
-			}
 		}
 		clean := path.Clean("/" + p)
 		file := filepath.Join(dir, filepath.FromSlash(clean))
@@ -309,28 +302,42 @@ func FileHandler(dir string) http.Handler {
 	})
 }
 
+// requestPath checks a request for a site file: it answers other methods
+// and malformed paths itself (ok false), and reports paths with ".." or a
+// hidden segment, which the site never serves.
+func requestPath(w http.ResponseWriter, r *http.Request) (p string, hidden, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return "", false, false
+	}
+	p = r.URL.Path
+	if strings.ContainsAny(p, "\x00\\") {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return "", false, false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." || strings.HasPrefix(seg, ".") && seg != "" {
+			return p, true, true
+		}
+	}
+	return p, false, true
+}
+
 // MemHandler serves an in-memory build: index.html for folders, the
 // site's 404 page for anything missing. Only paths of the build exist, so
 // nothing outside the site can be reached.
 func MemHandler(files func() map[string][]byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		p := r.URL.Path
-		if strings.ContainsAny(p, "\x00\\") {
-			http.Error(w, "bad path", http.StatusBadRequest)
+		p, hidden, ok := requestPath(w, r)
+		if !ok {
 			return
 		}
 		site := files()
-		clean := strings.TrimPrefix(path.Clean("/"+p), "/")
-		for _, seg := range strings.Split(clean, "/") {
-			if seg == ".." || strings.HasPrefix(seg, ".") {
-				memNotFound(w, site)
-				return
-			}
+		if hidden {
+			memNotFound(w, site)
+			return
 		}
+		clean := strings.TrimPrefix(path.Clean("/"+p), "/")
 		name := clean
 		data, ok := site[name]
 		if !ok {
