@@ -3,6 +3,7 @@ package site
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"io/fs"
 	"os"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rollbook/rollbook/internal/drillchart"
 )
 
 // drillReport is the part of a game-day report (gameday.Report) the site
@@ -23,7 +26,42 @@ type drillReport struct {
 	FinalState string    `json:"final_state"`
 	TTD        *float64  `json:"ttd_plan_seconds"`
 	TTR        *float64  `json:"ttr_plan_seconds"`
-	File       string    `json:"-"`
+	Timeline   []struct {
+		At      int64  `json:"at_ns"`
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"timeline"`
+	Intervals []struct {
+		At     int64 `json:"at_ns"`
+		Stable struct {
+			Requests  float64 `json:"requests"`
+			ErrorRate float64 `json:"error_rate"`
+			P99       float64 `json:"p99_seconds"`
+		} `json:"stable"`
+		Canary struct {
+			Requests  float64 `json:"requests"`
+			ErrorRate float64 `json:"error_rate"`
+			P99       float64 `json:"p99_seconds"`
+		} `json:"canary"`
+	} `json:"intervals"`
+	File string `json:"-"`
+}
+
+// chart draws the report's error rate and p99 with its timeline markers.
+func (r drillReport) chart() template.HTML {
+	var pts []drillchart.Point
+	for _, iv := range r.Intervals {
+		pts = append(pts, drillchart.Point{At: float64(iv.At) / 1e9, StableErr: iv.Stable.ErrorRate, CanaryErr: iv.Canary.ErrorRate,
+			StableP99: iv.Stable.P99, CanaryP99: iv.Canary.P99, StableReqs: iv.Stable.Requests, CanaryReqs: iv.Canary.Requests})
+	}
+	var marks []drillchart.Marker
+	for _, e := range r.Timeline {
+		switch e.Type {
+		case "injection", "trigger", "traffic", "page":
+			marks = append(marks, drillchart.Marker{At: float64(e.At) / 1e9, Label: e.Message, Kind: e.Type})
+		}
+	}
+	return drillchart.Drill(r.Scenario, pts, marks)
 }
 
 // ScenarioResult is a plan's last drill of one scenario.
@@ -33,7 +71,9 @@ type ScenarioResult struct {
 	When     time.Time
 	State    string
 	TTD, TTR string
-	Report   string // site path of the JSON report
+	// Chart is the drill's error rate and p99 over time.
+	Chart    template.HTML
+	ttd, ttr float64
 }
 
 // readDrills reads every report under dir, newest last. A report that
@@ -85,7 +125,10 @@ func (b *Builder) attachDrills(s *loaded) {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue
 		}
-		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: r.FinalState, TTD: planSecs(r.TTD), TTR: planSecs(r.TTR), Report: "/_drills/" + r.File}
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: r.FinalState, TTD: planSecs(r.TTD), TTR: planSecs(r.TTR), Chart: r.chart()}
+		if r.TTD != nil && r.TTR != nil {
+			res.ttd, res.ttr = *r.TTD, *r.TTR
+		}
 		replaced := false
 		for i := range pg.Scenarios {
 			if pg.Scenarios[i].Scenario == r.Scenario {
@@ -115,6 +158,15 @@ func (b *Builder) attachDrills(s *loaded) {
 		sort.Slice(pg.Scenarios, func(i, j int) bool { return pg.Scenarios[i].Scenario < pg.Scenarios[j].Scenario })
 		// Newest first, and a bounded history.
 		h := pg.DrillHistory
+		var labels []string
+		var ttd, ttr []float64
+		for _, d := range h {
+			if d.ttd > 0 || d.ttr > 0 {
+				labels = append(labels, d.When.UTC().Format("2006-01-02 15:04")+" "+d.Scenario)
+				ttd, ttr = append(ttd, d.ttd), append(ttr, d.ttr)
+			}
+		}
+		pg.HistoryChart = drillchart.History(labels, ttd, ttr)
 		for i, j := 0, len(h)-1; i < j; i, j = i+1, j-1 {
 			h[i], h[j] = h[j], h[i]
 		}

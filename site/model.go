@@ -35,6 +35,7 @@ type Page struct {
 	// recent drills, newest first.
 	Scenarios    []ScenarioResult
 	DrillHistory []ScenarioResult
+	HistoryChart template.HTML
 
 	// Lists: the pages a list page shows, and the terms of a taxonomy.
 	Pages    []*Page

@@ -270,7 +270,9 @@ func TestEnvironment(t *testing.T) {
 		}
 		call(t, "PUT", env.FaultsURL+"/admin/faults", map[string]any{"latency": "300ms"})
 		start := time.Now()
-		if code, _, _ := call(t, "GET", env.FaultsURL+"/api/orders", nil); code != 200 || time.Since(start) < 300*time.Millisecond {
+		// /admin/state, not /api/orders: after this test's contract migration
+		// one order insert in twenty fails on the missing column.
+		if code, _, _ := call(t, "GET", env.FaultsURL+"/admin/state", nil); code != 200 || time.Since(start) < 300*time.Millisecond {
 			t.Errorf("latency 300ms: %d after %s", code, time.Since(start))
 		}
 		call(t, "PUT", env.FaultsURL+"/admin/faults", map[string]any{})

@@ -1,0 +1,69 @@
+package drillchart
+
+import (
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", name)
+	if *update {
+		_ = os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs; rerun with -update and review the diff", file)
+	}
+}
+
+func TestDrillChart(t *testing.T) {
+	pts := []Point{
+		{At: 0.25, StableErr: 0.01, CanaryErr: 0.01, StableP99: 0.1, CanaryP99: 0.12, StableReqs: 120, CanaryReqs: 70},
+		{At: 0.5, StableErr: 0.01, CanaryErr: 0.3, StableP99: 0.1, CanaryP99: 0.13, StableReqs: 120, CanaryReqs: 70},
+		{At: 0.75, StableErr: 0.0, CanaryErr: 0.28, StableP99: 0.11, CanaryP99: 0.12, StableReqs: 125, CanaryReqs: 71},
+		{At: 1.0, StableErr: 0.0, StableP99: 0.1, StableReqs: 190},
+	}
+	marks := []Marker{{At: 0.3, Label: "injected: canary 5xx", Kind: "injection"}, {At: 0.8, Label: "trigger fired", Kind: "trigger"}, {At: 0.8, Label: "canary 0%", Kind: "traffic"}}
+	got := string(Drill("bad-canary-errors", pts, marks))
+	for _, want := range []string{"error rate", "p99 latency", `class="series-canary"`, `class="series-stable"`, "marker-trigger", "trigger fired"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+	// Each SVG is well-formed XML.
+	for _, part := range strings.SplitAfter(got, "</svg>") {
+		if i := strings.Index(part, "<svg"); i >= 0 {
+			if err := xml.Unmarshal([]byte(part[i:]), new(struct{})); err != nil {
+				t.Fatalf("not well-formed: %v", err)
+			}
+		}
+	}
+	golden(t, "drill.svg.html", got)
+	if Drill("x", nil, nil) != "" {
+		t.Error("a drill without intervals drew a chart")
+	}
+}
+
+func TestHistoryChart(t *testing.T) {
+	got := string(History([]string{"d1", "d2", "d3"}, []float64{150, 120, 90}, []float64{18, 20, 16}))
+	if err := xml.Unmarshal([]byte(got), new(struct{})); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(got, `class="series-ttd"`) != 3 || strings.Count(got, `class="series-ttr"`) != 3 {
+		t.Errorf("bars: %s", got)
+	}
+	golden(t, "history.svg", got)
+}
