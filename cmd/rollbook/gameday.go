@@ -356,7 +356,7 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(d.w, "         %s is being drilled by another runner\n", s.File)
 					continue
 				}
-				n, err := d.drill(ctx, s.Plan, filepath.Dir(s.File), nil)
+				n, err := d.drill(ctx, s.Plan, cfg.Path(filepath.Dir(s.File)), nil)
 				release(err == nil)
 				if err != nil {
 					return err

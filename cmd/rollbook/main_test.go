@@ -150,3 +150,64 @@ func TestGamedayInterrupt(t *testing.T) {
 		t.Errorf("SIGINT left %v (%v)", left, err)
 	}
 }
+
+// One scheduled drill runs end to end through `gameday due` and shows on
+// the built site.
+func TestScheduledDrillShowsOnSite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := drillenv.CheckDocker(ctx); err != nil {
+		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../content/payments/api-2-4-canary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep the drill short: one scenario.
+	plan := strings.Replace(string(src), "scenarios: [bad-canary-errors, bad-canary-latency, healthy-canary, incompatible-migration, stuck-rollback, freeze]", "scenarios: [bad-canary-errors]", 1)
+	if plan == string(src) {
+		t.Fatal("fixture: scenarios line not found")
+	}
+	write := func(rel, body string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("content/payments/api-2-4-canary.md", plan)
+	sql, _ := os.ReadFile("../../content/payments/migrations/0042_add_ledger_ref.sql")
+	write("content/payments/migrations/0042_add_ledger_ref.sql", string(sql))
+	write("content/platform/automated-rollback-design.md", "# Design\n\nSee the [payments canary](../payments/api-2-4-canary.md).\n")
+
+	bin := filepath.Join(t.TempDir(), "rollbook-agent")
+	if err := drillenv.BuildAgentBinary(ctx, "../..", bin); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI(t, "gameday", "due", "-s", dir, "--agent", bin, "-q")
+	if code != 0 || !strings.Contains(out, "DUE") || !strings.Contains(out, "PASS bad-canary-errors") {
+		t.Fatalf("gameday due: exit %d\n%s", code, out)
+	}
+	// Drilled now: not due again.
+	if code, out := runCLI(t, "gameday", "due", "-s", dir, "--dry-run"); code != 0 || strings.Contains(out, "DUE") {
+		t.Errorf("still due after the drill: %s", out)
+	}
+	if code, out := runCLI(t, "build", "-s", dir); code != 0 {
+		t.Fatalf("build: %s", out)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "public", "payments", "api-2-4-canary", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"last drill: pass", "bad-canary-errors", "drill-chart"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("plan page lacks %q after the drill", want)
+		}
+	}
+}
