@@ -322,9 +322,9 @@ func TestDrillReportsOnSite(t *testing.T) {
 		"1-bad-canary-errors.json": `{"plan":"content/payments/api-canary.md","scenario":"bad-canary-errors","started":"2026-11-20T10:00:00Z","passed":true,"final_state":"rolled-back","ttd_plan_seconds":150,"ttr_plan_seconds":17,
 			"timeline":[{"at_ns":100000000,"type":"injection","message":"injected"},{"at_ns":900000000,"type":"trigger","message":"trigger fired"}],
 			"intervals":[{"at_ns":250000000,"stable":{"requests":100,"error_rate":0.01,"p99_seconds":0.1},"canary":{"requests":60,"error_rate":0.3,"p99_seconds":0.12}},{"at_ns":500000000,"stable":{"requests":100,"error_rate":0.0,"p99_seconds":0.1},"canary":{"requests":60,"error_rate":0.28,"p99_seconds":0.12}}]}`,
-		"2-freeze.json":            `{"plan":"content/payments/api-canary.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":false,"final_state":"halted"}`,
-		"3-corrupt.json":           `{"plan":"content/payments/api-can`,
-		"4-gone.json":              `{"plan":"content/payments/deleted.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":true}`,
+		"2-freeze.json":  `{"plan":"content/payments/api-canary.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":false,"final_state":"halted"}`,
+		"3-corrupt.json": `{"plan":"content/payments/api-can`,
+		"4-gone.json":    `{"plan":"content/payments/deleted.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":true}`,
 	}
 	for name, body := range reports {
 		if err := os.WriteFile(filepath.Join(drills, name), []byte(body), 0o644); err != nil {

@@ -166,13 +166,42 @@ func Build(docs []Doc) (*Index, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var written []string
 	for _, k := range keys {
 		b, err := json.Marshal(shards[k]) // encoding/json sorts map keys: deterministic
 		if err != nil {
 			return nil, err
 		}
-		idx.Files["t/"+k+".json"] = b
+		if len(b) <= MaxShard {
+			idx.Files["t/"+k+".json"] = b
+			written = append(written, k)
+			continue
+		}
+		// A large shard is split by a third character, so a query for
+		// "payments" does not download every "pa…" term.
+		sub := map[string]map[string][][3]int{}
+		for t, list := range shards[k] {
+			sk := shardKeyN(t, PrefixLen+1)
+			if sub[sk] == nil {
+				sub[sk] = map[string][][3]int{}
+			}
+			sub[sk][t] = list
+		}
+		subKeys := make([]string, 0, len(sub))
+		for sk := range sub {
+			subKeys = append(subKeys, sk)
+		}
+		sort.Strings(subKeys)
+		for _, sk := range subKeys {
+			b, err := json.Marshal(sub[sk])
+			if err != nil {
+				return nil, err
+			}
+			idx.Files["t/"+sk+".json"] = b
+			written = append(written, sk)
+		}
 	}
+	keys = written
 	for c := 0; c*ChunkSize < len(docs); c++ {
 		var chunk [][]any
 		for i := c * ChunkSize; i < min(len(docs), (c+1)*ChunkSize); i++ {
@@ -235,11 +264,17 @@ func Build(docs []Doc) (*Index, error) {
 	return idx, nil
 }
 
+// MaxShard is the largest term shard, in bytes, before it is split by one
+// more character.
+const MaxShard = 12 << 10
+
 // shardKey is a term's first PrefixLen characters, made safe as a file name.
-func shardKey(t string) string {
+func shardKey(t string) string { return shardKeyN(t, PrefixLen) }
+
+func shardKeyN(t string, n int) string {
 	rs := []rune(t)
-	if len(rs) > PrefixLen {
-		rs = rs[:PrefixLen]
+	if len(rs) > n {
+		rs = rs[:n]
 	}
 	var b strings.Builder
 	for _, r := range rs {

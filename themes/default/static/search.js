@@ -26,12 +26,25 @@ function init(box) {
     return cache.get(path);
   };
 
-  function shardKey(t) {
+  function shardKey(t, n) {
     let k = "";
-    for (const ch of Array.from(t).slice(0, manifest.prefix)) {
+    for (const ch of Array.from(t).slice(0, n)) {
       k += /^[a-z0-9]$/.test(ch) ? ch : "_" + ch.codePointAt(0).toString(16);
     }
     return k;
+  }
+
+  // The shards a word needs: its two-letter shard, or, where that was
+  // split because it was large, its three-letter one (all of them for a
+  // two-letter prefix still being typed).
+  function shardsFor(word) {
+    const two = shardKey(word, manifest.prefix);
+    if (manifest.shards.includes(two)) return [two];
+    if (Array.from(word).length > manifest.prefix) {
+      const three = shardKey(word, manifest.prefix + 1);
+      return manifest.shards.includes(three) ? [three] : [];
+    }
+    return manifest.shards.filter((k) => k.startsWith(two) && k.length > two.length);
   }
 
   // Same rules as the Go tokenizer: whole identifiers and their parts.
@@ -62,21 +75,21 @@ function init(box) {
   // Postings for one query word: exact, prefix (for the word being typed)
   // and one-edit matches on words of 5+ letters.
   async function postings(word, isLast) {
-    const key = shardKey(word);
-    if (!manifest.shards.includes(key)) return new Map();
-    const shard = await fetchJSON("t/" + key + ".json");
-    if (typeof shard !== "object" || shard === null || Array.isArray(shard)) throw new Error("index shard " + key + " is malformed");
     const hits = new Map();
-    for (const term in shard) {
-      let factor = 0;
-      if (term === word) factor = 1;
-      else if (isLast && term.startsWith(word)) factor = 0.8;
-      else if (word.length >= 5 && editDistanceAtMostOne(term, word)) factor = 0.6;
-      if (!factor) continue;
-      for (const [doc, score, heading] of shard[term]) {
-        const prev = hits.get(doc);
-        const s = score * factor;
-        if (!prev || prev.score < s) hits.set(doc, { score: s, heading });
+    for (const key of shardsFor(word)) {
+      const shard = await fetchJSON("t/" + key + ".json");
+      if (typeof shard !== "object" || shard === null || Array.isArray(shard)) throw new Error("index shard " + key + " is malformed");
+      for (const term in shard) {
+        let factor = 0;
+        if (term === word) factor = 1;
+        else if (isLast && term.startsWith(word)) factor = 0.8;
+        else if (word.length >= 5 && editDistanceAtMostOne(term, word)) factor = 0.6;
+        if (!factor) continue;
+        for (const [doc, score, heading] of shard[term]) {
+          const prev = hits.get(doc);
+          const s = score * factor;
+          if (!prev || prev.score < s) hits.set(doc, { score: s, heading });
+        }
       }
     }
     return hits;
