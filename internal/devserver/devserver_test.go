@@ -228,8 +228,13 @@ func TestBrowserLiveReload(t *testing.T) {
 	if err := os.Rename(filepath.Join(root, "content", "ops"), filepath.Join(root, "content", "runbooks")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	eventually(t, "the old URL to go", func() bool { code, _ := get(t, hs.URL+"/ops/flip/"); return code == 404 })
 	write(t, filepath.Join(root, "content", "runbooks", "flip.md"), page("Moved version"))
+	eventually(t, "the edit in the moved folder to be served", func() bool {
+		_, body := get(t, hs.URL+"/runbooks/flip/")
+		return strings.Contains(body, "Moved version")
+	})
+	time.Sleep(100 * time.Millisecond) // let the old tab's reload settle before navigating
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/runbooks/flip/")); err != nil {
 		t.Fatal(err)
 	}

@@ -270,7 +270,7 @@ func (a *App) Handler() http.Handler {
 			return
 		}
 		if rand.IntN(20) == 0 {
-			if _, err := pool.Exec(r.Context(), "INSERT INTO orders (amount, note) VALUES ($1, $2)", rand.IntN(1000), a.Release); err != nil {
+			if _, err := pool.Exec(r.Context(), "INSERT INTO orders (amount) VALUES ($1)", rand.IntN(1000)); err != nil {
 				writeJSON(w, 500, map[string]string{"error": err.Error()})
 				return
 			}
