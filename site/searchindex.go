@@ -2,17 +2,28 @@ package site
 
 import (
 	"html"
-	"regexp"
 	"strings"
 
 	"github.com/rollbook/rollbook/internal/search"
 )
 
-var tagRE = regexp.MustCompile(`<[^>]*>`)
-
 // plainText strips tags from rendered HTML for the search index.
 func plainText(h string) string {
-	return strings.Join(strings.Fields(html.UnescapeString(tagRE.ReplaceAllString(h, " "))), " ")
+	var b strings.Builder
+	b.Grow(len(h))
+	in := false
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '<':
+			in = true
+			b.WriteByte(' ')
+		case c == '>' && in:
+			in = false
+		case !in:
+			b.WriteByte(c)
+		}
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
 }
 
 // searchDoc turns a rendered page into what the index needs.

@@ -153,3 +153,23 @@ func FuzzTokens(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeShardIsJSON(t *testing.T) {
+	m := map[string][][3]int{"payments-api": {{1, 250, -1}, {7, 90, 2}}, "über": {{3, 10, 0}}}
+	var back map[string][][3]int
+	if err := json.Unmarshal(encodeShard(m), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, m) {
+		t.Errorf("round trip: %v", back)
+	}
+}
+
+func BenchmarkBuildIndex(b *testing.B) {
+	docs := synthetic(10000)
+	for b.Loop() {
+		if _, err := Build(docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
