@@ -141,6 +141,21 @@ func (b *Builder) attachDrills(s *loaded) {
 		}
 		pg.DrillHistory = append(pg.DrillHistory, res)
 	}
+	now := b.now()
+	defer func() {
+		// Overdue: no passing drill within two periods of the schedule.
+		for _, pg := range s.plans {
+			sched := pg.Plan.Gameday.Schedule.Schedule
+			if sched == nil {
+				continue
+			}
+			if pg.Drill == nil {
+				pg.Drill = &DrillStatus{Result: "none"}
+			}
+			d := pg.Drill
+			d.Overdue = d.LastPass.IsZero() || !sched.Next(sched.Next(d.LastPass)).After(now)
+		}
+	}()
 	for _, pg := range s.plans {
 		if len(pg.Scenarios) == 0 {
 			continue
@@ -152,6 +167,11 @@ func (b *Builder) attachDrills(s *loaded) {
 			}
 			if sc.When.After(st.When) {
 				st.When = sc.When
+			}
+		}
+		for _, d := range pg.DrillHistory {
+			if d.Passed && d.When.After(st.LastPass) {
+				st.LastPass = d.When
 			}
 		}
 		pg.Drill = st

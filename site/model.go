@@ -59,6 +59,10 @@ type MigrationView struct {
 type DrillStatus struct {
 	Result string // pass, fail, none
 	When   time.Time
+	// LastPass is the newest drill whose scenarios all passed.
+	LastPass time.Time
+	// Overdue: no passing drill within two schedule periods.
+	Overdue bool
 }
 
 // Term is one value of a taxonomy with the pages that carry it.

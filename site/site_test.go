@@ -331,8 +331,20 @@ func TestDrillReportsOnSite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The kill switch has a schedule and was never drilled: overdue.
+	ks := filepath.Join(root, "content", "payments", "kill-switch.md")
+	src, _ := os.ReadFile(ks)
+	if err := os.WriteFile(ks, []byte(strings.Replace(string(src), "risk: low\n", "risk: low\ngameday: {schedule: \"0 10 * * TUE\", scenarios: [freeze]}\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := build(t, root, nil); err != nil {
 		t.Fatalf("a corrupt or orphaned report failed the build: %v", err)
+	}
+	if s := read(t, root, "payments/kill-switch/index.html"); !strings.Contains(s, "drill overdue") {
+		t.Error("a scheduled plan never drilled is not shown overdue")
+	}
+	if s := read(t, root, "payments/api-canary/index.html"); strings.Contains(s, "drill overdue") {
+		t.Error("a plan without a schedule is shown overdue")
 	}
 	page := read(t, root, "payments/api-canary/index.html")
 	for _, want := range []string{"last drill: fail", "bad-canary-errors", "2m30s", "17s", "drill-fail", `class="drill-chart"`, "series-canary", "marker-trigger", "drill-history"} {
