@@ -293,7 +293,10 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 		urls = append(urls, "/")
 	}
 	home.Type = "home"
-	home.Pages = sv.Plans
+	// The home page shows the most recently reviewed plans; the full lists
+	// are one click away (by kind, service, …): a home page of ten thousand
+	// cards helps nobody during an incident.
+	home.Pages = recent(sv.Plans, homePlans)
 	for _, pg := range s.pages {
 		if pg.Type != "section" {
 			continue
@@ -368,6 +371,25 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	_ = contentDir
 	sort.Strings(urls)
 	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, urls))
+}
+
+// homePlans is how many plans the home page lists.
+const homePlans = 30
+
+// recent returns up to n plans, most recently reviewed first.
+func recent(plans []*Page, n int) []*Page {
+	out := append([]*Page(nil), plans...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Plan.Reviewed.Time, out[j].Plan.Reviewed.Time
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return out[i].URL < out[j].URL
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 func redirectPage(to string) []byte {
