@@ -32,6 +32,9 @@ test: vet
 bench: build
 	$(GO) run ./internal/bench/cmd/sitebench -n $(BENCH_N)
 	$(GO) test -run XXX -bench . -benchtime 1x ./internal/analysis/
+	BENCH_PLANS=$(BENCH_N) $(GO) test -run XXX -bench SearchInBrowser -benchtime 1x ./site/
+	BENCH_PLANS=$(BENCH_N) $(GO) test -run XXX -bench Reload -benchtime 1x -timeout 30m ./internal/devserver/
+	$(GO) test -run XXX -bench BuildIndex -benchtime 1x ./internal/search/
 
 fuzz:
 	$(GO) test ./internal/plan -run XXX -fuzz FuzzParse -fuzztime 30s

@@ -1,17 +1,22 @@
 package site_test
 
 import (
+	"compress/gzip"
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/rollbook/rollbook/internal/bench"
 	"github.com/rollbook/rollbook/internal/devserver"
 	"github.com/rollbook/rollbook/site"
 )
@@ -147,4 +152,98 @@ func TestSearchInBrowser(t *testing.T) {
 
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// gzipHandler compresses responses, as any static host does.
+func gzipHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(rec.Body.Bytes())
+		_ = zw.Close()
+	})
+}
+
+// BenchmarkSearchInBrowser measures, in headless Chromium on a synthetic
+// site (BENCH_PLANS, default 10 000), what the first query transfers and
+// the time from a keystroke to results shown, p50 and p95.
+func BenchmarkSearchInBrowser(b *testing.B) {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		b.Skip("chromium not installed")
+	}
+	n := 10000
+	if v := os.Getenv("BENCH_PLANS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	root := b.TempDir()
+	if err := bench.Generate(root, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := site.Build(context.Background(), site.Options{Root: root, Force: true}); err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(gzipHandler(devserver.FileHandler(filepath.Join(root, "public"))))
+	defer hs.Close()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer tcancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	// The page's own resources are loaded; count what the first query adds
+	// (search.js is counted too: it is part of search).
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(async () => {
+		const before = new Set(performance.getEntriesByType("resource").filter(e => !e.name.includes("search.js")).map(e => e.name));
+		const i = document.getElementById("search-input");
+		i.focus(); i.value = "payments-api"; i.dispatchEvent(new Event("input"));
+		for (let k = 0; k < 200 && !document.querySelector("#search-results li"); k++) await new Promise(r => setTimeout(r, 10));
+		await new Promise(r => setTimeout(r, 200));
+		return performance.getEntriesByType("resource").filter(e => !before.has(e.name) || e.name.includes("search.js")).reduce((s, e) => s + (e.transferSize || e.encodedBodySize), 0);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := []string{"canary", "rollback", "payments", "etcd", "checkout", "latency", "migration", "pod", "kafka", "search", "failover", "drain", "ledger", "throttle", "breaker"}
+	var times []float64
+	for b.Loop() {
+		times = times[:0]
+		for _, q := range queries {
+			for _, typed := range []string{q[:3], q} {
+				ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(async () => {
+					const i = document.getElementById("search-input");
+					const status = document.getElementById("search-status");
+					status.textContent = "";
+					const t0 = performance.now();
+					i.value = `+quote(typed)+`; i.dispatchEvent(new Event("input"));
+					while (!status.textContent) await new Promise(r => requestAnimationFrame(r));
+					return performance.now() - t0;
+				})()`, chromedp.EvalAwaitPromise))
+				if err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, ms)
+			}
+		}
+	}
+	sort.Float64s(times)
+	b.ReportMetric(first/1024, "KB-first-query")
+	b.ReportMetric(times[len(times)/2], "ms-p50")
+	b.ReportMetric(times[len(times)*95/100], "ms-p95")
 }

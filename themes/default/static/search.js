@@ -95,7 +95,17 @@ function init(box) {
     return hits;
   }
 
-  function decode(ids) { let p = 0; return ids.map((d) => (p += d)); }
+  // Facet lists are delta-encoded; decode each once.
+  const decoded = new Map();
+  function decode(ids) {
+    let out = decoded.get(ids);
+    if (!out) {
+      let p = 0;
+      out = Int32Array.from(ids, (d) => (p += d));
+      decoded.set(ids, out);
+    }
+    return out;
+  }
 
   async function run(query) {
     const my = ++seq;
@@ -189,7 +199,8 @@ function init(box) {
     for (const f of ["service", "kind", "risk", "environment", "owner", "drill"]) {
       const values = facets[f] || {};
       for (const v of Object.keys(values).sort()) {
-        const n = decode(values[v]).filter((d) => docSet.has(d)).length;
+        let n = 0;
+        for (const d of decode(values[v])) if (docSet.has(d)) n++;
         if (!n && selected[f] !== v) continue;
         const b = document.createElement("button");
         b.type = "button";
