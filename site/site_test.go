@@ -355,4 +355,27 @@ func TestDrillReportsOnSite(t *testing.T) {
 	if s := read(t, root, "drills/index.html"); !strings.Contains(s, "Payments API 2.4 canary") {
 		t.Error("drills dashboard lacks the drilled plan")
 	}
+	// Golden pages from the fixed reports, unminified so a diff reads well.
+	if err := os.WriteFile(filepath.Join(root, "rollbook.yaml"), []byte("title: Test runbooks\nminify: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(t, root, func(o *Options) { o.Force = true }); err != nil {
+		t.Fatal(err)
+	}
+	for page, file := range map[string]string{"drills/index.html": "drills-dashboard.html", "payments/api-canary/index.html": "drilled-plan.html"} {
+		got := read(t, root, page)
+		golden := filepath.Join("testdata", "golden", file)
+		if *update {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test ./site -run DrillReports -update)", err)
+		}
+		if got != string(want) {
+			t.Errorf("%s differs from %s; rerun with -update and review the diff", page, golden)
+		}
+	}
 }
