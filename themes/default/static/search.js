@@ -233,9 +233,10 @@ function init(box) {
 
   let pending = 0;
   function update() {
-    // Results are computed off the keystroke: typing never waits for them.
-    cancelAnimationFrame(pending);
-    pending = requestAnimationFrame(() => run(input.value).catch(showError));
+    // Results are computed off the keystroke (a zero timeout, coalescing a
+    // burst of keys): typing never waits for them.
+    clearTimeout(pending);
+    pending = setTimeout(() => run(input.value).catch(showError), 0);
   }
 
   function showError(e) {
