@@ -38,13 +38,8 @@ func TestSearchInBrowser(t *testing.T) {
 	hs := httptest.NewServer(devserver.FileHandler(filepath.Join(out, "public")))
 	defer hs.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := browser(path, time.Minute)
 	defer cancel()
-	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer tcancel()
 
 	eval := func(js string) string {
 		t.Helper()
@@ -196,13 +191,8 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 	}
 	hs := httptest.NewServer(gzipHandler(devserver.FileHandler(filepath.Join(root, "public"))))
 	defer hs.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := browser(path, 5*time.Minute)
 	defer cancel()
-	ctx, tcancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer tcancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
 		b.Fatal(err)
 	}
@@ -246,4 +236,14 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 	b.ReportMetric(first/1024, "KB-first-query")
 	b.ReportMetric(times[len(times)/2], "ms-p50")
 	b.ReportMetric(times[len(times)*95/100], "ms-p95")
+}
+
+// browser starts headless Chromium as the tests run it: no sandbox (tests
+// run as root in CI) and no background network traffic.
+func browser(path string, limit time.Duration) (context.Context, context.CancelFunc) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, tcancel := context.WithTimeout(ctx, limit)
+	return ctx, func() { tcancel(); cancel(); acancel() }
 }

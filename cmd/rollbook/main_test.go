@@ -97,12 +97,7 @@ func TestBuildAndNew(t *testing.T) {
 func TestGamedayInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := drillenv.CheckDocker(ctx); err != nil {
-		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
+	requireDocker(ctx, t)
 	bin := t.TempDir()
 	for _, b := range []string{"rollbook", "rollbook-agent"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, b), "../../cmd/"+b)
@@ -156,12 +151,7 @@ func TestGamedayInterrupt(t *testing.T) {
 func TestScheduledDrillShowsOnSite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := drillenv.CheckDocker(ctx); err != nil {
-		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
+	requireDocker(ctx, t)
 	dir := t.TempDir()
 	src, err := os.ReadFile("../../content/payments/api-2-4-canary.md")
 	if err != nil {
@@ -209,5 +199,16 @@ func TestScheduledDrillShowsOnSite(t *testing.T) {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("plan page lacks %q after the drill", want)
 		}
+	}
+}
+
+// requireDocker skips without a Docker engine, unless the run demands one.
+func requireDocker(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := drillenv.CheckDocker(ctx); err != nil {
+		if os.Getenv("ROLLBOOK_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("ROLLBOOK_REQUIRE_DOCKER=1 but: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
 	}
 }

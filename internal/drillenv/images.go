@@ -64,12 +64,12 @@ func AgentImage(ctx context.Context, binary string) (string, error) {
 	h.Write([]byte(agentDockerfile))
 	h.Write(data)
 	ref := "rollbook-agent:" + hex.EncodeToString(h.Sum(nil))[:12]
-	c, err := dockerClient(ctx)
+	c, built, err := openImage(ctx, ref)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if imageExists(ctx, c, ref) {
+	if built {
 		return ref, nil
 	}
 	var buf bytes.Buffer
@@ -211,12 +211,12 @@ func PostgresImage(ctx context.Context) (string, error) {
 		}
 	}
 	ref := "rollbook-postgres:" + hex.EncodeToString(h.Sum(nil))[:12]
-	c, err := dockerClient(ctx)
+	c, built, err := openImage(ctx, ref)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if imageExists(ctx, c, ref) {
+	if built {
 		return ref, nil
 	}
 
@@ -489,4 +489,14 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// openImage connects to the engine and reports whether ref is built
+// already: images are tagged by content hash, so an existing tag is current.
+func openImage(ctx context.Context, ref string) (*client.Client, bool, error) {
+	c, err := dockerClient(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, imageExists(ctx, c, ref), nil
 }
