@@ -7,9 +7,13 @@
 package migrate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -54,13 +58,22 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%d:%d: SQL syntax error: %s", e.Line, e.Column, e.Message)
 }
 
-// AnalyzeFile analyses the SQL file at path.
+// AnalyzeFile analyses the SQL file at path. Results are cached by the
+// SQL's hash in the user's cache folder: starting the parser costs about a
+// second (it compiles WebAssembly), which every build would otherwise pay.
 func AnalyzeFile(path string) (Result, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return Result{}, err
 	}
+	cacheFile := cachePath(src)
+	if res, ok := readCache(cacheFile); ok {
+		return res, nil
+	}
 	res, err := Analyze(src)
+	if err == nil {
+		writeCache(cacheFile, res)
+	}
 	if err != nil {
 		var se *SyntaxError
 		if errors.As(err, &se) {
@@ -69,6 +82,65 @@ func AnalyzeFile(path string) (Result, error) {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, nil
+}
+
+// cacheVersion changes whenever the classification rules do.
+const cacheVersion = "v1"
+
+// CacheDir is where results are cached; "" turns caching off. Tests set it.
+var CacheDir = func() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "rollbook", "migrate")
+}()
+
+func cachePath(src []byte) string {
+	if CacheDir == "" {
+		return ""
+	}
+	sum := sha256.Sum256(src)
+	return filepath.Join(CacheDir, cacheVersion+"-"+hex.EncodeToString(sum[:])+".json")
+}
+
+func readCache(file string) (Result, bool) {
+	if file == "" {
+		return Result{}, false
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return Result{}, false
+	}
+	var res Result
+	if json.Unmarshal(b, &res) != nil || res.Phase != Expand && res.Phase != Contract {
+		return Result{}, false
+	}
+	return res, true
+}
+
+// writeCache stores a result atomically; a cache that cannot be written is
+// only slower, never wrong.
+func writeCache(file string, res Result) {
+	if file == "" {
+		return
+	}
+	b, err := json.Marshal(res)
+	if err != nil || os.MkdirAll(filepath.Dir(file), 0o755) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	if cerr := tmp.Close(); werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return
+	}
+	if os.Rename(tmp.Name(), file) != nil {
+		os.Remove(tmp.Name())
+	}
 }
 
 // Analyze classifies every statement of a SQL migration.

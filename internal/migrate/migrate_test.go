@@ -115,3 +115,39 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func TestAnalyzeFileCache(t *testing.T) {
+	old := CacheDir
+	CacheDir = t.TempDir()
+	defer func() { CacheDir = old }()
+	file := filepath.Join(t.TempDir(), "m.sql")
+	src := []byte("ALTER TABLE orders DROP COLUMN note;\n")
+	if err := os.WriteFile(file, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first, err := AnalyzeFile(file)
+	if err != nil || first.Phase != Contract {
+		t.Fatalf("%+v %v", first, err)
+	}
+	cached := cachePath(src)
+	if _, err := os.Stat(cached); err != nil {
+		t.Fatalf("no cache entry: %v", err)
+	}
+	// A cached result is served as it was stored.
+	second, err := AnalyzeFile(file)
+	if err != nil || second.Phase != Contract || len(second.Findings) != 1 || second.Findings[0].Kind != "drop-column" {
+		t.Fatalf("cached: %+v %v", second, err)
+	}
+	// A corrupt cache entry is ignored and replaced.
+	if err := os.WriteFile(cached, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third, err := AnalyzeFile(file)
+	if err != nil || third.Phase != Contract {
+		t.Fatalf("after corrupt cache: %+v %v", third, err)
+	}
+	// Changing the SQL changes the key.
+	if cachePath([]byte("SELECT 1;")) == cached {
+		t.Error("two SQL texts share a cache key")
+	}
+}
