@@ -15,7 +15,7 @@ import (
 
 // debounce gathers a burst of events (an editor's write, rename and chmod,
 // or a git checkout) into one rebuild.
-const debounce = 4 * time.Millisecond
+const debounce = 2 * time.Millisecond
 
 // ignored reports editor droppings that must never trigger a rebuild: vim
 // swap and backup files and its 4913 probe, Emacs lock and autosave files,
