@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/golden"
+
 	"github.com/rollbook/rollbook/internal/diag"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
@@ -294,22 +293,7 @@ func TestGoldenPlanPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := read(t, root, "payments/api-canary/index.html")
-	golden := filepath.Join("testdata", "golden", "api-canary.html")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./site -run Golden -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("plan page differs from %s; run go test ./site -run Golden -update and review the diff", golden)
-	}
+	golden.Check(t, filepath.Join("testdata", "golden", "api-canary.html"), []byte(got))
 }
 
 func TestDrillReportsOnSite(t *testing.T) {
@@ -364,18 +348,6 @@ func TestDrillReportsOnSite(t *testing.T) {
 	}
 	for page, file := range map[string]string{"drills/index.html": "drills-dashboard.html", "payments/api-canary/index.html": "drilled-plan.html"} {
 		got := read(t, root, page)
-		golden := filepath.Join("testdata", "golden", file)
-		if *update {
-			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./site -run DrillReports -update)", err)
-		}
-		if got != string(want) {
-			t.Errorf("%s differs from %s; rerun with -update and review the diff", page, golden)
-		}
+		golden.Check(t, filepath.Join("testdata", "golden", file), []byte(got))
 	}
 }

@@ -2,32 +2,11 @@ package drillchart
 
 import (
 	"encoding/xml"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rollbook/rollbook/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		_ = os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs; rerun with -update and review the diff", file)
-	}
-}
 
 func TestDrillChart(t *testing.T) {
 	pts := []Point{
@@ -51,7 +30,7 @@ func TestDrillChart(t *testing.T) {
 			}
 		}
 	}
-	golden(t, "drill.svg.html", got)
+	golden.Check(t, "testdata/drill.svg.html", []byte(got))
 	if Drill("x", nil, nil) != "" {
 		t.Error("a drill without intervals drew a chart")
 	}
@@ -65,5 +44,5 @@ func TestHistoryChart(t *testing.T) {
 	if strings.Count(got, `class="series-ttd"`) != 3 || strings.Count(got, `class="series-ttr"`) != 3 {
 		t.Errorf("bars: %s", got)
 	}
-	golden(t, "history.svg", got)
+	golden.Check(t, "testdata/history.svg", []byte(got))
 }

@@ -1,14 +1,13 @@
 package markdown
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/rollbook/rollbook/internal/golden"
+)
 
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.md")
@@ -26,19 +25,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := strings.TrimSuffix(f, ".md") + ".golden.html"
-			if *update {
-				if err := os.WriteFile(golden, []byte(res.HTML), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if string(res.HTML) != string(want) {
-				t.Errorf("%s differs from its golden file; rerun with -update and review the diff", f)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".md")+".golden.html", []byte(res.HTML))
 		})
 	}
 }

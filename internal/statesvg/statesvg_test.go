@@ -2,14 +2,12 @@ package statesvg
 
 import (
 	"encoding/xml"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/rollbook/rollbook/internal/golden"
+)
 
 func TestRenderGolden(t *testing.T) {
 	tests := []struct {
@@ -32,20 +30,7 @@ func TestRenderGolden(t *testing.T) {
 					t.Errorf("SVG lacks %q", w)
 				}
 			}
-			golden := filepath.Join("testdata", tt.name+".svg")
-			if *update {
-				_ = os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("differs from %s; rerun with -update and review", golden)
-			}
+			golden.Check(t, filepath.Join("testdata", tt.name+".svg"), []byte(got))
 		})
 	}
 }
