@@ -229,6 +229,9 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 					b.Fatal(err)
 				}
 				times = append(times, ms)
+				if os.Getenv("BENCH_VERBOSE") != "" {
+					b.Logf("%-12s %.1f ms", typed, ms)
+				}
 			}
 		}
 	}

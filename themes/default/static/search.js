@@ -13,6 +13,7 @@ function init(box) {
   const status = document.getElementById("search-status");
   const facetsEl = document.getElementById("search-facets");
   const cache = new Map();
+  const PREFIX_POSTINGS = 300;
   let manifest = null, facets = null, active = -1, results = [], seq = 0;
   const selected = {}; // facet -> value
 
@@ -85,7 +86,10 @@ function init(box) {
         else if (isLast && term.startsWith(word)) factor = 0.8;
         else if (word.length >= 5 && editDistanceAtMostOne(term, word)) factor = 0.6;
         if (!factor) continue;
-        for (const [doc, score, heading] of shard[term]) {
+        // Postings are sorted best first: while a word is still being
+        // typed, its longer completions contribute their best documents only.
+        const list = factor === 0.8 ? shard[term].slice(0, PREFIX_POSTINGS) : shard[term];
+        for (const [doc, score, heading] of list) {
           const prev = hits.get(doc);
           const s = score * factor;
           if (!prev || prev.score < s) hits.set(doc, { score: s, heading });
@@ -135,8 +139,7 @@ function init(box) {
     }
     if (my !== seq) return; // a newer keystroke won
     renderFacets(new Set(docs), words.length > 0 || Object.keys(selected).length > 0);
-    docs.sort((a, b) => scores.get(b).score - scores.get(a).score || a - b);
-    const top = docs.slice(0, 10);
+    const top = topN(docs, scores, 10);
     const chunks = await Promise.all([...new Set(top.map((d) => Math.floor(d / manifest.chunk)))].map((c) => fetchJSON("d/" + c + ".json").then((v) => [c, v])));
     if (my !== seq) return;
     const byChunk = new Map(chunks);
@@ -150,6 +153,20 @@ function init(box) {
       return { url, title, service, kind, risk, summary, anchor, heading: anchor ? headings[h][1] : "", score };
     }).sort((a, b) => b.score - a.score);
     render(words, docs.length);
+  }
+
+  // topN picks the best n documents without sorting them all.
+  function topN(docs, scores, n) {
+    const best = [];
+    const better = (a, b) => scores.get(a).score > scores.get(b).score || (scores.get(a).score === scores.get(b).score && a < b);
+    for (const d of docs) {
+      if (best.length < n) { best.push(d); best.sort((a, b) => (better(a, b) ? -1 : 1)); continue; }
+      if (better(d, best[n - 1])) {
+        best[n - 1] = d;
+        for (let i = n - 1; i > 0 && better(best[i], best[i - 1]); i--) [best[i], best[i - 1]] = [best[i - 1], best[i]];
+      }
+    }
+    return best;
   }
 
   function mark(text, words) {
