@@ -1,0 +1,140 @@
+package export
+
+import (
+	"fmt"
+	"strings"
+)
+
+type flaggerCanary struct {
+	APIVersion string            `yaml:"apiVersion"`
+	Kind       string            `yaml:"kind"`
+	Metadata   meta              `yaml:"metadata"`
+	Spec       flaggerCanarySpec `yaml:"spec"`
+}
+
+type flaggerCanarySpec struct {
+	TargetRef struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Name       string `yaml:"name"`
+	} `yaml:"targetRef"`
+	Analysis flaggerAnalysis `yaml:"analysis"`
+}
+
+type flaggerAnalysis struct {
+	Interval    string          `yaml:"interval"`
+	Threshold   int             `yaml:"threshold"`
+	StepWeights []int           `yaml:"stepWeights,omitempty"`
+	Metrics     []flaggerMetric `yaml:"metrics"`
+}
+
+type flaggerMetric struct {
+	Name           string  `yaml:"name"`
+	TemplateRef    tmplRef `yaml:"templateRef"`
+	ThresholdRange struct {
+		Max *float64 `yaml:"max,omitempty"`
+		Min *float64 `yaml:"min,omitempty"`
+	} `yaml:"thresholdRange"`
+	Interval string `yaml:"interval"`
+}
+
+type tmplRef struct {
+	Name string `yaml:"name"`
+}
+
+type flaggerTemplate struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   meta   `yaml:"metadata"`
+	Spec       struct {
+		Provider struct {
+			Type    string `yaml:"type"`
+			Address string `yaml:"address"`
+		} `yaml:"provider"`
+		Query string `yaml:"query"`
+	} `yaml:"spec"`
+}
+
+// Flagger exports a Canary and a MetricTemplate per trigger. Flagger always
+// rolls back when the failure threshold is reached and offers no gate that
+// holds a failed canary for a human, so a plan whose rollback must not be
+// automatic is refused with the reason instead of exported.
+func Flagger(in Input) (*Result, error) {
+	p := in.Plan
+	if p.Service == "" {
+		return nil, fmt.Errorf("%s: export needs service: to name the Canary", p.Path)
+	}
+	blocked, err := guard(in)
+	if err != nil {
+		return nil, err
+	}
+	if blocked != "" {
+		return nil, fmt.Errorf("%s: not exported to Flagger: %s, and Flagger rolls back automatically when its threshold is reached (it cannot hold a failed canary for a human); export to Argo Rollouts instead, whose Inconclusive analysis pauses for a person", p.Path, blocked)
+	}
+	res := &Result{Warnings: unsupported(p, "Flagger")}
+	c := flaggerCanary{APIVersion: FlaggerAPI, Kind: "Canary", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
+	c.Spec.TargetRef.APIVersion, c.Spec.TargetRef.Kind, c.Spec.TargetRef.Name = "apps/v1", "Deployment", p.Service
+	c.Spec.Analysis.Interval = promDuration(p.Analysis.Interval.D())
+	failures := 1
+	for _, t := range p.Triggers {
+		if t.Consecutives() > failures {
+			failures = t.Consecutives()
+		}
+	}
+	c.Spec.Analysis.Threshold = failures
+	if failures > 1 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("Flagger counts failed checks for the whole canary (threshold %d), not consecutive windows per trigger", failures))
+	}
+	for _, s := range p.Strategy.Steps {
+		if s.Weight < 100 {
+			c.Spec.Analysis.StepWeights = append(c.Spec.Analysis.StepWeights, s.Weight)
+		}
+	}
+	var bakes []string
+	for _, s := range p.Strategy.Steps {
+		if s.Bake > 0 {
+			bakes = append(bakes, s.Bake.String())
+		}
+	}
+	if len(bakes) > 0 {
+		res.Warnings = append(res.Warnings, "Flagger advances one step per analysis interval; the plan's bake times ("+strings.Join(bakes, ", ")+") are not expressible")
+	}
+	docs := []any{}
+	for _, t := range p.Triggers {
+		if t.IsHealth() {
+			continue
+		}
+		q, ok := query(in, t, "")
+		if !ok {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("trigger %s has no PromQL mapping: add promql: {%s: ...} to rollbook.yaml; not exported", t.Metric, t.Metric))
+			continue
+		}
+		// Flagger templates see the canary through {{ target }}; the
+		// baseline comparison subtracts the primary's value.
+		q = strings.ReplaceAll(q, `,rollouts_pod_template_hash=""`, "")
+		canaryQ := strings.ReplaceAll(q, `service="`+p.Service+`"`, `service="{{ target }}-canary"`)
+		if t.Compare == "baseline" {
+			primaryQ := strings.ReplaceAll(q, `service="`+p.Service+`"`, `service="{{ target }}-primary"`)
+			canaryQ = "(" + canaryQ + ") - (" + primaryQ + ")"
+		}
+		name := p.Service + "-" + strings.ReplaceAll(t.Metric, "_", "-")
+		mt := flaggerTemplate{APIVersion: FlaggerAPI, Kind: "MetricTemplate", Metadata: meta{Name: name}}
+		mt.Spec.Provider.Type, mt.Spec.Provider.Address = "prometheus", PrometheusAddress
+		mt.Spec.Query = canaryQ
+		docs = append(docs, mt)
+		limit := threshold(t)
+		m := flaggerMetric{Name: t.Metric, TemplateRef: tmplRef{Name: name}, Interval: promDuration(t.Window.D())}
+		if t.Min.Set && !t.Max.Set && t.MaxDelta == 0 {
+			m.ThresholdRange.Min = &limit
+		} else {
+			m.ThresholdRange.Max = &limit
+		}
+		c.Spec.Analysis.Metrics = append(c.Spec.Analysis.Metrics, m)
+	}
+	header := []string{"Exported by rollbook from " + p.Path + " for Flagger (" + FlaggerAPI + ")."}
+	for _, w := range res.Warnings {
+		header = append(header, "Not expressible: "+w)
+	}
+	res.YAML, err = marshal(append([]any{c}, docs...), comment(header))
+	return res, err
+}
