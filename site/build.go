@@ -286,7 +286,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 
 func reservedURL(u string) bool {
 	switch strings.Split(strings.Trim(u, "/"), "/")[0] {
-	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "_search":
+	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "_search", "_export":
 		return true
 	}
 	return u == "/404.html" || u == "/sitemap.xml"
@@ -353,6 +353,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	b.log.Debug("plans read and checked", "pages", len(s.pages), "took", time.Since(start))
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
+		return nil, err
+	}
+	// Exports come first: plan pages link to them.
+	if err := b.writeExports(s, w); err != nil {
 		return nil, err
 	}
 	if err := b.renderAll(ctx, s, w); err != nil {

@@ -36,6 +36,8 @@ type Page struct {
 	Scenarios    []ScenarioResult
 	DrillHistory []ScenarioResult
 	HistoryChart template.HTML
+	// Exports are the plan's policy as controller manifests, or why not.
+	Exports []ExportLink
 
 	// Lists: the pages a list page shows, and the terms of a taxonomy.
 	Pages    []*Page
@@ -63,6 +65,13 @@ type DrillStatus struct {
 	LastPass time.Time
 	// Overdue: no passing drill within two schedule periods.
 	Overdue bool
+}
+
+// ExportLink is one exported manifest of a plan.
+type ExportLink struct {
+	Controller string // "Argo Rollouts", "Flagger"
+	URL        string // site path of the YAML, "" when refused
+	Refused    string // why the controller gets no manifest
 }
 
 // Term is one value of a taxonomy with the pages that carry it.

@@ -99,7 +99,7 @@ func TestBuildBasic(t *testing.T) {
 		"notes/on-call/index.html", "services/index.html", "services/payments-api/index.html", "owners/team-payments/index.html",
 		"environments/production/index.html", "kinds/rollout/index.html", "risks/low/index.html", "tags/pci/index.html",
 		"stale/index.html", "drills/index.html", "404.html", "sitemap.xml", "style.css", "site.js", "chroma.css",
-		"payments/migrations/0042_add_ledger_ref.sql"} {
+		"payments/migrations/0042_add_ledger_ref.sql", "_export/payments-api-canary.argo.yaml", "_export/payments-api-canary.flagger.yaml"} {
 		read(t, root, rel)
 	}
 	if _, err := os.Stat(filepath.Join(root, "public", "notes", "draft")); err == nil {
@@ -122,6 +122,7 @@ func TestBuildBasic(t *testing.T) {
 		"copy", // copy button on code blocks
 		`type="checkbox"`,
 		"<table",
+		`href="../../_export/payments-api-canary.argo.yaml"`, // the drilled policy as manifests
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("plan page lacks %q", want)

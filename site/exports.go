@@ -1,0 +1,46 @@
+package site
+
+import (
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/rollbook/rollbook/internal/export"
+)
+
+// exportable reports whether a plan has a policy a Kubernetes controller
+// can run: a service, canary steps and triggers, and no other platform.
+func exportable(pg *Page) bool {
+	p := pg.Plan
+	k8s := p.Infrastructure == "" || p.Infrastructure == "kubernetes" || p.Infrastructure == "containers"
+	return k8s && p.Service != "" && len(p.Strategy.Steps) > 0 && len(p.Triggers) > 0
+}
+
+// writeExports writes each plan's policy as Argo Rollouts and Flagger
+// manifests under _export/, for the plan page to link.
+func (b *Builder) writeExports(s *loaded, w *writer) error {
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	for _, pg := range s.plans {
+		if !exportable(pg) {
+			continue
+		}
+		in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
+		base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
+		for _, c := range []struct {
+			name, ext string
+			fn        func(export.Input) (*export.Result, error)
+		}{{"Argo Rollouts", "argo", export.Argo}, {"Flagger", "flagger", export.Flagger}} {
+			res, err := c.fn(in)
+			if err != nil {
+				pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, Refused: err.Error()})
+				continue
+			}
+			url := base + "." + c.ext + ".yaml"
+			if err := w.write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
+				return err
+			}
+			pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, URL: url})
+		}
+	}
+	return nil
+}
