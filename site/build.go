@@ -356,7 +356,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	// Exports come first: plan pages link to them.
-	if err := b.writeExports(s, w); err != nil {
+	if err := b.writeExports(ctx, s, w); err != nil {
 		return nil, err
 	}
 	if err := b.renderAll(ctx, s, w); err != nil {

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"context"
 	"path"
 	"path/filepath"
 	"strings"
@@ -8,21 +9,23 @@ import (
 	"github.com/rollbook/rollbook/internal/export"
 )
 
-// exportable reports whether a plan has a policy a Kubernetes controller
-// can run: a service, canary steps and triggers, and no other platform.
+// exportable reports whether a plan has a drilled policy (a gameday
+// block) that a Kubernetes controller can run: a service, canary steps
+// and triggers, and no other platform.
 func exportable(pg *Page) bool {
 	p := pg.Plan
 	k8s := p.Infrastructure == "" || p.Infrastructure == "kubernetes" || p.Infrastructure == "containers"
-	return k8s && p.Service != "" && len(p.Strategy.Steps) > 0 && len(p.Triggers) > 0
+	return k8s && len(p.Gameday.Scenarios) > 0 && p.Service != "" && len(p.Strategy.Steps) > 0 && len(p.Triggers) > 0
 }
 
 // writeExports writes each plan's policy as Argo Rollouts and Flagger
 // manifests under _export/, for the plan page to link.
-func (b *Builder) writeExports(s *loaded, w *writer) error {
+func (b *Builder) writeExports(ctx context.Context, s *loaded, w *writer) error {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	for _, pg := range s.plans {
+	return parallel(ctx, len(s.plans), func(i int) error {
+		pg := s.plans[i]
 		if !exportable(pg) {
-			continue
+			return nil
 		}
 		in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
 		base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
@@ -41,6 +44,6 @@ func (b *Builder) writeExports(s *loaded, w *writer) error {
 			}
 			pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, URL: url})
 		}
-	}
-	return nil
+		return nil
+	})
 }
