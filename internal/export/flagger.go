@@ -18,6 +18,9 @@ type flaggerCanarySpec struct {
 		Kind       string `yaml:"kind"`
 		Name       string `yaml:"name"`
 	} `yaml:"targetRef"`
+	Service struct {
+		Port int `yaml:"port"`
+	} `yaml:"service"`
 	Analysis flaggerAnalysis `yaml:"analysis"`
 }
 
@@ -55,6 +58,9 @@ type flaggerTemplate struct {
 	} `yaml:"spec"`
 }
 
+// ServicePort is the port written into Flagger's spec.service.
+var ServicePort = 80
+
 // Flagger exports a Canary and a MetricTemplate per trigger. Flagger always
 // rolls back when the failure threshold is reached and offers no gate that
 // holds a failed canary for a human, so a plan whose rollback must not be
@@ -74,6 +80,8 @@ func Flagger(in Input) (*Result, error) {
 	res := &Result{Warnings: unsupported(p, "Flagger")}
 	c := flaggerCanary{APIVersion: FlaggerAPI, Kind: "Canary", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
 	c.Spec.TargetRef.APIVersion, c.Spec.TargetRef.Kind, c.Spec.TargetRef.Name = "apps/v1", "Deployment", p.Service
+	// The plan does not know the service's port; 80 is the common default.
+	c.Spec.Service.Port = ServicePort
 	c.Spec.Analysis.Interval = promDuration(p.Analysis.Interval.D())
 	failures := 1
 	for _, t := range p.Triggers {
@@ -131,7 +139,8 @@ func Flagger(in Input) (*Result, error) {
 		}
 		c.Spec.Analysis.Metrics = append(c.Spec.Analysis.Metrics, m)
 	}
-	header := []string{"Exported by rollbook from " + p.Path + " for Flagger (" + FlaggerAPI + ")."}
+	header := []string{"Exported by rollbook from " + p.Path + " for Flagger (" + FlaggerAPI + ").",
+		fmt.Sprintf("Set spec.service.port to your Service's port (written as %d).", ServicePort)}
 	for _, w := range res.Warnings {
 		header = append(header, "Not expressible: "+w)
 	}
