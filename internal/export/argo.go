@@ -99,6 +99,12 @@ func Argo(in Input) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Warnings: unsupported(p, "Argo Rollouts")}
+	for _, t := range p.Triggers {
+		if t.Consecutives() > 1 && !t.IsHealth() {
+			res.Warnings = append(res.Warnings, "Argo Rollouts' failureLimit counts failed measurements over the whole analysis, not consecutive ones (consecutive: N is exported as failureLimit N-1)")
+			break
+		}
+	}
 	ro := argoRollout{APIVersion: ArgoAPI, Kind: "Rollout", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
 	for _, s := range p.Strategy.Steps {
 		w := s.Weight
