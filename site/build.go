@@ -84,6 +84,11 @@ type Builder struct {
 	analyses map[string]analysis
 
 	files atomic.Pointer[map[string][]byte]
+
+	// last is the last good in-memory build, which Update changes in
+	// place; pending are the files changed since it.
+	last    *state
+	pending map[string]bool
 }
 
 // Files returns the last good in-memory build (Options.Memory), by slash
@@ -168,9 +173,19 @@ type loaded struct {
 	byURL    map[string]*Page
 	plans    []*Page
 	assets   []source
-	aliases  map[string]string // alias site path -> target page URL
+	aliases  map[string]string  // alias site path -> target page URL
+	lists    map[string][]*Page // term URL -> its plans, sorted
+	sv       *siteView
 	findings diag.List
 	mu       sync.Mutex
+}
+
+func (s *loaded) assetSet() map[string]bool {
+	m := make(map[string]bool, len(s.assets))
+	for _, a := range s.assets {
+		m[a.rel] = true
+	}
+	return m
 }
 
 func (s *loaded) add(ds ...diag.Finding) {
@@ -190,7 +205,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}}
+	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
 	for _, p := range ps {
 		s.findings = append(s.findings, p.diags...)
 		if p.plan == nil || p.plan.Draft && !b.opts.Drafts {
@@ -331,9 +346,14 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	out := b.cfg.Path(b.cfg.PublicDir)
-	key, err := b.inputKey(ctx)
-	if err != nil {
-		return nil, err
+	// An in-memory build is always made (serve mode), so it needs no
+	// input hash; hashing ten thousand plans costs a tenth of a second.
+	var key string
+	var err error
+	if !b.opts.Memory {
+		if key, err = b.inputKey(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !b.opts.Force && key != "" && readStamp(out) == key {
 		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
@@ -370,7 +390,8 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b.log.Debug("lists written", "took", time.Since(start))
-	if err := b.writeSearch(s, w); err != nil {
+	idx, err := b.writeSearch(s, w)
+	if err != nil {
 		return nil, err
 	}
 	b.log.Debug("search index written", "took", time.Since(start))
@@ -379,6 +400,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	if err := w.commit(); err != nil {
 		return nil, err
+	}
+	if b.opts.Memory {
+		b.last = &state{s: s, search: idx}
+		b.pending = nil
 	}
 	b.log.Debug("published", "took", time.Since(start))
 	s.findings.Sort()

@@ -21,29 +21,31 @@ func exportable(pg *Page) bool {
 // writeExports writes each plan's policy as Argo Rollouts and Flagger
 // manifests under _export/, for the plan page to link.
 func (b *Builder) writeExports(ctx context.Context, s *loaded, w *writer) error {
-	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	return parallel(ctx, len(s.plans), func(i int) error {
-		pg := s.plans[i]
-		if !exportable(pg) {
-			return nil
-		}
-		in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
-		base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
-		for _, c := range []struct {
-			name, ext string
-			fn        func(export.Input) (*export.Result, error)
-		}{{"Argo Rollouts", "argo", export.Argo}, {"Flagger", "flagger", export.Flagger}} {
-			res, err := c.fn(in)
-			if err != nil {
-				pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, Refused: err.Error()})
-				continue
-			}
-			url := base + "." + c.ext + ".yaml"
-			if err := w.write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
-				return err
-			}
-			pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, URL: url})
-		}
+	return parallel(ctx, len(s.plans), func(i int) error { return b.exportPage(s.plans[i], w) })
+}
+
+// exportPage writes one plan's manifests and records them on the page.
+func (b *Builder) exportPage(pg *Page, w *writer) error {
+	if !exportable(pg) {
 		return nil
-	})
+	}
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
+	base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
+	for _, c := range []struct {
+		name, ext string
+		fn        func(export.Input) (*export.Result, error)
+	}{{"Argo Rollouts", "argo", export.Argo}, {"Flagger", "flagger", export.Flagger}} {
+		res, err := c.fn(in)
+		if err != nil {
+			pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, Refused: err.Error()})
+			continue
+		}
+		url := base + "." + c.ext + ".yaml"
+		if err := w.write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
+			return err
+		}
+		pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, URL: url})
+	}
+	return nil
 }

@@ -44,6 +44,8 @@ type Page struct {
 	Terms    []Term
 	Taxonomy *Taxonomy
 	Term     string
+	// Pager is set on a list split over several pages.
+	Pager *Pager
 
 	// Section pages: the folder's own intro comes from _index.md.
 	Children []*Page
@@ -72,6 +74,48 @@ type ExportLink struct {
 	Controller string // "Argo Rollouts", "Flagger"
 	URL        string // site path of the YAML, "" when refused
 	Refused    string // why the controller gets no manifest
+}
+
+// Pager places one page of a long list among its siblings.
+type Pager struct {
+	Number, Total int
+	Prev, Next    string // site paths, "" at the ends
+	First         int    // 1-based position of the page's first item
+	Of            int    // items in the whole list
+}
+
+// listPageSize is how many plans one list page shows: a list of every
+// production plan on a large site would be megabytes nobody scrolls.
+const listPageSize = 100
+
+// pagerURL is the site path of page n of the list at base.
+func pagerURL(base string, n int) string {
+	if n <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%spage/%d/", base, n)
+}
+
+// paginate splits a term's sorted pages into list pages.
+func paginate(tax *Taxonomy, t Term, pages []*Page) []*Page {
+	total := max(1, (len(pages)+listPageSize-1)/listPageSize)
+	out := make([]*Page, 0, total)
+	for n := 1; n <= total; n++ {
+		lo, hi := (n-1)*listPageSize, min(len(pages), n*listPageSize)
+		pg := &Page{Type: "term", URL: pagerURL(t.URL, n), Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages[lo:hi]}
+		if total > 1 {
+			pg.Pager = &Pager{Number: n, Total: total, First: lo + 1, Of: len(pages)}
+			if n > 1 {
+				pg.Pager.Prev = pagerURL(t.URL, n-1)
+				pg.Title += fmt.Sprintf(" (page %d)", n)
+			}
+			if n < total {
+				pg.Pager.Next = pagerURL(t.URL, n+1)
+			}
+		}
+		out = append(out, pg)
+	}
+	return out
 }
 
 // Term is one value of a taxonomy with the pages that carry it.

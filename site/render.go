@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -124,57 +125,61 @@ var hrefRE = regexp.MustCompile(`(href|src)="([^"]*)"`)
 // renderAll renders every Markdown page; with a nil writer it only checks
 // the links.
 func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
-	sv := b.siteView(s)
+	sv := b.view(s)
 	display := strings.TrimSuffix(b.cfg.ContentDir, "/")
-	assets := map[string]bool{}
-	for _, a := range s.assets {
-		assets[a.rel] = true
-	}
+	assets := s.assetSet()
 	return parallel(ctx, len(s.pages), func(i int) error {
 		pg := s.pages[i]
-		name := path.Join(display, pg.Plan.Path)
-		res, err := b.md.Render(pg.Plan.Body, pg.Plan.BodyLine-1)
-		if err != nil {
-			s.add(diag.Finding{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"})
-			return nil
-		}
-		rewrites := map[string]string{}
-		for _, l := range res.Links {
-			target, ok, internal := resolveLink(s, assets, pg, l.Dest)
-			if !internal {
-				continue
-			}
-			if !ok {
-				s.add(diag.Finding{File: name, Line: l.Line, Col: 1, Severity: diag.Error, Rule: "broken-link",
-					Message: fmt.Sprintf("link %q points to no page or file", l.Dest), Fix: "link to an existing plan by its file, for example ../payments/api-canary.md"})
-				continue
-			}
-			rewrites[l.Dest] = relURL(pg.URL, target)
-		}
-		if w == nil {
-			return nil
-		}
-		content := string(res.HTML)
-		if len(rewrites) > 0 {
-			content = hrefRE.ReplaceAllStringFunc(content, func(m string) string {
-				sub := hrefRE.FindStringSubmatch(m)
-				if to, ok := rewrites[html.UnescapeString(sub[2])]; ok {
-					return sub[1] + `="` + html.EscapeString(to) + `"`
-				}
-				return m
-			})
-		}
-		pg.Content = template.HTML(content)
-		pg.Headings = res.Headings
-		if pg.Type == "plan" {
-			pg.StateSVG = statesvg.Render(machine(pg))
-		}
-		if pg.Type == "section" || pg.Type == "home" {
+		s.add(b.renderPage(s, assets, display, pg, w != nil)...)
+		if w == nil || pg.Type == "section" || pg.Type == "home" {
 			// Lists are filled in writeGenerated once every page is known.
 			return nil
 		}
 		return b.writePage(w, sv, pg)
 	})
+}
+
+// renderPage renders a page's Markdown into pg and resolves its links;
+// with fill false it only checks the links.
+func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, pg *Page, fill bool) diag.List {
+	var ds diag.List
+	name := path.Join(display, pg.Plan.Path)
+	res, err := b.md.Render(pg.Plan.Body, pg.Plan.BodyLine-1)
+	if err != nil {
+		return diag.List{{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"}}
+	}
+	rewrites := map[string]string{}
+	for _, l := range res.Links {
+		target, ok, internal := resolveLink(s, assets, pg, l.Dest)
+		if !internal {
+			continue
+		}
+		if !ok {
+			ds = append(ds, diag.Finding{File: name, Line: l.Line, Col: 1, Severity: diag.Error, Rule: "broken-link",
+				Message: fmt.Sprintf("link %q points to no page or file", l.Dest), Fix: "link to an existing plan by its file, for example ../payments/api-canary.md"})
+			continue
+		}
+		rewrites[l.Dest] = relURL(pg.URL, target)
+	}
+	if !fill {
+		return ds
+	}
+	content := string(res.HTML)
+	if len(rewrites) > 0 {
+		content = hrefRE.ReplaceAllStringFunc(content, func(m string) string {
+			sub := hrefRE.FindStringSubmatch(m)
+			if to, ok := rewrites[html.UnescapeString(sub[2])]; ok {
+				return sub[1] + `="` + html.EscapeString(to) + `"`
+			}
+			return m
+		})
+	}
+	pg.Content = template.HTML(content)
+	pg.Headings = res.Headings
+	if pg.Type == "plan" {
+		pg.StateSVG = statesvg.Render(machine(pg))
+	}
+	return ds
 }
 
 func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
@@ -262,6 +267,42 @@ func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (targ
 	return "", false, true
 }
 
+// view returns the site as templates see it, made once per build.
+func (b *Builder) view(s *loaded) *siteView {
+	if s.sv == nil {
+		s.sv = b.siteView(s)
+	}
+	return s.sv
+}
+
+// updateView puts cur in the place of old in the site's lists, sorting
+// again only what the edit can reorder.
+func updateView(sv *siteView, plans []*Page, old, cur *Page) {
+	replace := func(ps []*Page) {
+		for i, p := range ps {
+			if p == old {
+				ps[i] = cur
+			}
+		}
+	}
+	reorder := cur.Title != old.Title || cur.Plan.Weight != old.Plan.Weight
+	replace(sv.Plans)
+	replace(sv.Stale)
+	if reorder {
+		sortPages(sv.Plans)
+		sortPages(sv.Stale)
+	}
+	for _, tax := range sv.Taxonomies {
+		if slices.Equal(tax.Values(old.Plan), tax.Values(cur.Plan)) {
+			for _, t := range tax.Terms {
+				replace(t.Pages)
+			}
+			continue
+		}
+		buildTerms(tax, plans)
+	}
+}
+
 func (b *Builder) siteView(s *loaded) *siteView {
 	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev}
 	for _, pg := range s.plans {
@@ -281,16 +322,11 @@ func (b *Builder) siteView(s *loaded) *siteView {
 // writeGenerated writes the list pages, home, 404, sitemap, static files
 // and content assets.
 func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) error {
-	sv := b.siteView(s)
-	var urls []string
-	for _, pg := range s.pages {
-		urls = append(urls, pg.URL)
-	}
+	sv := b.view(s)
 	// Sections and home list what is under them.
 	home := s.byURL["/"]
 	if home == nil {
 		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
-		urls = append(urls, "/")
 	}
 	home.Type = "home"
 	// The home page shows the most recently reviewed plans; the full lists
@@ -324,11 +360,9 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 		for _, t := range tax.Terms {
 			pages := append([]*Page(nil), t.Pages...)
 			sortPages(pages)
-			lists = append(lists, &Page{Type: "term", URL: t.URL, Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages})
+			s.lists[t.URL] = pages
+			lists = append(lists, paginate(tax, t, pages)...)
 		}
-	}
-	for _, l := range lists {
-		urls = append(urls, l.URL)
 	}
 	if err := parallel(ctx, len(lists), func(i int) error { return b.writePage(w, sv, lists[i]) }); err != nil {
 		return err
@@ -337,12 +371,10 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	if err := b.writePage(w, sv, stale); err != nil {
 		return err
 	}
-	urls = append(urls, stale.URL)
-	drills := &Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: sv.Plans}
+	drills := &Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: drilled(sv.Plans)}
 	if err := b.writePage(w, sv, drills); err != nil {
 		return err
 	}
-	urls = append(urls, drills.URL)
 	if err := b.writePage(w, sv, &Page{Type: "404", URL: "/404.html", Title: "Page not found"}); err != nil {
 		return err
 	}
@@ -369,25 +401,69 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 		}
 	}
 	_ = contentDir
+	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv)))
+}
+
+// siteURLs lists every page of the site for the sitemap, sorted.
+func siteURLs(s *loaded, sv *siteView) []string {
+	urls := make([]string, 0, len(s.pages)+len(s.lists)+16)
+	for _, pg := range s.pages {
+		urls = append(urls, pg.URL)
+	}
+	if s.byURL["/"] == nil {
+		urls = append(urls, "/")
+	}
+	for _, tax := range sv.Taxonomies {
+		urls = append(urls, "/"+tax.Key+"/")
+	}
+	for u, pages := range s.lists {
+		for n := 1; n == 1 || (n-1)*listPageSize < len(pages); n++ {
+			urls = append(urls, pagerURL(u, n))
+		}
+	}
+	urls = append(urls, "/stale/", "/drills/")
 	sort.Strings(urls)
-	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, urls))
+	return urls
+}
+
+// drilled returns the plans the drills page lists: those with a game-day
+// block or a drill on record.
+func drilled(plans []*Page) []*Page {
+	var out []*Page
+	for _, pg := range plans {
+		if len(pg.Plan.Gameday.Scenarios) > 0 || pg.Drill != nil {
+			out = append(out, pg)
+		}
+	}
+	return out
 }
 
 // homePlans is how many plans the home page lists.
 const homePlans = 30
 
-// recent returns up to n plans, most recently reviewed first.
+// recent returns up to n plans, most recently reviewed first. It keeps
+// only the n best while it scans: sorting ten thousand plans for thirty
+// would be most of a page edit's cost in rollbook serve.
 func recent(plans []*Page, n int) []*Page {
-	out := append([]*Page(nil), plans...)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Plan.Reviewed.Time, out[j].Plan.Reviewed.Time
-		if !a.Equal(b) {
-			return a.After(b)
+	newer := func(a, b *Page) bool {
+		x, y := a.Plan.Reviewed.Time, b.Plan.Reviewed.Time
+		if !x.Equal(y) {
+			return x.After(y)
 		}
-		return out[i].URL < out[j].URL
-	})
-	if len(out) > n {
-		out = out[:n]
+		return a.URL < b.URL
+	}
+	out := make([]*Page, 0, n+1)
+	for _, pg := range plans {
+		if len(out) == n && !newer(pg, out[n-1]) {
+			continue
+		}
+		at := sort.Search(len(out), func(i int) bool { return newer(pg, out[i]) })
+		out = append(out, nil)
+		copy(out[at+1:], out[at:])
+		out[at] = pg
+		if len(out) > n {
+			out = out[:n]
+		}
 	}
 	return out
 }

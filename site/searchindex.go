@@ -53,24 +53,34 @@ func searchDoc(pg *Page) search.Doc {
 	return d
 }
 
-// writeSearch builds the index from every page with a body and writes it
-// under _search/.
-func (b *Builder) writeSearch(s *loaded, w *writer) error {
-	var docs []search.Doc
+// searchDocs lists the pages the index holds, in index order.
+func searchPages(s *loaded) []*Page {
+	var out []*Page
 	for _, pg := range s.pages {
 		if pg.Type == "home" || pg.Type == "section" {
 			continue
 		}
-		docs = append(docs, searchDoc(pg))
+		out = append(out, pg)
 	}
-	idx, err := search.Build(docs)
+	return out
+}
+
+// writeSearch builds the index from every page with a body and writes it
+// under _search/.
+func (b *Builder) writeSearch(s *loaded, w *writer) (*search.Live, error) {
+	pages := searchPages(s)
+	docs := make([]search.Doc, len(pages))
+	for i, pg := range pages {
+		docs[i] = searchDoc(pg)
+	}
+	idx, err := search.NewLive(docs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for name, data := range idx.Files {
+	for name, data := range idx.Files() {
 		if err := w.write("_search/"+name, data); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return idx, nil
 }

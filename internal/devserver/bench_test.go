@@ -85,7 +85,7 @@ func BenchmarkReloadSynthetic(b *testing.B) {
 		b.Fatal("no plan")
 	}
 	for b.Loop() {
-		report(b, reloadLatency(b, root, files[0], 10))
+		report(b, reloadLatency(b, root, files[0], 40))
 	}
 }
 

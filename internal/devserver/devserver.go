@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/diag"
@@ -49,9 +50,11 @@ var liveJS []byte
 
 // Server is a running dev server.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	builder *site.Builder
+	opts Options
+	log  *slog.Logger
+	// builder holds the loaded config and theme and the last good site;
+	// a config or template change replaces it.
+	builder atomic.Pointer[site.Builder]
 	hub     *hub
 
 	mu       sync.Mutex
@@ -113,8 +116,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: log, builder: b, hub: newHub()}
-	s.rebuild(context.Background(), "")
+	s := &Server{opts: opts, log: log, hub: newHub()}
+	s.builder.Store(b)
+	s.rebuild(context.Background(), nil, "")
 	return s, nil
 }
 
@@ -127,12 +131,25 @@ func newBuilder(opts Options, log *slog.Logger) (*site.Builder, error) {
 // Close releases the server's resources.
 func (s *Server) Close() error { return nil }
 
-// rebuild builds the site; on success tabs reload (or swap CSS when only a
-// stylesheet changed), on failure they show the error and the last good
-// site stays in place.
-func (s *Server) rebuild(ctx context.Context, cssOnly string) {
+// rebuild brings the site up to date with the changed files (nil: all
+// of them); on success tabs reload (or swap CSS when only a stylesheet
+// changed), on failure they show the error and the last good site stays
+// in place.
+func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) {
 	start := time.Now()
-	res, err := s.builder.Build(ctx)
+	var res *site.Result
+	var err error
+	if changed == nil || s.reloadsTheme(changed) {
+		// Config and templates are read when a builder is made.
+		var b *site.Builder
+		if b, err = newBuilder(s.opts, s.log); err == nil {
+			if res, err = b.Build(ctx); err == nil {
+				s.builder.Store(b)
+			}
+		}
+	} else {
+		res, err = s.builder.Load().Update(ctx, changed)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -166,7 +183,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(liveJS)
 	})
 	mux.HandleFunc("/_rollbook/events", s.events)
-	mux.Handle("/", MemHandler(s.builder.Files))
+	mux.Handle("/", MemHandler(func() map[string][]byte { return s.builder.Load().Files() }))
 	return mux
 }
 

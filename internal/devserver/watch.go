@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,7 +36,7 @@ func ignored(name string) bool {
 
 // sources lists the folders and files a build reads.
 func (s *Server) sources() (dirs []string, files []string) {
-	cfg := s.builder.Config()
+	cfg := s.builder.Load().Config()
 	dirs = []string{cfg.Path(cfg.ContentDir), cfg.Path(filepath.Join("themes", cfg.Theme)), cfg.Path(cfg.DrillsDir)}
 	files = []string{cfg.Path("rollbook.yaml")}
 	return dirs, files
@@ -75,6 +77,7 @@ func (s *Server) Watch(ctx context.Context) error {
 	var fire <-chan time.Time
 	cssOnly := ""
 	pending := false
+	changed := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,7 +94,8 @@ func (s *Server) Watch(ctx context.Context) error {
 			if ignored(ev.Name) || ev.Op == fsnotify.Chmod {
 				continue
 			}
-			inRoot := filepath.Dir(ev.Name) == s.builder.Config().Root || filepath.Dir(ev.Name) == filepath.Clean(s.builder.Config().Root)
+			root := s.builder.Load().Config().Root
+			inRoot := filepath.Dir(ev.Name) == root || filepath.Dir(ev.Name) == filepath.Clean(root)
 			if inRoot && !watchedFile[ev.Name] && !underAny(ev.Name, dirs) {
 				continue
 			}
@@ -111,6 +115,7 @@ func (s *Server) Watch(ctx context.Context) error {
 				cssOnly = ""
 			}
 			pending = true
+			changed[filepath.Clean(ev.Name)] = true
 			if timer == nil {
 				timer = time.NewTimer(debounce)
 			} else {
@@ -127,8 +132,9 @@ func (s *Server) Watch(ctx context.Context) error {
 					s.log.Warn("re-watching", "dir", d, "err", err)
 				}
 			}
-			s.rebuild(ctx, cssOnly)
+			s.rebuild(ctx, slices.Sorted(maps.Keys(changed)), cssOnly)
 			cssOnly = ""
+			clear(changed)
 		}
 	}
 }
@@ -175,7 +181,7 @@ func (s *Server) poll(ctx context.Context, every time.Duration) error {
 		case <-t.C:
 			if cur := s.fingerprint(); cur != prev {
 				prev = cur
-				s.rebuild(ctx, "")
+				s.rebuild(ctx, nil, "")
 			}
 		}
 	}
@@ -206,4 +212,27 @@ func (s *Server) fingerprint() string {
 		}
 	}
 	return b.String()
+}
+
+// reloadsTheme reports whether a change needs the config and theme read
+// again: rollbook.yaml, a template, or a theme file that was removed (its
+// embedded default takes its place).
+func (s *Server) reloadsTheme(changed []string) bool {
+	cfg := s.builder.Load().Config()
+	themeDir := cfg.Path(filepath.Join("themes", cfg.Theme))
+	for _, f := range changed {
+		if filepath.Base(f) == "rollbook.yaml" && filepath.Dir(f) == filepath.Clean(cfg.Root) {
+			return true
+		}
+		if !underAny(f, []string{themeDir}) {
+			continue
+		}
+		if !underAny(f, []string{filepath.Join(themeDir, "static")}) {
+			return true
+		}
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }

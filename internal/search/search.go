@@ -5,12 +5,16 @@
 package search
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -113,119 +117,226 @@ const ChunkSize = 50
 // Build computes BM25 scores (k1 1.2, b 0.75 over the weighted length)
 // and splits the index into files.
 func Build(docs []Doc) (*Index, error) {
-	type posting struct {
-		doc     int
-		tf      float64
-		heading int
+	l, err := NewLive(docs)
+	if err != nil {
+		return nil, err
 	}
-	postings := map[string][]posting{}
-	lengths := make([]float64, len(docs))
+	return &Index{Files: l.files}, nil
+}
+
+// docTerms is one document's weighted term frequencies.
+type docTerms struct {
+	tf   map[string]float64
+	head map[string]int // term -> first heading holding it
+	len  float64
+}
+
+func analyze(d Doc) docTerms {
+	dt := docTerms{tf: map[string]float64{}, head: map[string]int{}}
+	add := func(text string, w float64) {
+		for _, t := range Tokens(text) {
+			dt.tf[t] += w
+			dt.len += w
+		}
+	}
+	add(d.Title, WeightTitle)
+	add(d.Service, WeightService)
+	add(strings.Join(d.Tags, " "), WeightTags)
+	for hi, h := range d.Headings {
+		for _, t := range Tokens(h.Text) {
+			if _, ok := dt.head[t]; !ok {
+				dt.head[t] = hi
+			}
+		}
+		add(h.Text, WeightHeading)
+	}
+	add(d.Body, WeightBody)
+	return dt
+}
+
+func (dt docTerms) heading(t string) int {
+	if h, ok := dt.head[t]; ok {
+		return h
+	}
+	return -1
+}
+
+// Live is an index held in memory so that one document can be replaced
+// and only the files it touches rewritten (rollbook serve). Scores use
+// the average document length of the full build; every other statistic
+// is kept exact.
+type Live struct {
+	docs  []Doc
+	terms []docTerms
+	avg   float64
+	lists map[string][][3]int // term -> [doc, score, heading], best first
+	// split holds the two-letter keys whose shard was too large and is
+	// split by a third letter.
+	split  map[string]bool
+	shards map[string]map[string]struct{} // shard key -> its terms
+	files  map[string][]byte
+	// frag caches each term's encoded entry, so that rewriting a shard
+	// re-encodes only the terms that changed.
+	frag map[string][]byte
+}
+
+const bm25K1, bm25B = 1.2, 0.75
+
+func (l *Live) score(t string, doc, df int) int {
+	idf := math.Log(1 + (float64(len(l.docs))-float64(df)+0.5)/(float64(df)+0.5))
+	tf := l.terms[doc].tf[t]
+	s := idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*l.terms[doc].len/l.avg))
+	return int(math.Round(s * 100))
+}
+
+func better(a, b [3]int) bool { return a[1] > b[1] || a[1] == b[1] && a[0] < b[0] }
+
+// NewLive indexes docs.
+func NewLive(docs []Doc) (*Live, error) { return newLive(docs, 0) }
+
+// newLive indexes docs; a positive avg fixes the average length that
+// scores use instead of computing it (tests compare Replace with it).
+func newLive(docs []Doc, avg float64) (*Live, error) {
+	l := &Live{docs: append([]Doc(nil), docs...), terms: make([]docTerms, len(docs)), avg: 1,
+		lists: map[string][][3]int{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}}
+	// Tokenising is most of the work and each document is independent.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/64))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += workers {
+				l.terms[i] = analyze(docs[i])
+			}
+		}()
+	}
+	wg.Wait()
 	var total float64
-	for i, d := range docs {
-		tf := map[string]float64{}
-		head := map[string]int{}
-		add := func(text string, w float64) {
-			for _, t := range Tokens(text) {
-				tf[t] += w
-				lengths[i] += w
-			}
-		}
-		add(d.Title, WeightTitle)
-		add(d.Service, WeightService)
-		add(strings.Join(d.Tags, " "), WeightTags)
-		for hi, h := range d.Headings {
-			for _, t := range Tokens(h.Text) {
-				if _, ok := head[t]; !ok {
-					head[t] = hi
-				}
-			}
-			add(h.Text, WeightHeading)
-		}
-		add(d.Body, WeightBody)
-		total += lengths[i]
-		for t, f := range tf {
-			h, ok := head[t]
-			if !ok {
-				h = -1
-			}
-			postings[t] = append(postings[t], posting{doc: i, tf: f, heading: h})
+	docsOf := map[string][]int{}
+	for i, dt := range l.terms {
+		total += dt.len
+		for t := range dt.tf {
+			docsOf[t] = append(docsOf[t], i)
 		}
 	}
-	avg := 1.0
-	if len(docs) > 0 {
-		avg = total / float64(len(docs))
+	if len(docs) > 0 && total > 0 {
+		l.avg = total / float64(len(docs))
 	}
-	const k1, b = 1.2, 0.75
-	shards := map[string]map[string][][3]int{}
-	for t, ps := range postings {
-		idf := math.Log(1 + (float64(len(docs))-float64(len(ps))+0.5)/(float64(len(ps))+0.5))
-		key := shardKey(t)
-		if shards[key] == nil {
-			shards[key] = map[string][][3]int{}
-		}
-		list := make([][3]int, 0, len(ps))
-		for _, p := range ps {
-			score := idf * p.tf * (k1 + 1) / (p.tf + k1*(1-b+b*lengths[p.doc]/avg))
-			list = append(list, [3]int{p.doc, int(math.Round(score * 100)), p.heading})
-		}
-		sort.Slice(list, func(i, j int) bool {
-			return list[i][1] > list[j][1] || list[i][1] == list[j][1] && list[i][0] < list[j][0]
-		})
-		shards[key][t] = list
+	if avg > 0 {
+		l.avg = avg
 	}
-	idx := &Index{Files: map[string][]byte{}}
-	keys := make([]string, 0, len(shards))
-	for k := range shards {
-		keys = append(keys, k)
+	byKey := map[string][]string{}
+	for t, ids := range docsOf {
+		list := make([][3]int, len(ids))
+		for j, doc := range ids {
+			list[j] = [3]int{doc, l.score(t, doc, len(ids)), l.terms[doc].heading(t)}
+		}
+		sort.Slice(list, func(i, j int) bool { return better(list[i], list[j]) })
+		l.lists[t] = list
+		byKey[shardKey(t)] = append(byKey[shardKey(t)], t)
 	}
-	sort.Strings(keys)
-	var written []string
-	for _, k := range keys {
-		b := encodeShard(shards[k])
-		if len(b) <= MaxShard {
-			idx.Files["t/"+k+".json"] = b
-			written = append(written, k)
-			continue
+	for k, ts := range byKey {
+		if len(l.encode(ts)) > MaxShard {
+			// A large shard is split by a third character, so a query for
+			// "payments" does not download every "pa…" term.
+			l.split[k] = true
 		}
-		// A large shard is split by a third character, so a query for
-		// "payments" does not download every "pa…" term.
-		sub := map[string]map[string][][3]int{}
-		for t, list := range shards[k] {
-			sk := shardKeyN(t, PrefixLen+1)
-			if sub[sk] == nil {
-				sub[sk] = map[string][][3]int{}
-			}
-			sub[sk][t] = list
-		}
-		subKeys := make([]string, 0, len(sub))
-		for sk := range sub {
-			subKeys = append(subKeys, sk)
-		}
-		sort.Strings(subKeys)
-		for _, sk := range subKeys {
-			idx.Files["t/"+sk+".json"] = encodeShard(sub[sk])
-			written = append(written, sk)
+		for _, t := range ts {
+			l.addTerm(t)
 		}
 	}
-	keys = written
+	for k := range l.shards {
+		l.writeShard(k)
+	}
 	for c := 0; c*ChunkSize < len(docs); c++ {
-		var chunk [][]any
-		for i := c * ChunkSize; i < min(len(docs), (c+1)*ChunkSize); i++ {
-			d := docs[i]
-			var hs [][2]string
-			for _, h := range d.Headings {
-				hs = append(hs, [2]string{h.ID, h.Text})
-			}
-			chunk = append(chunk, []any{d.URL, d.Title, d.Service, d.Kind, d.Risk, d.Summary, hs})
-		}
-		b, err := json.Marshal(chunk)
-		if err != nil {
+		if err := l.writeChunk(c); err != nil {
 			return nil, err
 		}
-		idx.Files[fmt.Sprintf("d/%d.json", c)] = b
 	}
+	if err := l.writeFacets(); err != nil {
+		return nil, err
+	}
+	return l, l.writeManifest()
+}
+
+// Files returns the index's files by name; the map is the index's own.
+func (l *Live) Files() map[string][]byte { return l.files }
+
+func (l *Live) shardOf(t string) string {
+	if k := shardKey(t); !l.split[k] {
+		return k
+	}
+	return shardKeyN(t, PrefixLen+1)
+}
+
+func (l *Live) addTerm(t string) {
+	k := l.shardOf(t)
+	if l.shards[k] == nil {
+		l.shards[k] = map[string]struct{}{}
+	}
+	l.shards[k][t] = struct{}{}
+}
+
+// encode writes the shard holding terms; the result is the same as
+// encodeShard's, built from the cached entry of each term.
+func (l *Live) encode(terms []string) []byte {
+	sort.Strings(terms)
+	size := 2
+	for _, t := range terms {
+		f, ok := l.frag[t]
+		if !ok {
+			f = appendTerm(nil, t, l.lists[t])
+			l.frag[t] = f
+		}
+		size += len(f) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, t := range terms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, l.frag[t]...)
+	}
+	return append(b, '}')
+}
+
+func (l *Live) writeShard(k string) {
+	name := "t/" + k + ".json"
+	if len(l.shards[k]) == 0 {
+		delete(l.shards, k)
+		delete(l.files, name)
+		return
+	}
+	terms := make([]string, 0, len(l.shards[k]))
+	for t := range l.shards[k] {
+		terms = append(terms, t)
+	}
+	l.files[name] = l.encode(terms)
+}
+
+func (l *Live) writeChunk(c int) error {
+	var chunk [][]any
+	for i := c * ChunkSize; i < min(len(l.docs), (c+1)*ChunkSize); i++ {
+		d := l.docs[i]
+		var hs [][2]string
+		for _, h := range d.Headings {
+			hs = append(hs, [2]string{h.ID, h.Text})
+		}
+		chunk = append(chunk, []any{d.URL, d.Title, d.Service, d.Kind, d.Risk, d.Summary, hs})
+	}
+	b, err := json.Marshal(chunk)
+	if err != nil {
+		return err
+	}
+	l.files[fmt.Sprintf("d/%d.json", c)] = b
+	return nil
+}
+
+func (l *Live) writeFacets() error {
 	facets := map[string]map[string][]int{"service": {}, "kind": {}, "risk": {}, "environment": {}, "owner": {}, "drill": {}}
-	for i, d := range docs {
+	for i, d := range l.docs {
 		addF := func(f, v string) {
 			if v != "" {
 				facets[f][v] = append(facets[f][v], i)
@@ -258,16 +369,120 @@ func Build(docs []Doc) (*Index, error) {
 	}
 	fb, err := json.Marshal(enc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	idx.Files["f.json"] = fb
-	manifest := map[string]any{"version": 1, "docs": len(docs), "chunk": ChunkSize, "prefix": PrefixLen, "shards": keys}
+	l.files["f.json"] = fb
+	return nil
+}
+
+func (l *Live) writeManifest() error {
+	keys := make([]string, 0, len(l.shards))
+	for k := range l.shards {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	manifest := map[string]any{"version": 1, "docs": len(l.docs), "chunk": ChunkSize, "prefix": PrefixLen, "shards": keys}
 	mb, err := json.Marshal(manifest)
 	if err != nil {
+		return err
+	}
+	l.files["manifest.json"] = mb
+	return nil
+}
+
+// Replace puts d in the place of document i and returns the files that
+// changed: new content, or nil for a file that is gone.
+func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
+	if i < 0 || i >= len(l.docs) {
+		return nil, fmt.Errorf("search: no document %d", i)
+	}
+	old, cur := l.terms[i], analyze(d)
+	facetsMoved := !sameFacets(l.docs[i], d)
+	l.docs[i], l.terms[i] = d, cur
+	dirty := map[string]bool{}
+	touch := func(t string) {
+		_, was := old.tf[t]
+		_, is := cur.tf[t]
+		list := l.lists[t]
+		at := -1
+		for j := range list {
+			if list[j][0] == i {
+				at = j
+				break
+			}
+		}
+		if was && is && list[at] == [3]int{i, l.score(t, i, len(list)), cur.heading(t)} {
+			return // the document's entry for the term did not move
+		}
+		if at >= 0 {
+			list = append(list[:at], list[at+1:]...)
+		}
+		delete(l.frag, t)
+		if was != is {
+			// The term's document frequency changed, and with it every
+			// score in its list.
+			df := len(list)
+			if is {
+				df++
+			}
+			for j := range list {
+				list[j][1] = l.score(t, list[j][0], df)
+			}
+			sort.Slice(list, func(a, b int) bool { return better(list[a], list[b]) })
+		}
+		if is {
+			p := [3]int{i, l.score(t, i, len(list)+1), cur.heading(t)}
+			at = sort.Search(len(list), func(j int) bool { return better(p, list[j]) })
+			list = append(list, [3]int{})
+			copy(list[at+1:], list[at:])
+			list[at] = p
+		}
+		k := l.shardOf(t)
+		dirty[k] = true
+		if len(list) == 0 {
+			delete(l.lists, t)
+			delete(l.shards[k], t)
+			return
+		}
+		l.lists[t] = list
+		l.addTerm(t)
+	}
+	for t := range old.tf {
+		touch(t)
+	}
+	for t := range cur.tf {
+		if _, done := old.tf[t]; !done {
+			touch(t)
+		}
+	}
+	changed := map[string][]byte{}
+	for k := range dirty {
+		l.writeShard(k)
+		changed["t/"+k+".json"] = l.files["t/"+k+".json"]
+	}
+	if err := l.writeChunk(i / ChunkSize); err != nil {
 		return nil, err
 	}
-	idx.Files["manifest.json"] = mb
-	return idx, nil
+	changed[fmt.Sprintf("d/%d.json", i/ChunkSize)] = l.files[fmt.Sprintf("d/%d.json", i/ChunkSize)]
+	if facetsMoved {
+		if err := l.writeFacets(); err != nil {
+			return nil, err
+		}
+		changed["f.json"] = l.files["f.json"]
+	}
+	manifest := l.files["manifest.json"]
+	if err := l.writeManifest(); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(manifest, l.files["manifest.json"]) {
+		changed["manifest.json"] = l.files["manifest.json"]
+	}
+	return changed, nil
+}
+
+func sameFacets(a, b Doc) bool {
+	return a.Service == b.Service && a.Kind == b.Kind && a.Risk == b.Risk && a.Drill == b.Drill &&
+		slices.Equal(a.Environments, b.Environments) && slices.Equal(a.Owners, b.Owners)
 }
 
 // encodeShard writes a shard as JSON, terms sorted. Written by hand: it
@@ -288,24 +503,29 @@ func encodeShard(m map[string][][3]int) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, t...)
-		b = append(b, '"', ':', '[')
-		for j, p := range m[t] {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = strconv.AppendInt(b, int64(p[0]), 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(p[1]), 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(p[2]), 10)
-			b = append(b, ']')
-		}
-		b = append(b, ']')
+		b = appendTerm(b, t, m[t])
 	}
 	return append(b, '}')
+}
+
+// appendTerm writes one shard entry: "term":[[doc,score,heading],…].
+func appendTerm(b []byte, t string, list [][3]int) []byte {
+	b = append(b, '"')
+	b = append(b, t...)
+	b = append(b, '"', ':', '[')
+	for j, p := range list {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(p[0]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(p[1]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(p[2]), 10)
+		b = append(b, ']')
+	}
+	return append(b, ']')
 }
 
 // MaxShard is the largest term shard, in bytes, before it is split by one

@@ -173,3 +173,65 @@ func BenchmarkBuildIndex(b *testing.B) {
 		}
 	}
 }
+
+// TestLiveReplace checks that replacing documents one at a time gives the
+// files a fresh index of the final documents gives (at the same average
+// length), and that only the files that differ are reported.
+func TestLiveReplace(t *testing.T) {
+	docs := []Doc{
+		{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Risk: "high", Environments: []string{"production"}, Body: "Shift traffic to the canary; watch the 5xx ratio."},
+		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Risk: "low", Body: "Add the ledger_ref column, backfill, then read it.", Headings: []Heading{{ID: "backfill", Text: "Backfill"}}},
+		{URL: "/c/", Title: "etcd defragmentation", Service: "etcd", Kind: "process", Body: "etcdHighFsyncDurations fires when the disk is slow."},
+	}
+	edits := []struct {
+		i int
+		d Doc
+	}{
+		{1, Doc{URL: "/b/", Title: "Ledger schema contract", Service: "ledger", Kind: "rollback", Risk: "high", Body: "Drop the legacy column after the canary is healthy.", Headings: []Heading{{ID: "drop", Text: "Drop legacy status"}}}},
+		{0, Doc{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Risk: "medium", Body: "Zebra quagga words that no other document has."}},
+		{2, docs[2]},
+	}
+	l, err := NewLive(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := append([]Doc(nil), docs...)
+	for _, e := range edits {
+		before := map[string][]byte{}
+		for k, v := range l.Files() {
+			before[k] = v
+		}
+		changed, err := l.Replace(e.i, e.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		final[e.i] = e.d
+		want, err := newLive(final, l.avg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range want.Files() {
+			if got := l.Files()[name]; string(got) != string(data) {
+				t.Errorf("after replacing doc %d, %s:\n got %s\nwant %s", e.i, name, got, data)
+			}
+			if _, reported := changed[name]; !reported && string(before[name]) != string(data) {
+				t.Errorf("after replacing doc %d, %s changed but was not reported", e.i, name)
+			}
+		}
+		for name := range l.Files() {
+			if _, ok := want.Files()[name]; !ok {
+				t.Errorf("after replacing doc %d, stale file %s", e.i, name)
+			}
+		}
+		for name, data := range changed {
+			if data == nil {
+				if _, still := l.Files()[name]; still {
+					t.Errorf("%s reported gone but still there", name)
+				}
+			}
+		}
+	}
+	if _, err := l.Replace(9, Doc{}); err == nil {
+		t.Error("Replace out of range: no error")
+	}
+}

@@ -1,0 +1,433 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/check"
+	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/search"
+)
+
+// state is what an in-memory build keeps so that the next change can be
+// applied to it instead of building everything again.
+type state struct {
+	s      *loaded
+	search *search.Live
+}
+
+// Update brings an in-memory build (Options.Memory) up to date after the
+// given files changed. When every change is an edit of an existing page
+// that keeps its URL, aliases, draft state, staleness and game-day block,
+// it re-renders only that page and what lists it: its list pages (only
+// the page of a long list that holds it), the home page, its section, the
+// stale and drills pages, its exports and the search files holding its
+// terms. Anything else (a new, deleted or renamed file, a theme, config,
+// asset or drill report change) builds the whole site.
+//
+// A failed update leaves the last good site served; the files stay
+// pending and are applied with the next change.
+func (b *Builder) Update(ctx context.Context, changed []string) (*Result, error) {
+	if !b.opts.Memory || b.last == nil || len(changed) == 0 {
+		return b.Build(ctx)
+	}
+	if b.pending == nil {
+		b.pending = map[string]bool{}
+	}
+	for _, f := range changed {
+		b.pending[filepath.Clean(f)] = true
+	}
+	start := time.Now()
+	files := slices.Sorted(maps.Keys(b.pending))
+	res, handled, err := b.update(ctx, files)
+	if !handled {
+		b.log.Debug("change needs a full build", "files", len(files))
+		return b.Build(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.pending = nil
+	res.Duration = time.Since(start)
+	b.log.Info("updated site", "pages", res.Pages, "changed", len(files), "took", res.Duration.Round(time.Microsecond))
+	return res, nil
+}
+
+// edit is one changed page: the page as last built and its new version.
+type edit struct {
+	old, cur *Page
+	name     string // display name, "content/payments/x.md"
+	findings diag.List
+}
+
+// update applies files as page edits; handled is false when a change is
+// not a page edit and the whole site must be built.
+func (b *Builder) update(ctx context.Context, files []string) (res *Result, handled bool, err error) {
+	st := b.last
+	s := st.s
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	display := strings.TrimSuffix(filepath.ToSlash(b.cfg.ContentDir), "/")
+	now := b.now()
+	var edits []*edit
+	static := map[string][]byte{}
+	for _, f := range files {
+		if b.theme.dir != "" {
+			// A theme's stylesheet or script: written as it is.
+			if rel, err := filepath.Rel(filepath.Join(b.theme.dir, "static"), f); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return nil, false, nil
+				}
+				static[filepath.ToSlash(rel)] = data
+				continue
+			}
+		}
+		rel, err := filepath.Rel(contentDir, f)
+		if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
+			return nil, false, nil // config, theme, drill reports
+		}
+		rel = filepath.ToSlash(rel)
+		if !strings.EqualFold(path.Ext(rel), ".md") {
+			return nil, false, nil // an asset or a folder
+		}
+		old := s.byPath[rel]
+		if old == nil {
+			return nil, false, nil // a new page, or one that did not build
+		}
+		info, err := os.Stat(f)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > plan.MaxFileSize {
+			return nil, false, nil // deleted, replaced by a folder, or too large
+		}
+		data, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		} else if err != nil {
+			return nil, true, err
+		}
+		name := path.Join(display, rel)
+		p, ds := plan.Parse(name, rel, data)
+		if p == nil || len(ds.Errors()) > 0 {
+			// Report this file's errors; the rest of the site built before.
+			return nil, true, &FindingsError{Findings: ds}
+		}
+		if p.Draft && !b.opts.Drafts || p.Section != old.Plan.Section || p.IsPlan() != old.Plan.IsPlan() ||
+			!slices.Equal(p.Aliases, old.Plan.Aliases) || p.Gameday.Schedule.Spec != old.Plan.Gameday.Schedule.Spec ||
+			!slices.Equal(p.Gameday.Scenarios, old.Plan.Gameday.Scenarios) {
+			return nil, false, nil
+		}
+		if u, err := pageURL(p); err != nil || u != old.URL {
+			return nil, false, nil
+		}
+		cur := &Page{Type: old.Type, URL: old.URL, Title: p.Title, Plan: p, Children: old.Children,
+			Drill: old.Drill, Scenarios: old.Scenarios, DrillHistory: old.DrillHistory, HistoryChart: old.HistoryChart}
+		e := &edit{old: old, cur: cur, name: name, findings: ds}
+		if cur.Type == "plan" {
+			copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
+			cds := check.Plan(p, name, copts)
+			e.findings = append(e.findings, cds...)
+			cur.Warnings = cds.Warnings()
+			cur.Stale = check.Stale(p, now, b.cfg.StaleAfterDuration())
+			cur.Migrations = b.migrationViews(cur, contentDir)
+			if cur.Stale != old.Stale {
+				return nil, false, nil // every page's navigation counts stale plans
+			}
+		}
+		edits = append(edits, e)
+	}
+	// Links resolve against the site as it is: no URL changed.
+	assets := s.assetSet()
+	for _, e := range edits {
+		e.findings = append(e.findings, b.renderPage(s, assets, display, e.cur, true)...)
+	}
+	// The site's findings: every other file's as they were, and the edits'.
+	touched := map[string]bool{}
+	for _, e := range edits {
+		touched[e.name] = true
+	}
+	var all diag.List
+	for _, f := range s.findings {
+		if !touched[f.File] {
+			all = append(all, f)
+		}
+	}
+	for _, e := range edits {
+		all = append(all, e.findings...)
+	}
+	if err := failOn(all, b.opts.Strict); err != nil {
+		return nil, true, err
+	}
+
+	// The update succeeds from here on: apply it to the kept site. Should
+	// writing still fail, the kept site is half changed: drop it, so the
+	// next change builds everything.
+	w := newMemWriter(b.cfg.MinifyOutput(), nil)
+	defer w.abort()
+	defer func() {
+		if err != nil {
+			b.last = nil
+		}
+	}()
+	var gone []string
+	for _, e := range edits {
+		b.swap(s, e.old, e.cur)
+		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.cur.Plan.Path, "/", "-"), ".md")
+		gone = append(gone, base+".argo.yaml", base+".flagger.yaml")
+		if e.cur.Type == "plan" {
+			if err := b.exportPage(e.cur, w); err != nil {
+				return nil, true, err
+			}
+		}
+	}
+	s.findings = all
+	sv := b.view(s)
+	for _, e := range edits {
+		updateView(sv, s.plans, e.old, e.cur)
+	}
+	// The search index is updated beside the pages.
+	type searchOut struct {
+		files map[string][]byte
+		err   error
+	}
+	searchDone := make(chan searchOut, 1)
+	go func() {
+		docOf := map[string]int{}
+		for i, pg := range searchPages(s) {
+			docOf[pg.URL] = i
+		}
+		out := map[string][]byte{}
+		for _, e := range edits {
+			i, ok := docOf[e.cur.URL]
+			if !ok {
+				continue
+			}
+			changed, err := st.search.Replace(i, searchDoc(e.cur))
+			if err != nil {
+				searchDone <- searchOut{err: err}
+				return
+			}
+			maps.Copy(out, changed)
+		}
+		searchDone <- searchOut{files: out}
+	}()
+	defer func() {
+		// Never return while the index is still being changed.
+		if searchDone != nil {
+			<-searchDone
+		}
+	}()
+	for name, data := range static {
+		b.theme.static[name] = data
+		if err := w.write(name, data); err != nil {
+			return nil, true, err
+		}
+	}
+	if len(edits) == 0 {
+		<-searchDone
+		searchDone = nil
+		return b.publishUpdate(w, nil)
+	}
+	write := func(pg *Page) error { return b.writePage(w, sv, pg) }
+	var home *Page
+	for _, e := range edits {
+		switch e.cur.Type {
+		case "home":
+			home = e.cur
+		case "section":
+		default:
+			if err := write(e.cur); err != nil {
+				return nil, true, err
+			}
+		}
+	}
+	// Sections that list an edited page, or are one.
+	for _, pg := range s.pages {
+		if pg.Type != "section" {
+			continue
+		}
+		for _, e := range edits {
+			if pg == e.cur || slices.Contains(pg.Children, e.cur) {
+				sortPages(pg.Children)
+				if err := write(pg); err != nil {
+					return nil, true, err
+				}
+				break
+			}
+		}
+	}
+	if home == nil {
+		home = s.byURL["/"]
+	}
+	if home == nil {
+		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
+	}
+	home.Pages = recent(sv.Plans, homePlans)
+	if err := write(home); err != nil {
+		return nil, true, err
+	}
+	lists, drop := b.updateLists(s, sv, edits)
+	gone = append(gone, drop...)
+	if err := parallel(ctx, len(lists), func(i int) error { return write(lists[i]) }); err != nil {
+		return nil, true, err
+	}
+	for _, e := range edits {
+		if e.cur.Stale {
+			if err := write(&Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}); err != nil {
+				return nil, true, err
+			}
+			break
+		}
+	}
+	for _, e := range edits {
+		if len(e.cur.Plan.Gameday.Scenarios) > 0 || e.cur.Drill != nil {
+			if err := write(&Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: drilled(sv.Plans)}); err != nil {
+				return nil, true, err
+			}
+			break
+		}
+	}
+	if err := w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv))); err != nil {
+		return nil, true, err
+	}
+	idx := <-searchDone
+	searchDone = nil
+	if idx.err != nil {
+		return nil, true, idx.err
+	}
+	for name, data := range idx.files {
+		if data == nil {
+			gone = append(gone, "_search/"+name)
+			continue
+		}
+		if err := w.write("_search/"+name, data); err != nil {
+			return nil, true, err
+		}
+	}
+	return b.publishUpdate(w, gone)
+}
+
+// publishUpdate makes the served site the last one with the update's
+// files written and the gone ones removed.
+func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, bool, error) {
+	prev := b.Files()
+	w.publish = func(written map[string][]byte) {
+		next := maps.Clone(prev)
+		for _, g := range gone {
+			delete(next, g)
+		}
+		maps.Copy(next, written)
+		b.files.Store(&next)
+	}
+	if err := w.commit(); err != nil {
+		return nil, true, err
+	}
+	s := b.last.s
+	s.findings.Sort()
+	return &Result{Pages: len(s.pages), Findings: s.findings}, true, nil
+}
+
+// swap puts cur in the place of old everywhere the kept site points to it.
+func (b *Builder) swap(s *loaded, old, cur *Page) {
+	for i, pg := range s.pages {
+		if pg == old {
+			s.pages[i] = cur
+		}
+		for j, c := range pg.Children {
+			if c == old {
+				pg.Children[j] = cur
+			}
+		}
+	}
+	for i, pg := range s.plans {
+		if pg == old {
+			s.plans[i] = cur
+		}
+	}
+	s.byPath[cur.Plan.Path] = cur
+	s.byURL[cur.URL] = cur
+}
+
+// updateLists returns the list pages an edit changes, and the list files
+// that no longer exist (a term that lost its last plan, or a list that
+// got shorter by a page).
+func (b *Builder) updateLists(s *loaded, sv *siteView, edits []*edit) (out []*Page, gone []string) {
+	for _, tax := range sv.Taxonomies {
+		affected := map[string]bool{}
+		for _, e := range edits {
+			if e.cur.Type != "plan" {
+				continue
+			}
+			for _, v := range tax.Values(e.old.Plan) {
+				affected[urlize(v)] = true
+			}
+			for _, v := range tax.Values(e.cur.Plan) {
+				affected[urlize(v)] = true
+			}
+		}
+		if len(affected) == 0 {
+			continue
+		}
+		for _, e := range edits {
+			if e.cur.Type == "plan" && !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan)) {
+				// The taxonomy's index shows counts, which moved.
+				out = append(out, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
+				break
+			}
+		}
+		seen := map[string]bool{}
+		for _, t := range tax.Terms {
+			slug := strings.TrimSuffix(strings.TrimPrefix(t.URL, "/"+tax.Key+"/"), "/")
+			if !affected[slug] {
+				continue
+			}
+			seen[slug] = true
+			pages := append([]*Page(nil), t.Pages...)
+			sortPages(pages)
+			prev := s.lists[t.URL]
+			for n, pg := range paginate(tax, t, pages) {
+				lo := n * listPageSize
+				hi := min(len(prev), lo+listPageSize)
+				if lo >= len(prev) || !slices.Equal(prev[lo:hi], pg.Pages) || listEdited(pg.Pages, edits) ||
+					len(prev) != len(pages) {
+					out = append(out, pg)
+				}
+			}
+			for n := max(1, (len(pages)+listPageSize-1)/listPageSize) + 1; (n-1)*listPageSize < len(prev); n++ {
+				gone = append(gone, outputFile(pagerURL(t.URL, n)))
+			}
+			s.lists[t.URL] = pages
+		}
+		// Terms no plan carries any more.
+		for slug := range affected {
+			u := "/" + tax.Key + "/" + slug + "/"
+			if seen[slug] {
+				continue
+			}
+			for n := 1; (n-1)*listPageSize < max(1, len(s.lists[u])); n++ {
+				gone = append(gone, outputFile(pagerURL(u, n)))
+			}
+			delete(s.lists, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
+	return out, gone
+}
+
+// listEdited reports whether a list page shows an edited plan.
+func listEdited(pages []*Page, edits []*edit) bool {
+	for _, e := range edits {
+		if slices.Contains(pages, e.cur) {
+			return true
+		}
+	}
+	return false
+}
