@@ -47,6 +47,9 @@ func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
 		out = append(out, time.Since(start))
 		time.Sleep(20 * time.Millisecond)
 	}
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		b.Logf("write to reload: %v", out)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }

@@ -147,6 +147,9 @@ func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) 
 				s.builder.Store(b)
 			}
 		}
+		// A full build leaves the garbage of a whole site; collect it now,
+		// not while the next save is being applied.
+		defer runtime.GC()
 	} else {
 		res, err = s.builder.Load().Update(ctx, changed)
 	}

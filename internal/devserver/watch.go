@@ -78,6 +78,7 @@ func (s *Server) Watch(ctx context.Context) error {
 	cssOnly := ""
 	pending := false
 	changed := map[string]bool{}
+	resync := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -106,6 +107,9 @@ func (s *Server) Watch(ctx context.Context) error {
 					}
 				}
 			}
+			if ev.Op&(fsnotify.Rename|fsnotify.Remove) != 0 && slices.Contains(w.WatchList(), ev.Name) {
+				resync = true
+			}
 			css := strings.HasSuffix(ev.Name, ".css") && strings.Contains(filepath.ToSlash(ev.Name), "/static/")
 			if !pending {
 				if css {
@@ -125,12 +129,16 @@ func (s *Server) Watch(ctx context.Context) error {
 		case <-fire:
 			fire = nil
 			pending = false
-			// Renamed and new folders: inotify follows a moved folder's
-			// inode under its old name, so watches are re-synced by path.
-			for _, d := range dirs {
-				if err := s.addTree(w, d); err != nil {
-					s.log.Warn("re-watching", "dir", d, "err", err)
+			// A renamed folder: inotify follows a moved folder's inode
+			// under its old name, so watches are re-synced by path. Only
+			// then: walking ten thousand plans would cost every save.
+			if resync {
+				for _, d := range dirs {
+					if err := s.addTree(w, d); err != nil {
+						s.log.Warn("re-watching", "dir", d, "err", err)
+					}
 				}
+				resync = false
 			}
 			s.rebuild(ctx, slices.Sorted(maps.Keys(changed)), cssOnly)
 			cssOnly = ""

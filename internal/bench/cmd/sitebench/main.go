@@ -48,9 +48,6 @@ func tail(s string) string {
 	return s
 }
 
-const hugoLayout = `<!doctype html><html><head><title>{{ .Title }}</title></head><body><h1>{{ .Title }}</h1>{{ .Content }}</body></html>`
-const hugoList = `<!doctype html><html><head><title>{{ .Title }}</title></head><body><h1>{{ .Title }}</h1><ul>{{ range .Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}</ul></body></html>`
-
 func main() {
 	n := flag.Int("n", 10000, "number of plans")
 	bin := flag.String("rollbook", "bin/rollbook", "rollbook binary")
@@ -94,15 +91,8 @@ func main() {
 		fmt.Println("hugo not installed (apt-get install hugo): no comparison")
 		return
 	}
-	for f, body := range map[string]string{"layouts/_default/single.html": hugoLayout, "layouts/_default/list.html": hugoList, "layouts/index.html": hugoList,
-		"hugo.toml": "baseURL = 'http://localhost/'\ntitle = 'Synthetic runbooks'\n[markup.highlight]\nnoClasses = false\n"} {
-		p := filepath.Join(dir, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			fail(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			fail(err)
-		}
+	if err := bench.HugoSite(dir); err != nil {
+		fail(err)
 	}
 	hcold, err := measure(dir, hugo, "--quiet", "-d", "hugo-public")
 	if err != nil {
