@@ -178,6 +178,8 @@ type Live struct {
 	// frag caches each term's encoded entry, so that rewriting a shard
 	// re-encodes only the terms that changed.
 	frag map[string][]byte
+	// bigFiles are the full-list files each shard wrote.
+	bigFiles map[string][]string
 }
 
 const bm25K1, bm25B = 1.2, 0.75
@@ -198,7 +200,7 @@ func NewLive(docs []Doc) (*Live, error) { return newLive(docs, 0) }
 // scores use instead of computing it (tests compare Replace with it).
 func newLive(docs []Doc, avg float64) (*Live, error) {
 	l := &Live{docs: append([]Doc(nil), docs...), terms: make([]docTerms, len(docs)), avg: 1,
-		lists: map[string][][3]int{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}}
+		lists: map[string][][3]int{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}}
 	// Tokenising is most of the work and each document is independent.
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/64))
 	var wg sync.WaitGroup
@@ -247,7 +249,9 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 		}
 	}
 	for k := range l.shards {
-		l.writeShard(k)
+		if err := l.writeShard(k); err != nil {
+			return nil, err
+		}
 	}
 	for c := 0; c*ChunkSize < len(docs); c++ {
 		if err := l.writeChunk(c); err != nil {
@@ -286,7 +290,7 @@ func (l *Live) encode(terms []string) []byte {
 	for _, t := range terms {
 		f, ok := l.frag[t]
 		if !ok {
-			f = appendTerm(nil, t, l.lists[t])
+			f = l.appendEntry(nil, t)
 			l.frag[t] = f
 		}
 		size += len(f) + 1
@@ -302,18 +306,181 @@ func (l *Live) encode(terms []string) []byte {
 	return append(b, '}')
 }
 
-func (l *Live) writeShard(k string) {
-	name := "t/" + k + ".json"
+// BigTerm is the number of postings above which a term's full list is
+// a file of its own, fetched only when a query uses the whole word: the
+// shard keeps its best TopPostings, enough for results as you type. A
+// word in most plans ("rollback") would otherwise make its prefix's
+// shard hundreds of kilobytes.
+const (
+	BigTerm     = 1000
+	TopPostings = 300
+)
+
+// bigName is the file holding a big term's full list.
+func bigName(t string) string { return "l/" + shardKeyN(t, len(t)) + ".json" }
+
+// appendEntry writes a term's shard entry: its list, or for a big term
+// {"top": best postings, "n": how many, "f": file of the full list}.
+func (l *Live) appendEntry(b []byte, t string) []byte {
+	list := l.lists[t]
+	if len(list) <= BigTerm {
+		return appendTerm(b, t, list)
+	}
+	b = append(b, '"')
+	b = append(b, t...)
+	b = append(b, `":{"top":`...)
+	top := appendTerm(nil, "", list[:TopPostings])
+	b = append(b, top[len(`"":`):]...)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendInt(b, int64(len(list)), 10)
+	b = append(b, `,"f":"`...)
+	b = append(b, bigName(t)...)
+	return append(b, `"}`...)
+}
+
+// encodeList writes a big term's full list in document order, which a
+// query reads whole: {"d": document numbers as gaps, "s": their scores,
+// "h": [document, heading, …] for the postings in a heading}. Gaps are
+// one or two digits where document numbers are four or five: half the
+// bytes, and a fraction once compressed.
+func encodeList(list [][3]int) []byte {
+	byDoc := slices.Clone(list)
+	slices.SortFunc(byDoc, func(a, b [3]int) int { return a[0] - b[0] })
+	b := make([]byte, 0, len(byDoc)*8+32)
+	b = append(b, `{"d":[`...)
+	prev := 0
+	for i, p := range byDoc {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(p[0]-prev), 10)
+		prev = p[0]
+	}
+	b = append(b, `],"s":[`...)
+	for i, p := range byDoc {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(p[1]), 10)
+	}
+	b = append(b, `],"h":[`...)
+	first := true
+	for _, p := range byDoc {
+		if p[2] < 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = strconv.AppendInt(b, int64(p[0]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(p[2]), 10)
+	}
+	return append(b, `]}`...)
+}
+
+// DecodeList reads a big term's list file back, best first.
+func DecodeList(data []byte) ([][3]int, error) {
+	var v struct{ D, S, H []int }
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	if len(v.D) != len(v.S) || len(v.H)%2 != 0 {
+		return nil, fmt.Errorf("search: malformed list")
+	}
+	heads := map[int]int{}
+	for i := 0; i < len(v.H); i += 2 {
+		heads[v.H[i]] = v.H[i+1]
+	}
+	out := make([][3]int, len(v.D))
+	doc := 0
+	for i, gap := range v.D {
+		doc += gap
+		h, ok := heads[doc]
+		if !ok {
+			h = -1
+		}
+		out[i] = [3]int{doc, v.S[i], h}
+	}
+	slices.SortFunc(out, func(a, b [3]int) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// writeShard writes a shard's terms, the full lists of its big terms and
+// the result rows of its terms' best documents, or removes them all when
+// the shard has no term left.
+func (l *Live) writeShard(k string) error {
+	name, rname := "t/"+k+".json", "r/"+k+".json"
+	for _, f := range l.bigFiles[k] {
+		delete(l.files, f)
+	}
+	delete(l.bigFiles, k)
 	if len(l.shards[k]) == 0 {
 		delete(l.shards, k)
 		delete(l.files, name)
-		return
+		delete(l.files, rname)
+		return nil
 	}
 	terms := make([]string, 0, len(l.shards[k]))
 	for t := range l.shards[k] {
 		terms = append(terms, t)
+		if list := l.lists[t]; len(list) > BigTerm {
+			l.files[bigName(t)] = encodeList(list)
+			l.bigFiles[k] = append(l.bigFiles[k], bigName(t))
+		}
 	}
 	l.files[name] = l.encode(terms)
+	return l.writeResults(k, terms)
+}
+
+// ResultsPerTerm is how many of each term's best documents have their
+// result row beside the term's shard: a one-word query then shows its
+// results after one round trip, instead of a second one fanning out to
+// a chunk per result.
+const ResultsPerTerm = 10
+
+// writeResults writes r/KEY.json: {doc: [url, title, service, kind, risk,
+// summary, {heading index: [id, text]}]} for the best documents of every
+// term in the shard, with the headings those postings point to.
+func (l *Live) writeResults(k string, terms []string) error {
+	heads := map[int]map[int]bool{}
+	for _, t := range terms {
+		list := l.lists[t]
+		for _, p := range list[:min(len(list), ResultsPerTerm)] {
+			if heads[p[0]] == nil {
+				heads[p[0]] = map[int]bool{}
+			}
+			if p[2] >= 0 {
+				heads[p[0]][p[2]] = true
+			}
+		}
+	}
+	rows := make(map[int][]any, len(heads))
+	for doc, hs := range heads {
+		d := l.docs[doc]
+		hm := map[int][2]string{}
+		for h := range hs {
+			if h < len(d.Headings) {
+				hm[h] = [2]string{d.Headings[h].ID, d.Headings[h].Text}
+			}
+		}
+		rows[doc] = []any{d.URL, d.Title, d.Service, d.Kind, d.Risk, d.Summary, hm}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	l.files["r/"+k+".json"] = b
+	return nil
 }
 
 func (l *Live) writeChunk(c int) error {
@@ -381,7 +548,7 @@ func (l *Live) writeManifest() error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	manifest := map[string]any{"version": 1, "docs": len(l.docs), "chunk": ChunkSize, "prefix": PrefixLen, "shards": keys}
+	manifest := map[string]any{"version": 2, "top": TopPostings, "docs": len(l.docs), "chunk": ChunkSize, "prefix": PrefixLen, "shards": keys}
 	mb, err := json.Marshal(manifest)
 	if err != nil {
 		return err
@@ -397,7 +564,8 @@ func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
 		return nil, fmt.Errorf("search: no document %d", i)
 	}
 	old, cur := l.terms[i], analyze(d)
-	facetsMoved := !sameFacets(l.docs[i], d)
+	old0 := l.docs[i]
+	facetsMoved := !sameFacets(old0, d)
 	l.docs[i], l.terms[i] = d, cur
 	dirty := map[string]bool{}
 	touch := func(t string) {
@@ -455,10 +623,29 @@ func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
 			touch(t)
 		}
 	}
+	if !sameRow(old0, d) {
+		// The document's result row changed: rewrite every shard that
+		// carries it among a term's best documents.
+		for t, list := range l.lists {
+			for _, p := range list[:min(len(list), ResultsPerTerm)] {
+				if p[0] == i {
+					dirty[l.shardOf(t)] = true
+					break
+				}
+			}
+		}
+	}
 	changed := map[string][]byte{}
 	for k := range dirty {
-		l.writeShard(k)
-		changed["t/"+k+".json"] = l.files["t/"+k+".json"]
+		for _, f := range l.bigFiles[k] {
+			changed[f] = nil // unless written again below
+		}
+		if err := l.writeShard(k); err != nil {
+			return nil, err
+		}
+		for _, f := range append(l.bigFiles[k], "t/"+k+".json", "r/"+k+".json") {
+			changed[f] = l.files[f]
+		}
 	}
 	if err := l.writeChunk(i / ChunkSize); err != nil {
 		return nil, err
@@ -478,6 +665,11 @@ func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
 		changed["manifest.json"] = l.files["manifest.json"]
 	}
 	return changed, nil
+}
+
+func sameRow(a, b Doc) bool {
+	return a.URL == b.URL && a.Title == b.Title && a.Service == b.Service && a.Kind == b.Kind && a.Risk == b.Risk &&
+		a.Summary == b.Summary && slices.Equal(a.Headings, b.Headings)
 }
 
 func sameFacets(a, b Doc) bool {
@@ -508,7 +700,45 @@ func encodeShard(m map[string][][3]int) []byte {
 	return append(b, '}')
 }
 
-// appendTerm writes one shard entry: "term":[[doc,score,heading],…].
+// DecodeShard reads a term shard back: term -> [doc, score, heading],
+// best first.
+// A big term's entry gives its best TopPostings.
+func DecodeShard(data []byte) (map[string][][3]int, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	flat := make(map[string][]int, len(raw))
+	for t, r := range raw {
+		var l []int
+		if len(r) > 0 && r[0] == '{' {
+			var big struct{ Top []int }
+			if err := json.Unmarshal(r, &big); err != nil {
+				return nil, err
+			}
+			l = big.Top
+		} else if err := json.Unmarshal(r, &l); err != nil {
+			return nil, err
+		}
+		flat[t] = l
+	}
+	out := make(map[string][][3]int, len(flat))
+	for t, l := range flat {
+		if len(l)%3 != 0 {
+			return nil, fmt.Errorf("search: postings of %q are not triples", t)
+		}
+		ps := make([][3]int, 0, len(l)/3)
+		for i := 0; i < len(l); i += 3 {
+			ps = append(ps, [3]int{l[i], l[i+1], l[i+2]})
+		}
+		out[t] = ps
+	}
+	return out, nil
+}
+
+// appendTerm writes one shard entry, its postings flat and best first:
+// "term":[doc,score,heading,doc,score,heading,…]. One flat array per term
+// parses several times faster in a browser than an array per posting.
 func appendTerm(b []byte, t string, list [][3]int) []byte {
 	b = append(b, '"')
 	b = append(b, t...)
@@ -517,13 +747,11 @@ func appendTerm(b []byte, t string, list [][3]int) []byte {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '[')
 		b = strconv.AppendInt(b, int64(p[0]), 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(p[1]), 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(p[2]), 10)
-		b = append(b, ']')
 	}
 	return append(b, ']')
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -48,7 +49,8 @@ func rank(t *testing.T, idx *Index, query string) []int {
 			b, ok = idx.Files["t/"+shardKey(w)+".json"]
 		}
 		if ok {
-			if err := json.Unmarshal(b, &shard); err != nil {
+			var err error
+			if shard, err = DecodeShard(b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -156,8 +158,8 @@ func FuzzTokens(f *testing.F) {
 
 func TestEncodeShardIsJSON(t *testing.T) {
 	m := map[string][][3]int{"payments-api": {{1, 250, -1}, {7, 90, 2}}, "über": {{3, 10, 0}}}
-	var back map[string][][3]int
-	if err := json.Unmarshal(encodeShard(m), &back); err != nil {
+	back, err := DecodeShard(encodeShard(m))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(back, m) {
@@ -183,14 +185,52 @@ func TestLiveReplace(t *testing.T) {
 		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Risk: "low", Body: "Add the ledger_ref column, backfill, then read it.", Headings: []Heading{{ID: "backfill", Text: "Backfill"}}},
 		{URL: "/c/", Title: "etcd defragmentation", Service: "etcd", Kind: "process", Body: "etcdHighFsyncDurations fires when the disk is slow."},
 	}
-	edits := []struct {
-		i int
-		d Doc
-	}{
+	edits := []edit{
 		{1, Doc{URL: "/b/", Title: "Ledger schema contract", Service: "ledger", Kind: "rollback", Risk: "high", Body: "Drop the legacy column after the canary is healthy.", Headings: []Heading{{ID: "drop", Text: "Drop legacy status"}}}},
 		{0, Doc{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Risk: "medium", Body: "Zebra quagga words that no other document has."}},
 		{2, docs[2]},
 	}
+	l := checkReplace(t, docs, edits)
+	if _, err := l.Replace(9, Doc{}); err == nil {
+		t.Error("Replace out of range: no error")
+	}
+}
+
+// TestLiveReplaceBigTerm: a term in more than BigTerm documents has its
+// full list in a file of its own, which goes when the term shrinks.
+func TestLiveReplaceBigTerm(t *testing.T) {
+	var docs []Doc
+	for i := 0; i <= BigTerm; i++ {
+		docs = append(docs, Doc{URL: fmt.Sprintf("/p%d/", i), Title: fmt.Sprintf("plan %d", i), Body: "rollback steps for the canary"})
+	}
+	l := checkReplace(t, docs, []edit{{3, Doc{URL: "/p3/", Title: "plan 3", Body: "nothing in common"}}})
+	if _, ok := l.Files()[bigName("rollback")]; ok {
+		t.Error("a term in BigTerm documents still has a file of its own")
+	}
+	l = checkReplace(t, docs[:BigTerm], []edit{{3, Doc{URL: "/p3/", Title: "plan 3", Body: "rollback rollback canary plus more"}}})
+	if _, ok := l.Files()[bigName("rollback")]; ok {
+		t.Error("a term in BigTerm documents has a file of its own")
+	}
+	l, _ = NewLive(docs)
+	shard, err := DecodeShard(l.Files()["t/ro.json"])
+	if err != nil || len(shard["rollback"]) != TopPostings {
+		t.Errorf("big term entry: %d postings inline, %v", len(shard["rollback"]), err)
+	}
+	full, err := DecodeList(l.Files()[bigName("rollback")])
+	if err != nil || len(full) != BigTerm+1 || !slices.Equal(full[:TopPostings], shard["rollback"]) {
+		t.Errorf("big term file: %d postings, %v", len(full), err)
+	}
+}
+
+type edit struct {
+	i int
+	d Doc
+}
+
+// checkReplace applies edits one by one and compares the files with a
+// fresh index of the same documents after each.
+func checkReplace(t *testing.T, docs []Doc, edits []edit) *Live {
+	t.Helper()
 	l, err := NewLive(docs)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +271,5 @@ func TestLiveReplace(t *testing.T) {
 			}
 		}
 	}
-	if _, err := l.Replace(9, Doc{}); err == nil {
-		t.Error("Replace out of range: no error")
-	}
+	return l
 }

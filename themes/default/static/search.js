@@ -13,7 +13,6 @@ function init(box) {
   const status = document.getElementById("search-status");
   const facetsEl = document.getElementById("search-facets");
   const cache = new Map();
-  const PREFIX_POSTINGS = 300;
   let manifest = null, facets = null, active = -1, results = [], seq = 0;
   const selected = {}; // facet -> value
 
@@ -36,16 +35,17 @@ function init(box) {
   }
 
   // The shards a word needs: its two-letter shard, or, where that was
-  // split because it was large, its three-letter one (all of them for a
-  // two-letter prefix still being typed).
+  // split because it was large, its three-letter one. A split prefix's
+  // two-letter words sit in a sub-shard named like the prefix, so the
+  // three-letter key is tried first. A word of two letters or fewer is
+  // still being typed: every shard of its prefix.
   function shardsFor(word) {
+    const len = Array.from(word).length;
     const two = shardKey(word, manifest.prefix);
-    if (manifest.shards.includes(two)) return [two];
-    if (Array.from(word).length > manifest.prefix) {
-      const three = shardKey(word, manifest.prefix + 1);
-      return manifest.shards.includes(three) ? [three] : [];
-    }
-    return manifest.shards.filter((k) => k.startsWith(two) && k.length > two.length);
+    if (len <= manifest.prefix) return manifest.shards.filter((k) => k.startsWith(two));
+    const three = shardKey(word, manifest.prefix + 1);
+    if (manifest.shards.includes(three)) return [three];
+    return manifest.shards.includes(two) ? [two] : [];
   }
 
   // Same rules as the Go tokenizer: whole identifiers and their parts.
@@ -73,30 +73,95 @@ function init(box) {
     return edits + (a.length - i) + (b.length - j) <= 1;
   }
 
-  // Postings for one query word: exact, prefix (for the word being typed)
-  // and one-edit matches on words of 5+ letters.
-  async function postings(word, isLast) {
-    const hits = new Map();
-    for (const key of shardsFor(word)) {
-      const shard = await fetchJSON("t/" + key + ".json");
-      if (typeof shard !== "object" || shard === null || Array.isArray(shard)) throw new Error("index shard " + key + " is malformed");
+  // The posting lists a query word needs, with the factor each counts
+  // for: the word itself, its completions (for the word being typed) and
+  // one-edit neighbours of words of 5+ letters. A list is flat:
+  // doc, score, heading, doc, score, heading, … best first.
+  async function termLists(word, isLast, rows) {
+    const out = [], full = [];
+    const isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+    // A shard and the result rows of its terms' best documents come
+    // together, in one round trip.
+    const shards = await Promise.all(shardsFor(word).map((key) => Promise.all([fetchJSON("t/" + key + ".json"), fetchJSON("r/" + key + ".json")]).then(([shard, rs]) => {
+      if (!isMap(shard)) throw new Error("index shard " + key + " is malformed");
+      if (!isMap(rs)) throw new Error("result rows " + key + " are malformed");
+      for (const d in rs) rows.set(+d, rs[d]);
+      return shard;
+    })));
+    // A completion of the word being typed counts at most what the word
+    // itself scores at best: a rare completion ("1208" for "12") must not
+    // outrank the plan that has the word exactly.
+    let cap = Infinity;
+    for (const shard of shards) {
+      const own = shard[word];
+      const top = isMap(own) ? own.top : own;
+      if (Array.isArray(top) && top.length >= 3) cap = top[1];
+    }
+    for (const shard of shards) {
       for (const term in shard) {
         let factor = 0;
         if (term === word) factor = 1;
         else if (isLast && term.startsWith(word)) factor = 0.8;
         else if (word.length >= 5 && editDistanceAtMostOne(term, word)) factor = 0.6;
         if (!factor) continue;
-        // Postings are sorted best first: while a word is still being
-        // typed, its longer completions contribute their best documents only.
-        const list = factor === 0.8 ? shard[term].slice(0, PREFIX_POSTINGS) : shard[term];
-        for (const [doc, score, heading] of list) {
-          const prev = hits.get(doc);
-          const s = score * factor;
-          if (!prev || prev.score < s) hits.set(doc, { score: s, heading });
+        let list = shard[term];
+        // While a word is still being typed, its longer completions add
+        // their best documents only; a big term keeps just those in the
+        // shard and its full list in a file of its own.
+        if (isMap(list)) {
+          if (!Array.isArray(list.top) || typeof list.f !== "string") throw new Error("index shard entry " + term + " is malformed");
+          if (factor !== 0.8) {
+            const f = factor;
+            full.push(bigList(term, list.f).then((l) => out.push([l, f])));
+            continue;
+          }
+          list = list.top;
         }
+        check(term, list);
+        out.push(factor === 0.8 ? [list.slice(0, manifest.top * 3), factor, cap] : [list, factor]);
       }
     }
-    return hits;
+    await Promise.all(full);
+    return out;
+  }
+
+  // A big term's full list comes in document order with gaps for
+  // document numbers; it becomes the flat doc, score, heading triples
+  // once, when first fetched.
+  const bigLists = new Map();
+  function bigList(term, file) {
+    if (!bigLists.has(file)) {
+      bigLists.set(file, fetchJSON(file).then((v) => {
+        if (!v || !Array.isArray(v.d) || !Array.isArray(v.s) || !Array.isArray(v.h) || v.d.length !== v.s.length) throw new Error("index entry " + term + " is malformed");
+        const heads = new Map();
+        for (let i = 0; i + 1 < v.h.length; i += 2) heads.set(v.h[i], v.h[i + 1]);
+        const out = new Int32Array(v.d.length * 3);
+        let doc = 0;
+        for (let i = 0; i < v.d.length; i++) {
+          doc += v.d[i];
+          out[3 * i] = doc; out[3 * i + 1] = v.s[i];
+          const h = heads.get(doc);
+          out[3 * i + 2] = h === undefined ? -1 : h;
+        }
+        return out;
+      }).catch((e) => { bigLists.delete(file); throw e; }));
+    }
+    return bigLists.get(file);
+  }
+
+  function check(term, list) {
+    if (!Array.isArray(list) || list.length % 3) throw new Error("index entry " + term + " is malformed");
+    return list;
+  }
+
+  // Per-document working arrays, indexed by document number: a query
+  // touches tens of thousands of postings, and typed arrays keep that to
+  // a few milliseconds without allocating per document.
+  let acc, cnt, head, wbest, whead, match;
+  function arrays(n) {
+    if (acc && acc.length === n) return;
+    acc = new Float64Array(n); cnt = new Uint16Array(n); head = new Int32Array(n);
+    wbest = new Float64Array(n).fill(-1); whead = new Int32Array(n); match = new Uint8Array(n);
   }
 
   // Facet lists are delta-encoded; decode each once.
@@ -114,53 +179,90 @@ function init(box) {
   async function run(query) {
     const my = ++seq;
     manifest = manifest || await fetchJSON("manifest.json");
+    const n = manifest.docs;
     const words = tokens(query);
-    let scores = null;
     const phrase = query.trim().toLowerCase();
-    for (let i = 0; i < words.length; i++) {
-      const hits = await postings(words[i], i === words.length - 1 && !/\s$/.test(query));
-      const next = new Map();
-      for (const [doc, h] of hits) {
-        if (scores === null) next.set(doc, { score: h.score, heading: h.heading });
-        else if (scores.has(doc)) { const s = scores.get(doc); next.set(doc, { score: s.score + h.score, heading: s.heading >= 0 ? s.heading : h.heading }); }
-      }
-      scores = next;
-    }
-    if (scores === null) { // empty query: every document, for facet browsing
-      scores = new Map();
-      for (let d = 0; d < manifest.docs; d++) scores.set(d, { score: 0, heading: -1 });
-    }
-    const needFacets = words.length === 0 || Object.keys(selected).length > 0 || true;
-    if (needFacets && !facets) facets = await fetchJSON("f.json");
-    let docs = [...scores.keys()];
-    for (const f in selected) {
-      const allowed = new Set(decode(facets[f][selected[f]] || []));
-      docs = docs.filter((d) => allowed.has(d));
-    }
+    const typing = !/\s$/.test(query);
+    // Every word's shards at once, and the facets beside them.
+    const rows = new Map();
+    const [lists, f] = await Promise.all([
+      Promise.all(words.map((w, i) => termLists(w, typing && i === words.length - 1, rows))),
+      facets || fetchJSON("f.json"),
+    ]);
+    facets = f;
     if (my !== seq) return; // a newer keystroke won
-    renderFacets(new Set(docs), words.length > 0 || Object.keys(selected).length > 0);
-    const top = topN(docs, scores, 10);
-    const chunks = await Promise.all([...new Set(top.map((d) => Math.floor(d / manifest.chunk)))].map((c) => fetchJSON("d/" + c + ".json").then((v) => [c, v])));
+    arrays(n);
+    acc.fill(0); cnt.fill(0); head.fill(-1);
+    for (let wi = 0; wi < lists.length; wi++) {
+      // A document counts once per word: its best match for the word.
+      const touched = [];
+      for (const [list, factor, cap = Infinity] of lists[wi]) {
+        for (let k = 0; k < list.length; k += 3) {
+          const d = list[k], s = Math.min(list[k + 1], cap) * factor;
+          if (d < 0 || d >= n) continue;
+          if (s > wbest[d]) { // a score can be 0: a word in almost every plan
+            if (wbest[d] < 0) touched.push(d);
+            wbest[d] = s; whead[d] = list[k + 2];
+          }
+        }
+      }
+      for (const d of touched) {
+        if (cnt[d] === wi) { // matched every earlier word
+          cnt[d] = wi + 1;
+          acc[d] += wbest[d];
+          if (head[d] < 0) head[d] = whead[d];
+        }
+        wbest[d] = -1;
+      }
+    }
+    // Matches: every word (all documents for an empty query, for facet
+    // browsing), then each chosen facet.
+    for (let d = 0; d < n; d++) match[d] = cnt[d] === words.length ? 1 : 0;
+    for (const key in selected) {
+      const allowed = new Uint8Array(n);
+      for (const d of decode(facets[key][selected[key]] || [])) allowed[d] = 1;
+      for (let d = 0; d < n; d++) match[d] &= allowed[d];
+    }
+    let total = 0;
+    for (let d = 0; d < n; d++) total += match[d];
+    renderFacets(words.length > 0 || Object.keys(selected).length > 0);
+    const top = topN(n, 10);
+    // Rows came with the shards for most results; the rest (and a heading
+    // a row lacks) come from the documents' chunks.
+    const missing = top.filter((d) => !rows.has(d) || (head[d] >= 0 && !(rows.get(d)[6] || {})[head[d]]));
+    const chunks = await Promise.all([...new Set(missing.map((d) => Math.floor(d / manifest.chunk)))].map((c) => fetchJSON("d/" + c + ".json").then((v) => [c, v])));
     if (my !== seq) return;
-    const byChunk = new Map(chunks);
+    for (const [c, chunk] of chunks) {
+      if (!Array.isArray(chunk)) throw new Error("result chunk " + c + " is malformed");
+      for (const d of missing) if (Math.floor(d / manifest.chunk) === c) rows.set(d, chunk[d % manifest.chunk]);
+    }
     results = top.map((d) => {
-      const row = byChunk.get(Math.floor(d / manifest.chunk))[d % manifest.chunk];
+      const row = rows.get(d);
+      if (!Array.isArray(row)) throw new Error("result data for document " + d + " is missing");
       const [url, title, service, kind, risk, summary, headings] = row;
-      let score = scores.get(d).score;
-      if (phrase && title.toLowerCase().includes(phrase)) score *= 2; // exact phrase boost
-      const h = scores.get(d).heading;
+      let score = acc[d];
+      // Phrase boosts: the whole title typed, or the query as a phrase in it.
+      const t = title.toLowerCase();
+      if (phrase && t === phrase) score *= 4;
+      else if (phrase && t.includes(phrase)) score *= 2;
+      const h = head[d];
       const anchor = h >= 0 && headings && headings[h] ? "#" + headings[h][0] : "";
       return { url, title, service, kind, risk, summary, anchor, heading: anchor ? headings[h][1] : "", score };
     }).sort((a, b) => b.score - a.score);
-    render(words, docs.length);
+    render(words, total);
   }
 
-  // topN picks the best n documents without sorting them all.
-  function topN(docs, scores, n) {
+  // topN picks the best n matching documents without sorting them all.
+  function topN(docs, n) {
     const best = [];
-    const better = (a, b) => scores.get(a).score > scores.get(b).score || (scores.get(a).score === scores.get(b).score && a < b);
-    for (const d of docs) {
-      if (best.length < n) { best.push(d); best.sort((a, b) => (better(a, b) ? -1 : 1)); continue; }
+    const better = (a, b) => acc[a] > acc[b] || (acc[a] === acc[b] && a < b);
+    for (let d = 0; d < docs; d++) {
+      if (!match[d]) continue;
+      if (best.length < n) {
+        best.push(d);
+        for (let i = best.length - 1; i > 0 && better(best[i], best[i - 1]); i--) [best[i], best[i - 1]] = [best[i - 1], best[i]];
+        continue;
+      }
       if (better(d, best[n - 1])) {
         best[n - 1] = d;
         for (let i = n - 1; i > 0 && better(best[i], best[i - 1]); i--) [best[i], best[i - 1]] = [best[i - 1], best[i]];
@@ -210,14 +312,15 @@ function init(box) {
     open(true);
   }
 
-  function renderFacets(docSet, show) {
+  // Facet buttons with the number of current matches each would keep.
+  function renderFacets(show) {
     facetsEl.replaceChildren();
     if (!show && !input.value) return;
     for (const f of ["service", "kind", "risk", "environment", "owner", "drill"]) {
       const values = facets[f] || {};
       for (const v of Object.keys(values).sort()) {
         let n = 0;
-        for (const d of decode(values[v])) if (docSet.has(d)) n++;
+        for (const d of decode(values[v])) n += match[d];
         if (!n && selected[f] !== v) continue;
         const b = document.createElement("button");
         b.type = "button";
