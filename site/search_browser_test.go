@@ -226,7 +226,7 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 					ms, _ := query(typed)
 					times = append(times, ms)
 					if os.Getenv("BENCH_VERBOSE") != "" {
-						b.Logf("%-12s %.1f ms", typed, ms)
+						fmt.Printf("%-12s %.1f ms\n", typed, ms)
 					}
 				}
 			}

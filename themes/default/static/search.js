@@ -183,13 +183,14 @@ function init(box) {
     const words = tokens(query);
     const phrase = query.trim().toLowerCase();
     const typing = !/\s$/.test(query);
-    // Every word's shards at once, and the facets beside them.
+    // Every word's shards at once. The facets are needed first only to
+    // filter by one; otherwise their buttons follow the results.
     const rows = new Map();
-    const [lists, f] = await Promise.all([
+    const facetsReady = fetchJSON("f.json").then((f) => { facets = f; });
+    const [lists] = await Promise.all([
       Promise.all(words.map((w, i) => termLists(w, typing && i === words.length - 1, rows))),
-      facets || fetchJSON("f.json"),
+      Object.keys(selected).length ? facetsReady : null,
     ]);
-    facets = f;
     if (my !== seq) return; // a newer keystroke won
     arrays(n);
     acc.fill(0); cnt.fill(0); head.fill(-1);
@@ -225,7 +226,11 @@ function init(box) {
     }
     let total = 0;
     for (let d = 0; d < n; d++) total += match[d];
-    renderFacets(words.length > 0 || Object.keys(selected).length > 0);
+    const showFacets = words.length > 0 || Object.keys(selected).length > 0;
+    if (facets) renderFacets(showFacets);
+    else facetsReady.then(() => { if (my === seq) renderFacets(showFacets); }, (e) => {
+      facetsEl.textContent = "Filters are unavailable: " + e.message + ".";
+    });
     const top = topN(n, 10);
     // Rows came with the shards for most results; the rest (and a heading
     // a row lacks) come from the documents' chunks.
@@ -367,7 +372,13 @@ function init(box) {
   }
 
   input.addEventListener("input", update);
-  input.addEventListener("focus", () => { if (input.value || Object.keys(selected).length) update(); });
+  input.addEventListener("focus", () => {
+    // The writer means to search: fetch what every query needs while
+    // they type the first letters.
+    fetchJSON("manifest.json").then((m) => { manifest = manifest || m; }, () => {});
+    fetchJSON("f.json").then((f) => { facets = facets || f; }, () => {});
+    if (input.value || Object.keys(selected).length) update();
+  });
   input.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown") { e.preventDefault(); move(1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); move(-1); }
