@@ -118,7 +118,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: log, hub: newHub()}
 	s.builder.Store(b)
-	s.rebuild(context.Background(), nil, "")
+	s.rebuild(context.Background(), []string{}, "") // the builder is fresh: build it
 	return s, nil
 }
 

@@ -234,7 +234,11 @@ func TestBrowserLiveReload(t *testing.T) {
 		_, body := get(t, hs.URL+"/runbooks/flip/")
 		return strings.Contains(body, "Moved version")
 	})
-	time.Sleep(100 * time.Millisecond) // let the old tab's reload settle before navigating
+	// The old tab keeps reloading on its own (its page is gone); the
+	// moved page is opened in a tab of its own.
+	tab, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
+	ctx = tab
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/runbooks/flip/")); err != nil {
 		t.Fatal(err)
 	}
