@@ -32,7 +32,7 @@ test: vet
 bench: build
 	$(GO) run ./internal/bench/cmd/sitebench -n $(BENCH_N)
 	$(GO) test -run XXX -bench . -benchtime 1x ./internal/analysis/
-	BENCH_PLANS=$(BENCH_N) $(GO) test -run XXX -bench SearchInBrowser -benchtime 1x ./site/
+	BENCH_PLANS=$(BENCH_N) $(GO) test -run XXX -bench 'SearchInBrowser|SearchShare' -benchtime 1x -timeout 30m ./site/
 	BENCH_PLANS=$(BENCH_N) $(GO) test -run XXX -bench Reload -benchtime 1x -timeout 30m ./internal/devserver/
 	$(GO) test -run XXX -bench BuildIndex -benchtime 1x ./internal/search/
 

@@ -2,7 +2,10 @@ package site
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/rollbook/rollbook/internal/bench"
 )
@@ -21,4 +24,37 @@ func BenchmarkBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSearchShare measures what the search index adds to a cold
+// build of BENCH_PLANS plans (default 10 000): builds with and without it,
+// alternated so the disk's mood hits both alike.
+func BenchmarkSearchShare(b *testing.B) {
+	n := 10000
+	if v := os.Getenv("BENCH_PLANS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	dir := b.TempDir()
+	if err := bench.Generate(dir, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	var with, without time.Duration
+	for b.Loop() {
+		for i := 0; i < 3; i++ {
+			for _, skip := range []bool{false, true} {
+				start := time.Now()
+				if _, err := Build(context.Background(), Options{Root: dir, Now: testNow, Force: true, noSearch: skip}); err != nil {
+					b.Fatal(err)
+				}
+				if skip {
+					without += time.Since(start)
+				} else {
+					with += time.Since(start)
+				}
+			}
+		}
+	}
+	b.ReportMetric(with.Seconds()/3, "s-with-index")
+	b.ReportMetric(without.Seconds()/3, "s-without")
+	b.ReportMetric(100*(with.Seconds()-without.Seconds())/without.Seconds(), "%-added")
 }

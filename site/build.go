@@ -21,6 +21,7 @@ import (
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
+	"github.com/rollbook/rollbook/internal/search"
 )
 
 // Options configures a build.
@@ -44,6 +45,10 @@ type Options struct {
 	// Memory builds into memory instead of OutDir; Files returns the
 	// last good build (the dev server serves from it).
 	Memory bool
+
+	// noSearch leaves the search index out; the benchmark that measures
+	// what the index adds to a build sets it.
+	noSearch bool
 }
 
 // Result describes a finished build.
@@ -390,9 +395,11 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b.log.Debug("lists written", "took", time.Since(start))
-	idx, err := b.writeSearch(s, w)
-	if err != nil {
-		return nil, err
+	var idx *search.Live
+	if !b.opts.noSearch {
+		if idx, err = b.writeSearch(s, w); err != nil {
+			return nil, err
+		}
 	}
 	b.log.Debug("search index written", "took", time.Since(start))
 	if err := w.stamp(key); err != nil {
@@ -401,7 +408,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := w.commit(); err != nil {
 		return nil, err
 	}
-	if b.opts.Memory {
+	if b.opts.Memory && idx != nil {
 		b.last = &state{s: s, search: idx}
 		b.pending = nil
 	}

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"context"
 	"html"
 	"strings"
 
@@ -70,9 +71,11 @@ func searchPages(s *loaded) []*Page {
 func (b *Builder) writeSearch(s *loaded, w *writer) (*search.Live, error) {
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
-	for i, pg := range pages {
-		docs[i] = searchDoc(pg)
-	}
+	// Each page's text is stripped of its markup on every core.
+	_ = parallel(context.Background(), len(pages), func(i int) error {
+		docs[i] = searchDoc(pages[i])
+		return nil
+	})
 	idx, err := search.NewLive(docs)
 	if err != nil {
 		return nil, err

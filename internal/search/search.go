@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Tokens splits text into index terms. Identifiers are kept whole and also
@@ -23,23 +24,74 @@ import (
 // "kube_pod_status" are found by the whole and by "fsync", "api", "pod".
 func Tokens(text string) []string {
 	var out []string
-	for _, raw := range strings.FieldsFunc(text, func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.')
-	}) {
-		raw = strings.Trim(raw, "-_.")
+	eachToken(text, func(t string) { out = append(out, t) })
+	return out
+}
+
+// eachToken calls emit with each of text's terms, in Tokens' order. It
+// allocates only for words that are not already lower-case: indexing
+// ten thousand plans tokenises megabytes.
+func eachToken(text string, emit func(string)) {
+	i := 0
+	for i < len(text) {
+		// Skip to the start of a word.
+		for i < len(text) {
+			c := text[i]
+			if c < utf8.RuneSelf {
+				if wordByte(c) {
+					break
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				break
+			}
+			i += n
+		}
+		start := i
+		plain := true // lower-case ASCII letters and digits only
+		for i < len(text) {
+			c := text[i]
+			if c < utf8.RuneSelf {
+				if !wordByte(c) {
+					break
+				}
+				if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+					plain = false
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				break
+			}
+			plain = false
+			i += n
+		}
+		raw := strings.Trim(text[start:i], "-_.")
 		if raw == "" {
 			continue
 		}
-		whole := strings.ToLower(raw)
-		out = append(out, whole)
-		parts := splitIdent(raw)
-		if len(parts) > 1 {
+		if plain {
+			emit(raw)
+			continue
+		}
+		emit(strings.ToLower(raw))
+		if parts := splitIdent(raw); len(parts) > 1 {
 			for _, p := range parts {
-				out = append(out, strings.ToLower(p))
+				emit(strings.ToLower(p))
 			}
 		}
 	}
-	return out
+}
+
+// wordByte reports whether an ASCII byte belongs to a word: letters,
+// digits and the identifier joiners '-', '_' and '.'.
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // splitIdent splits at '-', '_', '.' and lower-to-upper case changes.
@@ -134,10 +186,10 @@ type docTerms struct {
 func analyze(d Doc) docTerms {
 	dt := docTerms{tf: map[string]float64{}, head: map[string]int{}}
 	add := func(text string, w float64) {
-		for _, t := range Tokens(text) {
+		eachToken(text, func(t string) {
 			dt.tf[t] += w
 			dt.len += w
-		}
+		})
 	}
 	add(d.Title, WeightTitle)
 	add(d.Service, WeightService)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestTokens(t *testing.T) {
@@ -147,13 +148,40 @@ func TestFirstQueryBytes(t *testing.T) {
 func FuzzTokens(f *testing.F) {
 	f.Add("etcdHighFsyncDurations payments-api kube_pod_status 5xx p99")
 	f.Add("\"exact phrase\" -_. ..")
+	f.Add("Ünïcode straße ΣΊΣΥΦΟΣ 日本語-text a.b_c")
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, tok := range Tokens(s) {
+		got := Tokens(s)
+		for _, tok := range got {
 			if tok == "" || strings.ToLower(tok) != tok {
 				t.Fatalf("bad token %q from %q", tok, s)
 			}
 		}
+		if want := tokensByFields(s); !slices.Equal(got, want) {
+			t.Fatalf("Tokens(%q) = %q, the plain definition gives %q", s, got, want)
+		}
 	})
+}
+
+// tokensByFields is Tokens written the short way, to check the fast one
+// against: words of letters, digits and -_. trimmed of -_., lower-cased,
+// then their identifier parts.
+func tokensByFields(text string) []string {
+	var out []string
+	for _, raw := range strings.FieldsFunc(text, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.')
+	}) {
+		raw = strings.Trim(raw, "-_.")
+		if raw == "" {
+			continue
+		}
+		out = append(out, strings.ToLower(raw))
+		if parts := splitIdent(raw); len(parts) > 1 {
+			for _, p := range parts {
+				out = append(out, strings.ToLower(p))
+			}
+		}
+	}
+	return out
 }
 
 func TestEncodeShardIsJSON(t *testing.T) {
