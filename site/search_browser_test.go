@@ -198,15 +198,15 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 		b.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	// The page's own resources are loaded; count what the first query adds
-	// (search.js is counted too: it is part of search).
+	// The page's own resources are loaded; count what the first query adds,
+	// and everything search fetched before it (search.js, the manifest).
 	first, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(async () => {
-		const before = new Set(performance.getEntriesByType("resource").filter(e => !e.name.includes("search.js")).map(e => e.name));
+		const before = new Set(performance.getEntriesByType("resource").filter(e => !e.name.includes("search.js") && !e.name.includes("/_search/")).map(e => e.name));
 		const i = document.getElementById("search-input");
 		i.focus(); i.value = "payments-api"; i.dispatchEvent(new Event("input"));
 		for (let k = 0; k < 200 && !document.querySelector("#search-results li"); k++) await new Promise(r => setTimeout(r, 10));
 		await new Promise(r => setTimeout(r, 200));
-		return performance.getEntriesByType("resource").filter(e => !before.has(e.name) || e.name.includes("search.js")).reduce((s, e) => s + (e.transferSize || e.encodedBodySize), 0);
+		return performance.getEntriesByType("resource").filter(e => !before.has(e.name)).reduce((s, e) => s + (e.transferSize || e.encodedBodySize), 0);
 	})()`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.Fatal(err)

@@ -117,8 +117,8 @@ function init(box) {
           }
           list = list.top;
         }
-        check(term, list);
-        out.push(factor === 0.8 ? [list.slice(0, manifest.top * 3), factor, cap] : [list, factor]);
+        list = check(term, list);
+        out.push(factor === 0.8 ? [list.subarray(0, manifest.top * 3), factor, cap] : [list, factor]);
       }
     }
     await Promise.all(full);
@@ -133,15 +133,14 @@ function init(box) {
     if (!bigLists.has(file)) {
       bigLists.set(file, fetchJSON(file).then((v) => {
         if (!v || !Array.isArray(v.d) || !Array.isArray(v.s) || !Array.isArray(v.h) || v.d.length !== v.s.length) throw new Error("index entry " + term + " is malformed");
-        const heads = new Map();
-        for (let i = 0; i + 1 < v.h.length; i += 2) heads.set(v.h[i], v.h[i + 1]);
+        // Headings come in document order too: merge them in.
         const out = new Int32Array(v.d.length * 3);
-        let doc = 0;
+        let doc = 0, j = 0;
         for (let i = 0; i < v.d.length; i++) {
           doc += v.d[i];
           out[3 * i] = doc; out[3 * i + 1] = v.s[i];
-          const h = heads.get(doc);
-          out[3 * i + 2] = h === undefined ? -1 : h;
+          while (j + 1 < v.h.length && v.h[j] < doc) j += 2;
+          out[3 * i + 2] = j + 1 < v.h.length && v.h[j] === doc ? v.h[j + 1] : -1;
         }
         return out;
       }).catch((e) => { bigLists.delete(file); throw e; }));
@@ -149,19 +148,25 @@ function init(box) {
     return bigLists.get(file);
   }
 
+  // Shard lists become typed arrays once each: the scoring loop then
+  // sees one kind of array (big lists are typed too) and stays fast.
+  const typed = new WeakMap();
   function check(term, list) {
     if (!Array.isArray(list) || list.length % 3) throw new Error("index entry " + term + " is malformed");
-    return list;
+    let t = typed.get(list);
+    if (!t) { t = Int32Array.from(list); typed.set(list, t); }
+    return t;
   }
 
   // Per-document working arrays, indexed by document number: a query
   // touches tens of thousands of postings, and typed arrays keep that to
   // a few milliseconds without allocating per document.
-  let acc, cnt, head, wbest, whead, match;
+  let acc, cnt, head, wbest, whead, match, touched;
   function arrays(n) {
     if (acc && acc.length === n) return;
     acc = new Float64Array(n); cnt = new Uint16Array(n); head = new Int32Array(n);
     wbest = new Float64Array(n).fill(-1); whead = new Int32Array(n); match = new Uint8Array(n);
+    touched = new Int32Array(n);
   }
 
   // Facet lists are delta-encoded; decode each once.
@@ -196,18 +201,19 @@ function init(box) {
     acc.fill(0); cnt.fill(0); head.fill(-1);
     for (let wi = 0; wi < lists.length; wi++) {
       // A document counts once per word: its best match for the word.
-      const touched = [];
+      let nt = 0;
       for (const [list, factor, cap = Infinity] of lists[wi]) {
         for (let k = 0; k < list.length; k += 3) {
           const d = list[k], s = Math.min(list[k + 1], cap) * factor;
           if (d < 0 || d >= n) continue;
           if (s > wbest[d]) { // a score can be 0: a word in almost every plan
-            if (wbest[d] < 0) touched.push(d);
+            if (wbest[d] < 0) touched[nt++] = d;
             wbest[d] = s; whead[d] = list[k + 2];
           }
         }
       }
-      for (const d of touched) {
+      for (let t = 0; t < nt; t++) {
+        const d = touched[t];
         if (cnt[d] === wi) { // matched every earlier word
           cnt[d] = wi + 1;
           acc[d] += wbest[d];
@@ -370,6 +376,10 @@ function init(box) {
     status.classList.add("search-error");
     open(true);
   }
+
+  // The manifest (a kilobyte) is what every first query waits for: fetch
+  // it once the page is idle.
+  (window.requestIdleCallback || setTimeout)(() => fetchJSON("manifest.json").then((m) => { manifest = manifest || m; }, () => {}));
 
   input.addEventListener("input", update);
   input.addEventListener("focus", () => {
