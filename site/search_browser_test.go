@@ -317,6 +317,23 @@ func TestSearchTitlesInBrowser(t *testing.T) {
 	if len(misses) > 0 {
 		t.Errorf("%d of %d titles did not find their plan first:\n%s", len(misses), hits+len(misses), strings.Join(misses, "\n"))
 	}
+
+	// A word in every title is a big term: ranked from the postings its
+	// shard holds, counted from its full list, which the facets wait for.
+	if _, first := query(t, ctx, "change "); !strings.Contains(first, "/plan-") {
+		t.Fatalf("no result for a word in every plan: %s", first)
+	}
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		for (let k = 0; k < 200 && !document.querySelector('#search-facets button[data-facet="kind"]'); k++) await new Promise(r => setTimeout(r, 10));
+		const kinds = [...document.querySelectorAll('#search-facets button[data-facet="kind"]')].map(b => +b.textContent.match(/\((\d+)\)$/)[1]);
+		return document.getElementById("search-status").textContent + " | " + kinds.reduce((a, b) => a + b, 0);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v, "1500 plans") || !strings.HasSuffix(v, "| 1500") {
+		t.Errorf("a word in all 1500 plans: status and kind facet total %q, want 1500 plans and 1500", v)
+	}
 }
 
 type indexedPlan struct{ url, title string }

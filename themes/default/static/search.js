@@ -77,7 +77,10 @@ function init(box) {
   // for: the word itself, its completions (for the word being typed) and
   // one-edit neighbours of words of 5+ letters. A list is flat:
   // doc, score, heading, doc, score, heading, … best first.
-  async function termLists(word, isLast, rows) {
+  // With lazy set (a one-word query and no filter), a word whose only
+  // match is a big term ranks with the best postings the shard holds;
+  // out.big then names the full list, which only the facet counts need.
+  async function termLists(word, isLast, rows, lazy) {
     const out = [], full = [];
     const isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
     // A shard and the result rows of its terms' best documents come
@@ -97,29 +100,38 @@ function init(box) {
       const top = isMap(own) ? own.top : own;
       if (Array.isArray(top) && top.length >= 3) cap = top[1];
     }
+    const found = [];
     for (const shard of shards) {
       for (const term in shard) {
         let factor = 0;
         if (term === word) factor = 1;
         else if (isLast && term.startsWith(word)) factor = 0.8;
         else if (word.length >= 5 && editDistanceAtMostOne(term, word)) factor = 0.6;
-        if (!factor) continue;
-        let list = shard[term];
-        // While a word is still being typed, its longer completions add
-        // their best documents only; a big term keeps just those in the
-        // shard and its full list in a file of its own.
-        if (isMap(list)) {
-          if (!Array.isArray(list.top) || typeof list.f !== "string") throw new Error("index shard entry " + term + " is malformed");
-          if (factor !== 0.8) {
-            const f = factor;
-            full.push(bigList(term, list.f).then((l) => out.push([l, f])));
-            continue;
-          }
-          list = list.top;
-        }
-        list = check(term, list);
-        out.push(factor === 0.8 ? [list.subarray(0, manifest.top * 3), factor, cap] : [list, factor]);
+        if (factor) found.push([term, factor, shard[term]]);
       }
+    }
+    if (lazy && found.length === 1 && found[0][1] === 1 && isMap(found[0][2])) {
+      const [term, , entry] = found[0];
+      if (!Array.isArray(entry.top) || typeof entry.f !== "string" || typeof entry.n !== "number") throw new Error("index shard entry " + term + " is malformed");
+      out.push([check(term, entry.top), 1]);
+      out.big = { term, file: entry.f, n: entry.n };
+      return out;
+    }
+    for (const [term, factor, entry] of found) {
+      let list = entry;
+      // While a word is still being typed, its longer completions add
+      // their best documents only; a big term keeps just those in the
+      // shard and its full list in a file of its own.
+      if (isMap(list)) {
+        if (!Array.isArray(list.top) || typeof list.f !== "string") throw new Error("index shard entry " + term + " is malformed");
+        if (factor !== 0.8) {
+          full.push(bigList(term, list.f).then((l) => out.push([l, factor])));
+          continue;
+        }
+        list = list.top;
+      }
+      list = check(term, list);
+      out.push(factor === 0.8 ? [list.subarray(0, manifest.top * 3), factor, cap] : [list, factor]);
     }
     await Promise.all(full);
     return out;
@@ -192,10 +204,12 @@ function init(box) {
     // filter by one; otherwise their buttons follow the results.
     const rows = new Map();
     const facetsReady = fetchJSON("f.json").then((f) => { facets = f; });
+    const lazy = words.length === 1 && !Object.keys(selected).length;
     const [lists] = await Promise.all([
-      Promise.all(words.map((w, i) => termLists(w, typing && i === words.length - 1, rows))),
+      Promise.all(words.map((w, i) => termLists(w, typing && i === words.length - 1, rows, lazy))),
       Object.keys(selected).length ? facetsReady : null,
     ]);
+    const big = lists.length === 1 ? lists[0].big : null;
     if (my !== seq) return; // a newer keystroke won
     arrays(n);
     acc.fill(0); cnt.fill(0); head.fill(-1);
@@ -233,11 +247,18 @@ function init(box) {
     let total = 0;
     for (let d = 0; d < n; d++) total += match[d];
     const showFacets = words.length > 0 || Object.keys(selected).length > 0;
-    if (facets) renderFacets(showFacets);
-    else facetsReady.then(() => { if (my === seq) renderFacets(showFacets); }, (e) => {
-      facetsEl.textContent = "Filters are unavailable: " + e.message + ".";
-    });
     const top = topN(n, 10);
+    // Facet counts need every match: a big term's full list first.
+    const facetsDone = (big ? Promise.all([facetsReady, bigList(big.term, big.file)]).then(([, l]) => {
+      if (my !== seq) return;
+      match.fill(0);
+      for (let k = 0; k < l.length; k += 3) if (l[k] >= 0 && l[k] < n) match[l[k]] = 1;
+    }) : facets ? null : facetsReady);
+    if (big) total = big.n;
+    if (!facetsDone) renderFacets(showFacets);
+    else facetsDone.then(() => { if (my === seq) renderFacets(showFacets); }, (e) => {
+      if (my === seq) facetsEl.textContent = "Filters are unavailable: " + e.message + ".";
+    });
     // Rows came with the shards for most results; the rest (and a heading
     // a row lacks) come from the documents' chunks.
     const missing = top.filter((d) => !rows.has(d) || (head[d] >= 0 && !(rows.get(d)[6] || {})[head[d]]));
