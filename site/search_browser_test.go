@@ -144,6 +144,25 @@ func TestSearchInBrowser(t *testing.T) {
 	waitFor(`document.readyState === "complete" ? "y" : ""`, "the home page")
 	setQuery("haproxy")
 	waitFor(`document.getElementById("search-status").textContent.includes("Search is unavailable") ? "y" : ""`, "a readable error for a missing shard")
+
+	// So does a malformed one: not JSON, or JSON of the wrong shape.
+	for _, c := range []struct{ file, body, q string }{
+		{"le.json", "{not json", "ledger"},
+		{"ca.json", `{"t": [1, 2, 3], "r": {}}`, "canary"},
+	} {
+		if err := os.WriteFile(filepath.Join(out, "public", "_search", "t", c.file), []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(`document.readyState === "complete" ? "y" : ""`, "the home page")
+		setQuery(c.q)
+		msg := waitFor(`(() => { const s = document.getElementById("search-status").textContent; return s.includes("Search is unavailable") ? s : ""; })()`, "a readable error for a malformed shard "+c.file)
+		if c.q == "canary" && !strings.Contains(msg, "malformed") {
+			t.Errorf("malformed shard message: %q", msg)
+		}
+	}
 }
 
 func quote(s string) string {

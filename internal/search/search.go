@@ -467,11 +467,11 @@ func DecodeList(data []byte) ([][3]int, error) {
 	return out, nil
 }
 
-// writeShard writes a shard's terms, the full lists of its big terms and
-// the result rows of its terms' best documents, or removes them all when
-// the shard has no term left.
+// writeShard writes a shard, {"t": its terms, "r": result rows}, and the
+// full lists of its big terms, or removes them all when the shard has no
+// term left.
 func (l *Live) writeShard(k string) error {
-	name, rname := "t/"+k+".json", "r/"+k+".json"
+	name := "t/" + k + ".json"
 	for _, f := range l.bigFiles[k] {
 		delete(l.files, f)
 	}
@@ -479,7 +479,6 @@ func (l *Live) writeShard(k string) error {
 	if len(l.shards[k]) == 0 {
 		delete(l.shards, k)
 		delete(l.files, name)
-		delete(l.files, rname)
 		return nil
 	}
 	terms := make([]string, 0, len(l.shards[k]))
@@ -490,20 +489,27 @@ func (l *Live) writeShard(k string) error {
 			l.bigFiles[k] = append(l.bigFiles[k], bigName(t))
 		}
 	}
-	l.files[name] = l.encode(terms)
-	return l.writeResults(k, terms)
+	rows, err := l.results(terms)
+	if err != nil {
+		return err
+	}
+	b := append([]byte(`{"t":`), l.encode(terms)...)
+	b = append(b, `,"r":`...)
+	b = append(b, rows...)
+	l.files[name] = append(b, '}')
+	return nil
 }
 
 // ResultsPerTerm is how many of each term's best documents have their
-// result row beside the term's shard: a one-word query then shows its
-// results after one round trip, instead of a second one fanning out to
-// a chunk per result.
+// result row in the term's shard: a one-word query then shows its results
+// after one round trip, instead of a second one fanning out to a chunk
+// per result.
 const ResultsPerTerm = 10
 
-// writeResults writes r/KEY.json: {doc: [url, title, service, kind, risk,
-// summary, {heading index: [id, text]}]} for the best documents of every
-// term in the shard, with the headings those postings point to.
-func (l *Live) writeResults(k string, terms []string) error {
+// results encodes {doc: [url, title, service, kind, risk, summary,
+// {heading index: [id, text]}]} for the best documents of every term, with
+// the headings those postings point to.
+func (l *Live) results(terms []string) ([]byte, error) {
 	heads := map[int]map[int]bool{}
 	for _, t := range terms {
 		list := l.lists[t]
@@ -527,12 +533,7 @@ func (l *Live) writeResults(k string, terms []string) error {
 		}
 		rows[doc] = []any{d.URL, d.Title, d.Service, d.Kind, d.Risk, d.Summary, hm}
 	}
-	b, err := json.Marshal(rows)
-	if err != nil {
-		return err
-	}
-	l.files["r/"+k+".json"] = b
-	return nil
+	return json.Marshal(rows)
 }
 
 func (l *Live) writeChunk(c int) error {
@@ -695,7 +696,7 @@ func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
 		if err := l.writeShard(k); err != nil {
 			return nil, err
 		}
-		for _, f := range append(l.bigFiles[k], "t/"+k+".json", "r/"+k+".json") {
+		for _, f := range append(l.bigFiles[k], "t/"+k+".json") {
 			changed[f] = l.files[f]
 		}
 	}
@@ -752,14 +753,17 @@ func encodeShard(m map[string][][3]int) []byte {
 	return append(b, '}')
 }
 
-// DecodeShard reads a term shard back: term -> [doc, score, heading],
-// best first.
+// DecodeShard reads the terms of a shard file back: term -> [doc, score,
+// heading], best first.
 // A big term's entry gives its best TopPostings.
 func DecodeShard(data []byte) (map[string][][3]int, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	var shard struct {
+		T map[string]json.RawMessage `json:"t"`
+	}
+	if err := json.Unmarshal(data, &shard); err != nil {
 		return nil, err
 	}
+	raw := shard.T
 	flat := make(map[string][]int, len(raw))
 	for t, r := range raw {
 		var l []int

@@ -83,13 +83,12 @@ function init(box) {
   async function termLists(word, isLast, rows, lazy) {
     const out = [], full = [];
     const isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-    // A shard and the result rows of its terms' best documents come
-    // together, in one round trip.
-    const shards = await Promise.all(shardsFor(word).map((key) => Promise.all([fetchJSON("t/" + key + ".json"), fetchJSON("r/" + key + ".json")]).then(([shard, rs]) => {
-      if (!isMap(shard)) throw new Error("index shard " + key + " is malformed");
-      if (!isMap(rs)) throw new Error("result rows " + key + " are malformed");
-      for (const d in rs) rows.set(+d, rs[d]);
-      return shard;
+    // A shard holds its terms ("t") and the result rows of their best
+    // documents ("r"): one round trip.
+    const shards = await Promise.all(shardsFor(word).map((key) => fetchJSON("t/" + key + ".json").then((file) => {
+      if (!isMap(file) || !isMap(file.t) || !isMap(file.r)) throw new Error("index shard " + key + " is malformed");
+      for (const d in file.r) rows.set(+d, file.r[d]);
+      return file.t;
     })));
     // A completion of the word being typed counts at most what the word
     // itself scores at best: a rare completion ("1208" for "12") must not
