@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/bench"
 	"github.com/rollbook/rollbook/internal/golden"
 
 	"github.com/rollbook/rollbook/internal/diag"
@@ -350,5 +352,48 @@ func TestDrillReportsOnSite(t *testing.T) {
 	for page, file := range map[string]string{"drills/index.html": "drills-dashboard.html", "payments/api-canary/index.html": "drilled-plan.html"} {
 		got := read(t, root, page)
 		golden.Check(t, filepath.Join("testdata", "golden", file), []byte(got))
+	}
+}
+
+// TestLongListsArePaginated: a term carried by 250 plans is listed on
+// three pages of at most 100, linked to each other, all in the sitemap.
+func TestLongListsArePaginated(t *testing.T) {
+	root := t.TempDir()
+	if err := bench.Generate(root, 250, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(t, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	pages := []string{"environments/production/index.html", "environments/production/page/2/index.html", "environments/production/page/3/index.html"}
+	cards := 0
+	for i, p := range pages {
+		html := read(t, root, p)
+		n := strings.Count(html, `class="plan-card"`)
+		cards += n
+		if n == 0 || n > 100 {
+			t.Errorf("%s lists %d plans", p, n)
+		}
+		if want := fmt.Sprintf("Page %d of 3", i+1); !strings.Contains(html, want) {
+			t.Errorf("%s does not say %q", p, want)
+		}
+		if hasNext := strings.Contains(html, `rel="next"`); hasNext != (i < 2) {
+			t.Errorf("%s: next link %v", p, hasNext)
+		}
+		if hasPrev := strings.Contains(html, `rel="prev"`); hasPrev != (i > 0) {
+			t.Errorf("%s: previous link %v", p, hasPrev)
+		}
+	}
+	if cards != 250 {
+		t.Errorf("the three pages list %d plans, want 250", cards)
+	}
+	if html := read(t, root, pages[2]); !strings.Contains(html, "Plans 201–250 of 250") {
+		t.Errorf("the last page does not say which plans it holds")
+	}
+	if _, err := os.Stat(filepath.Join(root, "public", "environments", "production", "page", "4")); err == nil {
+		t.Error("a fourth, empty page was written")
+	}
+	if sm := read(t, root, "sitemap.xml"); !strings.Contains(sm, "/environments/production/page/3/</loc>") {
+		t.Error("the sitemap misses the list's third page")
 	}
 }
