@@ -79,6 +79,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	display := strings.TrimSuffix(filepath.ToSlash(b.cfg.ContentDir), "/")
 	now := b.now()
 	var edits []*edit
+	var broken diag.List
 	static := map[string][]byte{}
 	for _, f := range files {
 		if b.theme.dir != "" {
@@ -117,8 +118,10 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		name := path.Join(display, rel)
 		p, ds := plan.Parse(name, rel, data)
 		if p == nil || len(ds.Errors()) > 0 {
-			// Report this file's errors; the rest of the site built before.
-			return nil, true, &FindingsError{Findings: ds}
+			// Report every broken file's errors; the rest of the site
+			// built before.
+			broken = append(broken, ds...)
+			continue
 		}
 		if p.Draft && !b.opts.Drafts || p.Section != old.Plan.Section || p.IsPlan() != old.Plan.IsPlan() ||
 			!slices.Equal(p.Aliases, old.Plan.Aliases) || p.Gameday.Schedule.Spec != old.Plan.Gameday.Schedule.Spec ||
@@ -143,6 +146,10 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			}
 		}
 		edits = append(edits, e)
+	}
+	if len(broken) > 0 {
+		broken.Sort()
+		return nil, true, &FindingsError{Findings: broken}
 	}
 	// Links resolve against the site as it is: no URL changed.
 	assets := s.assetSet()

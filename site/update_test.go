@@ -178,10 +178,20 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	if len(b.Files()) != len(good) || string(b.Files()["index.html"]) != string(good["index.html"]) {
 		t.Error("a failed update changed the served site")
 	}
-	// Another edit while the plan is broken still reports the broken one.
+	// Another edit while the plan is broken still reports the broken one,
+	// and a second broken plan is reported beside it.
 	edit(files[5], func(s string) string { return s + "\nMore text.\n" })
 	if _, err := b.Update(ctx, []string{files[5]}); err == nil {
 		t.Fatal("an edit elsewhere published a site with a broken plan")
+	}
+	orig7, _ := os.ReadFile(files[7])
+	edit(files[7], replace(`(?m)^kind: .*$`, "kind: [rollout"))
+	_, err = b.Update(ctx, []string{files[7]})
+	if fe, ok := IsFindings(err); !ok || len(fe.Findings.Errors()) != 2 {
+		t.Fatalf("two broken plans: got %v, want an error for each", err)
+	}
+	if err := os.WriteFile(files[7], orig7, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(files[4], orig, 0o644); err != nil {
 		t.Fatal(err)
