@@ -90,6 +90,8 @@ type Builder struct {
 
 	files atomic.Pointer[map[string][]byte]
 
+	// cache keeps parsed and rendered pages between in-memory builds.
+	cache *pageCache
 	// last is the last good in-memory build, which Update changes in
 	// place; pending are the files changed since it.
 	last    *state
@@ -131,7 +133,12 @@ func New(opts Options) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{UnsafeHTML: cfg.UnsafeHTML}), theme: th, analyses: map[string]analysis{}}, nil
+	b := &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{UnsafeHTML: cfg.UnsafeHTML}), theme: th, analyses: map[string]analysis{}}
+	if opts.Memory {
+		// Only rollbook serve builds one site again and again.
+		b.cache = newPageCache()
+	}
+	return b, nil
 }
 
 // Config returns the loaded configuration.
@@ -206,7 +213,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		return nil, err
 	}
 	display := filepath.ToSlash(b.cfg.ContentDir)
-	ps, err := parseAll(ctx, srcs, display)
+	ps, err := parseAll(ctx, srcs, display, b.cache)
 	if err != nil {
 		return nil, err
 	}
@@ -372,6 +379,9 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	w.asyncCleanup = b.opts.Dev
 	defer w.abort()
+	b.cache.begin()
+	ok := false
+	defer func() { b.cache.finish(ok) }()
 	s, err := b.load(ctx, w)
 	if err != nil {
 		return nil, err
@@ -408,6 +418,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := w.commit(); err != nil {
 		return nil, err
 	}
+	ok = true
 	if b.opts.Memory && idx != nil {
 		b.last = &state{s: s, search: idx}
 		b.pending = nil

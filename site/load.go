@@ -81,7 +81,7 @@ type parsed struct {
 
 // parseAll reads and parses sources on every core. displayDir prefixes
 // file names in findings ("content").
-func parseAll(ctx context.Context, srcs []source, displayDir string) ([]parsed, error) {
+func parseAll(ctx context.Context, srcs []source, displayDir string, cache *pageCache) ([]parsed, error) {
 	out := make([]parsed, len(srcs))
 	err := parallel(ctx, len(srcs), func(i int) error {
 		s := srcs[i]
@@ -95,7 +95,7 @@ func parseAll(ctx context.Context, srcs []source, displayDir string) ([]parsed, 
 		if err != nil {
 			return err
 		}
-		p, ds := plan.Parse(name, s.rel, data)
+		p, ds := cache.parse(name, s.rel, data)
 		out[i] = parsed{src: s, data: data, plan: p, diags: ds}
 		return nil
 	})

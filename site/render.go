@@ -144,7 +144,7 @@ func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
 func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, pg *Page, fill bool) diag.List {
 	var ds diag.List
 	name := path.Join(display, pg.Plan.Path)
-	res, err := b.md.Render(pg.Plan.Body, pg.Plan.BodyLine-1)
+	res, err := b.cache.render(b.md, pg.Plan.Body, pg.Plan.BodyLine-1)
 	if err != nil {
 		return diag.List{{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"}}
 	}

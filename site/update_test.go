@@ -215,3 +215,49 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	}
 	sameSite(t, "new plan", b.Files(), memSite(t, root).Files())
 }
+
+// TestCachedBuildsMatchFreshBuilds: a serve builder's full builds reuse
+// parsed and rendered pages; after edits, a new page and a removed one,
+// each gives the site a fresh builder gives.
+func TestCachedBuildsMatchFreshBuilds(t *testing.T) {
+	root := t.TempDir()
+	if err := bench.Generate(root, 120, 11); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-*.md"))
+	sort.Strings(files)
+	b := memSite(t, root)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"nothing changed", func() error { return nil }},
+		{"an edit", func() error {
+			data, _ := os.ReadFile(files[0])
+			return os.WriteFile(files[0], append(data, "\n## Cached edit\n\nNew words.\n"...), 0o644)
+		}},
+		{"a new plan", func() error {
+			data, _ := os.ReadFile(files[1])
+			return os.WriteFile(filepath.Join(filepath.Dir(files[1]), "copy.md"), data, 0o644)
+		}},
+		{"a removed plan", func() error { return os.Remove(files[2]) }},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Build(ctx); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, want := b.Files(), memSite(t, root).Files()
+		if len(got) != len(want) {
+			t.Errorf("%s: %d files, a fresh build has %d", st.name, len(got), len(want))
+		}
+		for name, w := range want {
+			if string(got[name]) != string(w) {
+				t.Errorf("%s: %s differs from a fresh build", st.name, name)
+			}
+		}
+	}
+}
