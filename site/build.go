@@ -420,7 +420,11 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	ok = true
 	if b.opts.Memory && idx != nil {
-		b.last = &state{s: s, search: idx}
+		st := &state{s: s, search: idx, docOf: map[string]int{}}
+		for i, pg := range searchPages(s) {
+			st.docOf[pg.URL] = i
+		}
+		b.last = st
 		b.pending = nil
 	}
 	b.log.Debug("published", "took", time.Since(start))

@@ -24,6 +24,7 @@ import (
 type state struct {
 	s      *loaded
 	search *search.Live
+	docOf  map[string]int // page URL -> search document
 }
 
 // Update brings an in-memory build (Options.Memory) up to date after the
@@ -102,8 +103,8 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			return nil, false, nil // an asset or a folder
 		}
 		old := s.byPath[rel]
-		if old == nil {
-			return nil, false, nil // a new page, or one that did not build
+		if old == nil && len(files) > 1 {
+			return nil, false, nil // new pages, or ones that did not build
 		}
 		info, err := os.Stat(f)
 		if err != nil || !info.Mode().IsRegular() || info.Size() > plan.MaxFileSize {
@@ -121,6 +122,16 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			// Report every broken file's errors; the rest of the site
 			// built before.
 			broken = append(broken, ds...)
+			continue
+		}
+		if old == nil {
+			// A new page, alone: applied in place when it changes no
+			// other page's URL, alias, drills or the stale count.
+			e, ok := b.newPage(s, p, rel, name, ds, now, contentDir)
+			if !ok {
+				return nil, false, nil
+			}
+			edits = append(edits, e)
 			continue
 		}
 		if p.Draft && !b.opts.Drafts || p.Section != old.Plan.Section || p.IsPlan() != old.Plan.IsPlan() ||
@@ -151,7 +162,19 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		broken.Sort()
 		return nil, true, &FindingsError{Findings: broken}
 	}
-	// Links resolve against the site as it is: no URL changed.
+	// Links resolve against the site as it is, with a new page in it: no
+	// other URL changed.
+	for _, e := range edits {
+		if e.old == nil {
+			s.byURL[e.cur.URL], s.byPath[e.cur.Plan.Path] = e.cur, e.cur
+			defer func() {
+				if err != nil {
+					delete(s.byURL, e.cur.URL)
+					delete(s.byPath, e.cur.Plan.Path)
+				}
+			}()
+		}
+	}
 	assets := s.assetSet()
 	for _, e := range edits {
 		e.findings = append(e.findings, b.renderPage(s, assets, display, e.cur, true)...)
@@ -186,7 +209,11 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	}()
 	var gone []string
 	for _, e := range edits {
-		b.swap(s, e.old, e.cur)
+		if e.old == nil {
+			b.insert(s, e.cur)
+		} else {
+			b.swap(s, e.old, e.cur)
+		}
 		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.cur.Plan.Path, "/", "-"), ".md")
 		gone = append(gone, base+".argo.yaml", base+".flagger.yaml")
 		if e.cur.Type == "plan" {
@@ -198,6 +225,16 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	s.findings = all
 	sv := b.view(s)
 	for _, e := range edits {
+		if e.old == nil {
+			sv.Plans = s.plans
+			sortPages(sv.Plans)
+			for _, tax := range sv.Taxonomies {
+				if len(tax.Values(e.cur.Plan)) > 0 {
+					buildTerms(tax, s.plans)
+				}
+			}
+			continue
+		}
 		updateView(sv, s.plans, e.old, e.cur)
 	}
 	// The search index is updated beside the pages.
@@ -207,17 +244,21 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	}
 	searchDone := make(chan searchOut, 1)
 	go func() {
-		docOf := map[string]int{}
-		for i, pg := range searchPages(s) {
-			docOf[pg.URL] = i
-		}
 		out := map[string][]byte{}
 		for _, e := range edits {
-			i, ok := docOf[e.cur.URL]
-			if !ok {
+			if e.cur.Type == "home" || e.cur.Type == "section" {
 				continue
 			}
-			changed, err := st.search.Replace(i, searchDoc(e.cur))
+			var changed map[string][]byte
+			var err error
+			if i, ok := st.docOf[e.cur.URL]; ok {
+				changed, err = st.search.Replace(i, searchDoc(e.cur))
+			} else {
+				// A new page is the index's last document.
+				var i int
+				i, changed, err = st.search.Append(searchDoc(e.cur))
+				st.docOf[e.cur.URL] = i
+			}
 			if err != nil {
 				searchDone <- searchOut{err: err}
 				return
@@ -342,6 +383,59 @@ func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, bool, error)
 	return &Result{Pages: len(s.pages), Findings: s.findings}, true, nil
 }
 
+// newPage makes the edit that adds a page from a new file, or reports
+// that the file needs a full build: a draft, a section, an alias, a URL
+// that is taken, a game-day block or drill reports, or a stale plan (the
+// navigation of every page counts those).
+func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.List, now time.Time, contentDir string) (*edit, bool) {
+	if p.Draft && !b.opts.Drafts || p.Section || len(p.Aliases) > 0 || len(p.Gameday.Scenarios) > 0 || p.Gameday.Schedule.Spec != "" {
+		return nil, false
+	}
+	u, err := pageURL(p)
+	if err != nil || s.byURL[u] != nil || s.aliases[u] != "" || reservedURL(u) || u == "/" {
+		return nil, false
+	}
+	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
+	for _, r := range b.readDrills(b.cfg.Path(b.cfg.DrillsDir)) {
+		if strings.TrimPrefix(strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./"), content) == rel {
+			return nil, false
+		}
+	}
+	cur := &Page{Type: "page", URL: u, Title: p.Title, Plan: p}
+	e := &edit{cur: cur, name: name, findings: ds}
+	if p.IsPlan() {
+		cur.Type = "plan"
+		copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
+		cds := check.Plan(p, name, copts)
+		e.findings = append(e.findings, cds...)
+		cur.Warnings = cds.Warnings()
+		cur.Stale = check.Stale(p, now, b.cfg.StaleAfterDuration())
+		cur.Migrations = b.migrationViews(cur, contentDir)
+		if cur.Stale {
+			return nil, false
+		}
+	}
+	return e, true
+}
+
+// insert adds a new page to the kept site: its page lists, its plans and
+// the children of the section of its folder.
+func (b *Builder) insert(s *loaded, cur *Page) {
+	at := sort.Search(len(s.pages), func(i int) bool { return s.pages[i].URL >= cur.URL })
+	s.pages = slices.Insert(s.pages, at, cur)
+	if cur.Type == "plan" {
+		s.plans = append(s.plans, cur)
+	}
+	dir := path.Dir(cur.Plan.Path)
+	for _, pg := range s.pages {
+		if pg.Type == "section" && path.Dir(pg.Plan.Path) == dir {
+			pg.Children = append(pg.Children, cur)
+			sortPages(pg.Children)
+		}
+	}
+	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
+}
+
 // swap puts cur in the place of old everywhere the kept site points to it.
 func (b *Builder) swap(s *loaded, old, cur *Page) {
 	for i, pg := range s.pages {
@@ -373,8 +467,10 @@ func (b *Builder) updateLists(s *loaded, sv *siteView, edits []*edit) (out []*Pa
 			if e.cur.Type != "plan" {
 				continue
 			}
-			for _, v := range tax.Values(e.old.Plan) {
-				affected[urlize(v)] = true
+			if e.old != nil {
+				for _, v := range tax.Values(e.old.Plan) {
+					affected[urlize(v)] = true
+				}
 			}
 			for _, v := range tax.Values(e.cur.Plan) {
 				affected[urlize(v)] = true
@@ -384,7 +480,7 @@ func (b *Builder) updateLists(s *loaded, sv *siteView, edits []*edit) (out []*Pa
 			continue
 		}
 		for _, e := range edits {
-			if e.cur.Type == "plan" && !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan)) {
+			if e.cur.Type == "plan" && (e.old == nil || !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan))) {
 				// The taxonomy's index shows counts, which moved.
 				out = append(out, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
 				break

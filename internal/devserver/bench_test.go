@@ -108,3 +108,55 @@ func copyDir(src, dst string) error {
 		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
 	})
 }
+
+// BenchmarkNewPlanSynthetic: creating a plan file → reload event, on a
+// synthetic site of BENCH_PLANS plans (default 1000).
+func BenchmarkNewPlanSynthetic(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("BENCH_PLANS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	root := b.TempDir()
+	if err := bench.Generate(root, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
+	if len(files) == 0 {
+		b.Fatal("no plan")
+	}
+	tmpl, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := New(Options{Root: root})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = s.Watch(ctx); close(done) }()
+		time.Sleep(100 * time.Millisecond)
+		ch := s.hub.add()
+		var out []time.Duration
+		for i := 0; i < 20; i++ {
+			file := filepath.Join(filepath.Dir(files[0]), fmt.Sprintf("new-%d-%d.md", time.Now().UnixNano(), i))
+			start := time.Now()
+			if err := os.WriteFile(file, tmpl, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			for msg := range ch {
+				if strings.HasPrefix(string(msg), "event: reload") {
+					break
+				}
+			}
+			out = append(out, time.Since(start))
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.hub.remove(ch)
+		cancel()
+		<-done
+		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+		report(b, out)
+	}
+}

@@ -610,6 +610,16 @@ func (l *Live) writeManifest() error {
 	return nil
 }
 
+// Append adds d as the last document and returns its number and the
+// files that changed.
+func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
+	l.docs = append(l.docs, Doc{})
+	l.terms = append(l.terms, docTerms{tf: map[string]float64{}, head: map[string]int{}})
+	i := len(l.docs) - 1
+	changed, err := l.Replace(i, d)
+	return i, changed, err
+}
+
 // Replace puts d in the place of document i and returns the files that
 // changed: new content, or nil for a file that is gone.
 func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
