@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/diag"
@@ -37,6 +38,33 @@ func (v view) URL(to string) string {
 // Root is the relative path from the current page to the site root.
 func (v view) Root() string { return v.URL("/") }
 
+// Card renders the plan card of p as this page shows it. A plan sits on
+// many term lists (its service, owner, kind, risk, environments, tags),
+// and on those its card differs only by how deep the list is: term pages
+// live under reserved folders no plan shares, so a link from one climbs
+// to the root and down again. Each is rendered once per depth and reused.
+func (v view) Card(p *Page) (template.HTML, error) {
+	if v.Page.Type != "term" {
+		return v.Site.theme.card(map[string]any{"V": v, "P": p})
+	}
+	k := cardKey{p, strings.Count(v.Page.URL, "/")}
+	if c, ok := v.Site.cards.Load(k); ok {
+		return c.(template.HTML), nil
+	}
+	c, err := v.Site.theme.card(map[string]any{"V": v, "P": p})
+	if err == nil {
+		v.Site.cards.Store(k, c)
+	}
+	return c, err
+}
+
+// cardKey names a rendered card: the plan, and the depth of the term
+// page's folder, which is all its relative links depend on.
+type cardKey struct {
+	p     *Page
+	depth int
+}
+
 type siteView struct {
 	Title       string
 	Description string
@@ -47,6 +75,9 @@ type siteView struct {
 	Stale       []*Page
 	Now         time.Time
 	Dev         bool // served by rollbook serve: live reload is injected
+
+	theme *theme
+	cards *sync.Map // cardKey -> template.HTML
 }
 
 var funcs = template.FuncMap{
@@ -285,6 +316,12 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 			}
 		}
 	}
+	sv.cards.Range(func(k, _ any) bool {
+		if k.(cardKey).p == old {
+			sv.cards.Delete(k)
+		}
+		return true
+	})
 	reorder := cur.Title != old.Title || cur.Plan.Weight != old.Plan.Weight
 	replace(sv.Plans)
 	replace(sv.Stale)
@@ -304,7 +341,8 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 }
 
 func (b *Builder) siteView(s *loaded) *siteView {
-	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev}
+	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev,
+		theme: b.theme, cards: &sync.Map{}}
 	for _, pg := range s.plans {
 		if pg.Stale {
 			sv.Stale = append(sv.Stale, pg)

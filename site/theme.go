@@ -26,6 +26,8 @@ type theme struct {
 	dir    string // override folder on disk, "" if none
 	pages  map[string]*template.Template
 	static map[string][]byte
+	// partials alone, to render a plan card by itself (see view.Card).
+	partials *template.Template
 }
 
 // pageTemplates are the page types; each is rendered with base.html and
@@ -88,6 +90,9 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 			return nil, fmt.Errorf("theme template %s: %w", name, err)
 		}
 	}
+	if th.partials, err = base.Clone(); err != nil {
+		return nil, err
+	}
 	for _, pt := range pageTemplates {
 		name := "templates/" + pt + ".html"
 		src, ok := files[name]
@@ -104,6 +109,15 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 		th.pages[pt] = t
 	}
 	return th, nil
+}
+
+// card renders one plan card (the "plancard" partial).
+func (th *theme) card(data any) (template.HTML, error) {
+	var buf bytes.Buffer
+	if err := th.partials.ExecuteTemplate(&buf, "plancard", data); err != nil {
+		return "", err
+	}
+	return template.HTML(buf.String()), nil //nolint:gosec // the partial's output, escaped by html/template
 }
 
 func (th *theme) render(pageType string, data any) ([]byte, error) {

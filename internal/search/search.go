@@ -616,13 +616,21 @@ func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
 	l.docs = append(l.docs, Doc{})
 	l.terms = append(l.terms, docTerms{tf: map[string]float64{}, head: map[string]int{}})
 	i := len(l.docs) - 1
-	changed, err := l.Replace(i, d)
+	changed, err := l.replace(i, d, false)
 	return i, changed, err
 }
 
 // Replace puts d in the place of document i and returns the files that
 // changed: new content, or nil for a file that is gone.
-func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
+func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) { return l.replace(i, d, true) }
+
+// replace is Replace; with rescore false, a term whose document count
+// changed keeps the other documents' scores (Append: a new document
+// changes the count of every one of its terms, and rescoring their lists,
+// thousands of postings for common words, would cost a second; their
+// idf moves by one document in the site's count, like the average
+// length that scores already keep from the full build).
+func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 	if i < 0 || i >= len(l.docs) {
 		return nil, fmt.Errorf("search: no document %d", i)
 	}
@@ -649,7 +657,7 @@ func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) {
 			list = append(list[:at], list[at+1:]...)
 		}
 		delete(l.frag, t)
-		if was != is {
+		if was != is && rescore {
 			// The term's document frequency changed, and with it every
 			// score in its list.
 			df := len(list)

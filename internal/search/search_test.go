@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -300,4 +301,62 @@ func checkReplace(t *testing.T, docs []Doc, edits []edit) *Live {
 		}
 	}
 	return l
+}
+
+// TestLiveAppend: an appended document is listed under each of its terms
+// with the score a fresh index gives it, every other document keeps its
+// terms, and the files the append reports are the ones that changed.
+func TestLiveAppend(t *testing.T) {
+	docs := []Doc{
+		{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Body: "Shift traffic to the canary."},
+		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Body: "Add the ledger_ref column."},
+	}
+	l, err := NewLive(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := maps.Clone(l.Files())
+	d := Doc{URL: "/c/", Title: "Canary for the ledger", Service: "ledger", Kind: "rollback", Risk: "high", Body: "A brand-new word: zebra."}
+	i, changed, err := l.Append(d)
+	if err != nil || i != 2 {
+		t.Fatalf("Append: %d, %v", i, err)
+	}
+	want, err := newLive(append(slices.Clone(docs), d), l.avg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range want.Files() {
+		got, ok := l.Files()[name]
+		if !ok {
+			t.Errorf("%s missing after Append", name)
+			continue
+		}
+		if _, reported := changed[name]; !reported && string(before[name]) != string(got) {
+			t.Errorf("%s changed but was not reported", name)
+		}
+		if !strings.HasPrefix(name, "t/") {
+			if string(got) != string(data) {
+				t.Errorf("%s:\n got %s\nwant %s", name, got, data)
+			}
+			continue
+		}
+		g, _ := DecodeShard(got)
+		w, _ := DecodeShard(data)
+		for term, wl := range w {
+			docsOf := func(l [][3]int) []int {
+				var out []int
+				for _, p := range l {
+					out = append(out, p[0])
+					if p[0] == 2 && !slices.Contains(wl, p) {
+						t.Errorf("%s: the new document's posting %v is not a fresh index's", term, p)
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			if a, b := docsOf(g[term]), docsOf(wl); !slices.Equal(a, b) {
+				t.Errorf("%s lists documents %v, want %v", term, a, b)
+			}
+		}
+	}
 }
