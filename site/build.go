@@ -294,14 +294,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	}
 
 	now := b.now()
-	copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
 	err = parallel(ctx, len(s.plans), func(i int) error {
 		pg := s.plans[i]
-		ds := check.Plan(pg.Plan, path.Join(display, pg.Plan.Path), copts)
-		pg.Warnings = ds.Warnings()
-		pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())
-		pg.Migrations = b.migrationViews(pg, contentDir)
-		s.add(ds...)
+		s.add(b.checkPage(pg, path.Join(display, pg.Plan.Path), now)...)
 		return nil
 	})
 	if err != nil {
@@ -309,6 +304,17 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	}
 	b.attachDrills(s)
 	return s, nil
+}
+
+// checkPage runs the plan rules on a plan page and fills in what they
+// find: its warnings, staleness and analysed migrations.
+func (b *Builder) checkPage(pg *Page, name string, now time.Time) diag.List {
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	ds := check.Plan(pg.Plan, name, check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze})
+	pg.Warnings = ds.Warnings()
+	pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())
+	pg.Migrations = b.migrationViews(pg, contentDir)
+	return ds
 }
 
 func reservedURL(u string) bool {
@@ -406,8 +412,9 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	b.log.Debug("lists written", "took", time.Since(start))
 	var idx *search.Live
+	var docOf map[string]int
 	if !b.opts.noSearch {
-		if idx, err = b.writeSearch(s, w); err != nil {
+		if idx, docOf, err = b.writeSearch(s, w); err != nil {
 			return nil, err
 		}
 	}
@@ -420,11 +427,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	ok = true
 	if b.opts.Memory && idx != nil {
-		st := &state{s: s, search: idx, docOf: map[string]int{}}
-		for i, pg := range searchPages(s) {
-			st.docOf[pg.URL] = i
-		}
-		b.last = st
+		b.last = &state{s: s, search: idx, docOf: docOf}
 		b.pending = nil
 	}
 	b.log.Debug("published", "took", time.Since(start))

@@ -113,14 +113,18 @@ func (b *Builder) readDrills(dir string) []drillReport {
 	return out
 }
 
+// reportPlan is the source path inside content/ of the plan a drill
+// report is about.
+func (b *Builder) reportPlan(r drillReport) string {
+	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
+	return strings.TrimPrefix(strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./"), content)
+}
+
 // attachDrills gives each plan page its last result per scenario.
 func (b *Builder) attachDrills(s *loaded) {
 	reports := b.readDrills(b.cfg.Path(b.cfg.DrillsDir))
-	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
 	for _, r := range reports {
-		p := strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./")
-		p = strings.TrimPrefix(p, content)
-		pg, ok := s.byPath[p]
+		pg, ok := s.byPath[b.reportPlan(r)]
 		if !ok || pg.Type != "plan" {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue

@@ -54,36 +54,42 @@ func searchDoc(pg *Page) search.Doc {
 	return d
 }
 
-// searchDocs lists the pages the index holds, in index order.
+// indexed reports whether the search index holds a page: lists (home,
+// sections) are not searched.
+func indexed(pg *Page) bool { return pg.Type != "home" && pg.Type != "section" }
+
+// searchPages lists the pages the index holds, in index order.
 func searchPages(s *loaded) []*Page {
 	var out []*Page
 	for _, pg := range s.pages {
-		if pg.Type == "home" || pg.Type == "section" {
-			continue
+		if indexed(pg) {
+			out = append(out, pg)
 		}
-		out = append(out, pg)
 	}
 	return out
 }
 
 // writeSearch builds the index from every page with a body and writes it
-// under _search/.
-func (b *Builder) writeSearch(s *loaded, w *writer) (*search.Live, error) {
+// under _search/; docOf gives each page's document number.
+func (b *Builder) writeSearch(s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
+	docOf = make(map[string]int, len(pages))
 	// Each page's text is stripped of its markup on every core.
 	_ = parallel(context.Background(), len(pages), func(i int) error {
 		docs[i] = searchDoc(pages[i])
 		return nil
 	})
-	idx, err := search.NewLive(docs)
-	if err != nil {
-		return nil, err
+	for i, pg := range pages {
+		docOf[pg.URL] = i
+	}
+	if idx, err = search.NewLive(docs); err != nil {
+		return nil, nil, err
 	}
 	for name, data := range idx.Files() {
 		if err := w.write("_search/"+name, data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return idx, nil
+	return idx, docOf, nil
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
@@ -127,7 +126,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		if old == nil {
 			// A new page, alone: applied in place when it changes no
 			// other page's URL, alias, drills or the stale count.
-			e, ok := b.newPage(s, p, rel, name, ds, now, contentDir)
+			e, ok := b.newPage(s, p, rel, name, ds, now)
 			if !ok {
 				return nil, false, nil
 			}
@@ -146,12 +145,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			Drill: old.Drill, Scenarios: old.Scenarios, DrillHistory: old.DrillHistory, HistoryChart: old.HistoryChart}
 		e := &edit{old: old, cur: cur, name: name, findings: ds}
 		if cur.Type == "plan" {
-			copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
-			cds := check.Plan(p, name, copts)
-			e.findings = append(e.findings, cds...)
-			cur.Warnings = cds.Warnings()
-			cur.Stale = check.Stale(p, now, b.cfg.StaleAfterDuration())
-			cur.Migrations = b.migrationViews(cur, contentDir)
+			e.findings = append(e.findings, b.checkPage(cur, name, now)...)
 			if cur.Stale != old.Stale {
 				return nil, false, nil // every page's navigation counts stale plans
 			}
@@ -246,7 +240,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	go func() {
 		out := map[string][]byte{}
 		for _, e := range edits {
-			if e.cur.Type == "home" || e.cur.Type == "section" {
+			if !indexed(e.cur) {
 				continue
 			}
 			var changed map[string][]byte
@@ -387,7 +381,7 @@ func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, bool, error)
 // that the file needs a full build: a draft, a section, an alias, a URL
 // that is taken, a game-day block or drill reports, or a stale plan (the
 // navigation of every page counts those).
-func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.List, now time.Time, contentDir string) (*edit, bool) {
+func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.List, now time.Time) (*edit, bool) {
 	if p.Draft && !b.opts.Drafts || p.Section || len(p.Aliases) > 0 || len(p.Gameday.Scenarios) > 0 || p.Gameday.Schedule.Spec != "" {
 		return nil, false
 	}
@@ -395,9 +389,8 @@ func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.Lis
 	if err != nil || s.byURL[u] != nil || s.aliases[u] != "" || reservedURL(u) || u == "/" {
 		return nil, false
 	}
-	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
 	for _, r := range b.readDrills(b.cfg.Path(b.cfg.DrillsDir)) {
-		if strings.TrimPrefix(strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./"), content) == rel {
+		if b.reportPlan(r) == rel {
 			return nil, false
 		}
 	}
@@ -405,12 +398,7 @@ func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.Lis
 	e := &edit{cur: cur, name: name, findings: ds}
 	if p.IsPlan() {
 		cur.Type = "plan"
-		copts := check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze}
-		cds := check.Plan(p, name, copts)
-		e.findings = append(e.findings, cds...)
-		cur.Warnings = cds.Warnings()
-		cur.Stale = check.Stale(p, now, b.cfg.StaleAfterDuration())
-		cur.Migrations = b.migrationViews(cur, contentDir)
+		e.findings = append(e.findings, b.checkPage(cur, name, now)...)
 		if cur.Stale {
 			return nil, false
 		}

@@ -76,8 +76,7 @@ func (s *Server) Watch(ctx context.Context) error {
 	var timer *time.Timer
 	var fire <-chan time.Time
 	cssOnly := ""
-	pending := false
-	changed := map[string]bool{}
+	changed := map[string]bool{} // since the last rebuild
 	resync := false
 	for {
 		select {
@@ -111,14 +110,13 @@ func (s *Server) Watch(ctx context.Context) error {
 				resync = true
 			}
 			css := strings.HasSuffix(ev.Name, ".css") && strings.Contains(filepath.ToSlash(ev.Name), "/static/")
-			if !pending {
+			if len(changed) == 0 {
 				if css {
 					cssOnly = filepath.Base(ev.Name)
 				}
 			} else if !css {
 				cssOnly = ""
 			}
-			pending = true
 			changed[filepath.Clean(ev.Name)] = true
 			if timer == nil {
 				timer = time.NewTimer(debounce)
@@ -128,7 +126,6 @@ func (s *Server) Watch(ctx context.Context) error {
 			fire = timer.C
 		case <-fire:
 			fire = nil
-			pending = false
 			// A renamed folder: inotify follows a moved folder's inode
 			// under its old name, so watches are re-synced by path. Only
 			// then: walking ten thousand plans would cost every save.
