@@ -2,8 +2,6 @@ package site
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -30,12 +28,8 @@ func BenchmarkBuild(b *testing.B) {
 // build of BENCH_PLANS plans (default 10 000): builds with and without it,
 // alternated so the disk's mood hits both alike.
 func BenchmarkSearchShare(b *testing.B) {
-	n := 10000
-	if v := os.Getenv("BENCH_PLANS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
 	dir := b.TempDir()
-	if err := bench.Generate(dir, n, 1); err != nil {
+	if err := bench.Generate(dir, bench.Plans(10000), 1); err != nil {
 		b.Fatal(err)
 	}
 	var with, without time.Duration

@@ -198,12 +198,8 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 	if err != nil {
 		b.Skip("chromium not installed")
 	}
-	n := 10000
-	if v := os.Getenv("BENCH_PLANS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
 	root := b.TempDir()
-	if err := bench.Generate(root, n, 1); err != nil {
+	if err := bench.Generate(root, bench.Plans(10000), 1); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := site.Build(context.Background(), site.Options{Root: root, Force: true}); err != nil {

@@ -97,3 +97,13 @@ x_generated_kind: %s
 	fmt.Fprintf(&b, "## Retro\n\n%s %s %s\n", sentence(r, 12), sentence(r, 9), sentence(r, 15))
 	return b.String()
 }
+
+// Plans is the corpus size the benchmarks use: BENCH_PLANS, or def.
+func Plans(def int) int {
+	if v := os.Getenv("BENCH_PLANS"); v != "" {
+		if _, err := fmt.Sscan(v, &def); err != nil {
+			panic("BENCH_PLANS: " + err.Error())
+		}
+	}
+	return def
+}

@@ -16,6 +16,19 @@ import (
 // reloadLatency measures, n times, the time from writing a plan to the
 // reload event leaving the server, and returns the sorted durations.
 func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return writeLatency(b, root, n, func(i int) (string, []byte) {
+		return file, append(append([]byte{}, orig...), fmt.Sprintf("\nEdit %d.\n", i)...)
+	})
+}
+
+// writeLatency serves root and measures, n times, the time from writing
+// next(i)'s file to the reload event leaving the server; it returns the
+// durations sorted.
+func writeLatency(b *testing.B, root string, n int, next func(i int) (string, []byte)) []time.Duration {
 	s, err := New(Options{Root: root})
 	if err != nil {
 		b.Fatal(err)
@@ -28,14 +41,11 @@ func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
 	time.Sleep(100 * time.Millisecond)
 	ch := s.hub.add()
 	defer s.hub.remove(ch)
-	orig, err := os.ReadFile(file)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var out []time.Duration
 	for i := 0; i < n; i++ {
+		file, data := next(i)
 		start := time.Now()
-		if err := os.WriteFile(file, append(append([]byte{}, orig...), fmt.Sprintf("\nEdit %d.\n", i)...), 0o644); err != nil {
+		if err := os.WriteFile(file, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
 		for {
@@ -52,6 +62,20 @@ func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// syntheticSite generates a corpus of BENCH_PLANS plans (default 1000)
+// and returns its folder and its first plan.
+func syntheticSite(b *testing.B) (root, plan string) {
+	root = b.TempDir()
+	if err := bench.Generate(root, bench.Plans(1000), 1); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
+	if len(files) == 0 {
+		b.Fatal("no plan")
+	}
+	return root, files[0]
 }
 
 func report(b *testing.B, ds []time.Duration) {
@@ -75,20 +99,9 @@ func BenchmarkReloadExample(b *testing.B) {
 // BenchmarkReloadSynthetic: the same on a synthetic site of BENCH_PLANS
 // plans (default 1000; `make bench` uses 10 000).
 func BenchmarkReloadSynthetic(b *testing.B) {
-	n := 1000
-	if v := os.Getenv("BENCH_PLANS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
-	root := b.TempDir()
-	if err := bench.Generate(root, n, 1); err != nil {
-		b.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
-	if len(files) == 0 {
-		b.Fatal("no plan")
-	}
+	root, plan := syntheticSite(b)
 	for b.Loop() {
-		report(b, reloadLatency(b, root, files[0], 40))
+		report(b, reloadLatency(b, root, plan, 40))
 	}
 }
 
@@ -112,51 +125,16 @@ func copyDir(src, dst string) error {
 // BenchmarkNewPlanSynthetic: creating a plan file → reload event, on a
 // synthetic site of BENCH_PLANS plans (default 1000).
 func BenchmarkNewPlanSynthetic(b *testing.B) {
-	n := 1000
-	if v := os.Getenv("BENCH_PLANS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
-	root := b.TempDir()
-	if err := bench.Generate(root, n, 1); err != nil {
-		b.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
-	if len(files) == 0 {
-		b.Fatal("no plan")
-	}
-	tmpl, err := os.ReadFile(files[0])
+	root, plan := syntheticSite(b)
+	tmpl, err := os.ReadFile(plan)
 	if err != nil {
 		b.Fatal(err)
 	}
+	run := 0
 	for b.Loop() {
-		s, err := New(Options{Root: root})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = s.Watch(ctx); close(done) }()
-		time.Sleep(100 * time.Millisecond)
-		ch := s.hub.add()
-		var out []time.Duration
-		for i := 0; i < 20; i++ {
-			file := filepath.Join(filepath.Dir(files[0]), fmt.Sprintf("new-%d-%d.md", time.Now().UnixNano(), i))
-			start := time.Now()
-			if err := os.WriteFile(file, tmpl, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			for msg := range ch {
-				if strings.HasPrefix(string(msg), "event: reload") {
-					break
-				}
-			}
-			out = append(out, time.Since(start))
-			time.Sleep(20 * time.Millisecond)
-		}
-		s.hub.remove(ch)
-		cancel()
-		<-done
-		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-		report(b, out)
+		run++
+		report(b, writeLatency(b, root, 20, func(i int) (string, []byte) {
+			return filepath.Join(filepath.Dir(plan), fmt.Sprintf("new-%d-%d.md", run, i)), tmpl
+		}))
 	}
 }

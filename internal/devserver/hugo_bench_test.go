@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -119,24 +118,13 @@ func BenchmarkReloadVsHugo(b *testing.B) {
 	if err != nil {
 		b.Skip("hugo not installed (apt-get install hugo)")
 	}
-	n := 1000
-	if v := os.Getenv("BENCH_PLANS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
-	root := b.TempDir()
-	if err := bench.Generate(root, n, 1); err != nil {
-		b.Fatal(err)
-	}
+	root, plan := syntheticSite(b)
 	if err := bench.HugoSite(root); err != nil {
 		b.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
-	if len(files) == 0 {
-		b.Fatal("no plan")
-	}
 	for b.Loop() {
-		rb := reloadLatency(b, root, files[0], 20)
-		hg := hugoReloadLatency(b, hugo, root, files[0], 20)
+		rb := reloadLatency(b, root, plan, 20)
+		hg := hugoReloadLatency(b, hugo, root, plan, 20)
 		p95 := func(ds []time.Duration) float64 { return float64(ds[len(ds)*95/100].Microseconds()) / 1000 }
 		b.ReportMetric(p95(rb), "rollbook-ms-p95")
 		b.ReportMetric(p95(hg), "hugo-ms-p95")
