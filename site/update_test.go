@@ -228,8 +228,9 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	if err := os.WriteFile(dup, []byte("---\ntitle: Dup\nurl: "+strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(files[6], filepath.Join(root, "content")), ".md"), "")+"/\n---\nBody.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Update(ctx, []string{dup}); err == nil {
-		t.Error("a new page taking another page's URL was published")
+	_, err = b.Update(ctx, []string{dup})
+	if fe, ok := IsFindings(err); !ok || len(fe.Findings.Errors()) != 1 || fe.Findings.Errors()[0].Rule != "duplicate-url" {
+		t.Errorf("a new page taking another page's URL: got %v, want one duplicate-url error", err)
 	}
 }
 
