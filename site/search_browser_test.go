@@ -81,8 +81,12 @@ func TestSearchInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.KeyEvent("ledger")); err != nil {
 		t.Fatal(err)
 	}
-	first := waitFor(`(document.querySelector("#search-results li .r-title")||{}).textContent||""`, "results")
-	if !strings.Contains(first, "Payments API 2.4 canary") {
+	// Results follow every keystroke ("l", "le", …), so wait for the list
+	// drawn for the whole word before judging it. (chromedp sends "/" as a
+	// separate char event that the box receives once focused, unlike a
+	// real keyboard, hence the suffix.)
+	waitFor(`(() => { const v = document.getElementById("search-input").value; return v.endsWith("ledger") && document.getElementById("search-results").dataset.query === v ? "y" : ""; })()`, "the results for ledger")
+	if first := eval(`(document.querySelector("#search-results li .r-title")||{}).textContent||""`); !strings.Contains(first, "Payments API 2.4 canary") {
 		t.Errorf("first result for ledger: %q", first)
 	}
 	if eval(`document.querySelector("#search-results mark") ? "y" : ""`) == "" {

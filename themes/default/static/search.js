@@ -280,7 +280,7 @@ function init(box) {
       const anchor = h >= 0 && headings && headings[h] ? "#" + headings[h][0] : "";
       return { url, title, service, kind, risk, summary, anchor, heading: anchor ? headings[h][1] : "", score };
     }).sort((a, b) => b.score - a.score);
-    render(words, total);
+    render(query, words, total);
   }
 
   // topN picks the best n matching documents without sorting them all.
@@ -316,8 +316,9 @@ function init(box) {
     return frag;
   }
 
-  function render(words, total) {
+  function render(query, words, total) {
     list.replaceChildren();
+    list.dataset.query = query; // which keystroke the list answers
     active = results.length ? 0 : -1;
     results.forEach((r, i) => {
       const li = document.createElement("li");
@@ -416,7 +417,7 @@ function init(box) {
       if (active >= 0 && results[active]) { e.preventDefault(); location.href = list.children[active].querySelector("a").href; }
     } else if (e.key === "Escape") {
       input.value = ""; for (const f in selected) delete selected[f];
-      list.replaceChildren(); facetsEl.replaceChildren(); status.textContent = ""; open(false);
+      list.replaceChildren(); delete list.dataset.query; facetsEl.replaceChildren(); status.textContent = ""; open(false);
     }
   });
   input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) open(false); }, 150));
