@@ -49,6 +49,10 @@ type Page struct {
 
 	// Section pages: the folder's own intro comes from _index.md.
 	Children []*Page
+
+	// linksTo are the site paths the page's Markdown links to, for
+	// telling whether deleting a page breaks another.
+	linksTo []string
 }
 
 // MigrationView is a declared migration with what its SQL analysis found.

@@ -180,6 +180,7 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 		return diag.List{{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"}}
 	}
 	rewrites := map[string]string{}
+	pg.linksTo = pg.linksTo[:0]
 	for _, l := range res.Links {
 		target, ok, internal := resolveLink(s, assets, pg, l.Dest)
 		if !internal {
@@ -191,6 +192,10 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 			continue
 		}
 		rewrites[l.Dest] = relURL(pg.URL, target)
+		if i := strings.IndexAny(target, "?#"); i >= 0 {
+			target = target[:i]
+		}
+		pg.linksTo = append(pg.linksTo, target)
 	}
 	if !fill {
 		return ds
@@ -316,12 +321,7 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 			}
 		}
 	}
-	sv.cards.Range(func(k, _ any) bool {
-		if k.(cardKey).p == old {
-			sv.cards.Delete(k)
-		}
-		return true
-	})
+	sv.forget(old)
 	reorder := cur.Title != old.Title || cur.Plan.Weight != old.Plan.Weight
 	replace(sv.Plans)
 	replace(sv.Stale)
@@ -338,6 +338,16 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 		}
 		buildTerms(tax, plans)
 	}
+}
+
+// forget drops the cached cards of a page that was replaced or deleted.
+func (sv *siteView) forget(old *Page) {
+	sv.cards.Range(func(k, _ any) bool {
+		if k.(cardKey).p == old {
+			sv.cards.Delete(k)
+		}
+		return true
+	})
 }
 
 func (b *Builder) siteView(s *loaded) *siteView {

@@ -167,6 +167,18 @@ func TestSearchInBrowser(t *testing.T) {
 			t.Errorf("malformed shard message: %q", msg)
 		}
 	}
+
+	// Broken facet data: the results still show, the filters say why not.
+	if err := os.WriteFile(filepath.Join(out, "public", "_search", "f.json"), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(`document.readyState === "complete" ? "y" : ""`, "the home page")
+	setQuery("postgres")
+	waitFor(`document.getElementById("search-facets").textContent.includes("Filters are unavailable") ? "y" : ""`, "a readable error for broken facet data")
+	waitFor(`document.querySelectorAll("#search-results li").length > 0 ? "y" : ""`, "results while the facet data is broken")
 }
 
 func quote(s string) string {
@@ -352,6 +364,29 @@ func TestSearchTitlesInBrowser(t *testing.T) {
 	}
 	if !strings.HasPrefix(v, "1500 plans") || !strings.HasSuffix(v, "| 1500") {
 		t.Errorf("a word in all 1500 plans: status and kind facet total %q, want 1500 plans and 1500", v)
+	}
+
+	// A malformed full list: the results ranked from the shard still
+	// show, and the filters that need the list say why they are missing.
+	if err := os.WriteFile(filepath.Join(root, "public", "_search", "l", "change.json"), []byte(`{"d": [1, 2], "s": [3]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, first := query(t, ctx, "change "); !strings.Contains(first, "/plan-") {
+		t.Fatalf("no result for a word in every plan with its full list broken: %s", first)
+	}
+	v, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const f = document.getElementById("search-facets");
+		for (let k = 0; k < 200 && !f.textContent.includes("unavailable"); k++) await new Promise(r => setTimeout(r, 10));
+		return f.textContent;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v, "Filters are unavailable") || !strings.Contains(v, "index entry change is malformed") {
+		t.Errorf("filters with a malformed full list show %q", v)
 	}
 }
 

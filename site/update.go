@@ -32,8 +32,9 @@ type state struct {
 // it re-renders only that page and what lists it: its list pages (only
 // the page of a long list that holds it), the home page, its section, the
 // stale and drills pages, its exports and the search files holding its
-// terms. Anything else (a new, deleted or renamed file, a theme, config,
-// asset or drill report change) builds the whole site.
+// terms. A lone new page, or a lone deleted page no other page links to,
+// is added or removed the same way. Anything else (a rename, a theme,
+// config, asset or drill report change) builds the whole site.
 //
 // A failed update leaves the last good site served; the files stay
 // pending and are applied with the next change.
@@ -63,11 +64,20 @@ func (b *Builder) Update(ctx context.Context, changed []string) (*Result, error)
 	return res, nil
 }
 
-// edit is one changed page: the page as last built and its new version.
+// edit is one changed page: the page as last built and its new version;
+// old is nil for a new page, cur for a deleted one.
 type edit struct {
 	old, cur *Page
 	name     string // display name, "content/payments/x.md"
 	findings diag.List
+}
+
+// page is the edited page as it is now, or as it was if it was deleted.
+func (e *edit) page() *Page {
+	if e.cur == nil {
+		return e.old
+	}
+	return e.cur
 }
 
 // update applies files as page edits; handled is false when a change is
@@ -106,6 +116,10 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			return nil, false, nil // new pages, or ones that did not build
 		}
 		info, err := os.Stat(f)
+		if errors.Is(err, fs.ErrNotExist) && old != nil && len(files) == 1 && removable(s, old) {
+			edits = append(edits, &edit{old: old, name: path.Join(display, rel)})
+			continue
+		}
 		if err != nil || !info.Mode().IsRegular() || info.Size() > plan.MaxFileSize {
 			return nil, false, nil // deleted, replaced by a folder, or too large
 		}
@@ -171,7 +185,9 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	}
 	assets := s.assetSet()
 	for _, e := range edits {
-		e.findings = append(e.findings, b.renderPage(s, assets, display, e.cur, true)...)
+		if e.cur != nil {
+			e.findings = append(e.findings, b.renderPage(s, assets, display, e.cur, true)...)
+		}
 	}
 	// The site's findings: every other file's as they were, and the edits'.
 	touched := map[string]bool{}
@@ -203,14 +219,18 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	}()
 	var gone []string
 	for _, e := range edits {
-		if e.old == nil {
+		switch {
+		case e.old == nil:
 			b.insert(s, e.cur)
-		} else {
+		case e.cur == nil:
+			remove(s, e.old)
+			gone = append(gone, outputFile(e.old.URL))
+		default:
 			b.swap(s, e.old, e.cur)
 		}
-		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.cur.Plan.Path, "/", "-"), ".md")
+		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.page().Plan.Path, "/", "-"), ".md")
 		gone = append(gone, base+".argo.yaml", base+".flagger.yaml")
-		if e.cur.Type == "plan" {
+		if e.cur != nil && e.cur.Type == "plan" {
 			if err := b.exportPage(e.cur, w); err != nil {
 				return nil, true, err
 			}
@@ -219,11 +239,14 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	s.findings = all
 	sv := b.view(s)
 	for _, e := range edits {
-		if e.old == nil {
+		if e.old == nil || e.cur == nil {
+			if e.cur == nil {
+				sv.forget(e.old)
+			}
 			sv.Plans = s.plans
 			sortPages(sv.Plans)
 			for _, tax := range sv.Taxonomies {
-				if len(tax.Values(e.cur.Plan)) > 0 {
+				if len(tax.Values(e.page().Plan)) > 0 {
 					buildTerms(tax, s.plans)
 				}
 			}
@@ -240,12 +263,15 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	go func() {
 		out := map[string][]byte{}
 		for _, e := range edits {
-			if !indexed(e.cur) {
+			if !indexed(e.page()) {
 				continue
 			}
 			var changed map[string][]byte
 			var err error
-			if i, ok := st.docOf[e.cur.URL]; ok {
+			if e.cur == nil {
+				changed, err = st.search.Remove(st.docOf[e.old.URL])
+				delete(st.docOf, e.old.URL)
+			} else if i, ok := st.docOf[e.cur.URL]; ok {
 				changed, err = st.search.Replace(i, searchDoc(e.cur))
 			} else {
 				// A new page is the index's last document.
@@ -281,6 +307,9 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	write := func(pg *Page) error { return b.writePage(w, sv, pg) }
 	var home *Page
 	for _, e := range edits {
+		if e.cur == nil {
+			continue
+		}
 		switch e.cur.Type {
 		case "home":
 			home = e.cur
@@ -297,7 +326,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			continue
 		}
 		for _, e := range edits {
-			if pg == e.cur || slices.Contains(pg.Children, e.cur) {
+			if pg == e.cur || slices.Contains(pg.Children, e.cur) || e.cur == nil && path.Dir(pg.Plan.Path) == path.Dir(e.old.Plan.Path) {
 				sortPages(pg.Children)
 				if err := write(pg); err != nil {
 					return nil, true, err
@@ -322,7 +351,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		return nil, true, err
 	}
 	for _, e := range edits {
-		if e.cur.Stale {
+		if e.cur != nil && e.cur.Stale {
 			if err := write(&Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}); err != nil {
 				return nil, true, err
 			}
@@ -330,7 +359,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		}
 	}
 	for _, e := range edits {
-		if len(e.cur.Plan.Gameday.Scenarios) > 0 || e.cur.Drill != nil {
+		if e.cur != nil && (len(e.cur.Plan.Gameday.Scenarios) > 0 || e.cur.Drill != nil) {
 			if err := write(&Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: drilled(sv.Plans)}); err != nil {
 				return nil, true, err
 			}
@@ -424,6 +453,37 @@ func (b *Builder) insert(s *loaded, cur *Page) {
 	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
 }
 
+// removable reports whether a deleted page can be taken out of the kept
+// site on its own: a plan or plain page that no other page links to, with
+// no aliases, drills or game-day block, and not stale (every page's
+// navigation counts those).
+func removable(s *loaded, old *Page) bool {
+	if old.Type != "plan" && old.Type != "page" || len(old.Plan.Aliases) > 0 || old.Stale ||
+		old.Drill != nil || len(old.DrillHistory) > 0 || len(old.Plan.Gameday.Scenarios) > 0 || old.Plan.Gameday.Schedule.Spec != "" {
+		return false
+	}
+	for _, pg := range s.pages {
+		if pg != old && slices.Contains(pg.linksTo, old.URL) {
+			return false // the full build reports the link it breaks
+		}
+	}
+	return true
+}
+
+// remove takes a deleted page out of the kept site.
+func remove(s *loaded, old *Page) {
+	isOld := func(pg *Page) bool { return pg == old }
+	s.pages = slices.DeleteFunc(s.pages, isOld)
+	s.plans = slices.DeleteFunc(s.plans, isOld)
+	for _, pg := range s.pages {
+		if pg.Type == "section" {
+			pg.Children = slices.DeleteFunc(pg.Children, isOld)
+		}
+	}
+	delete(s.byURL, old.URL)
+	delete(s.byPath, old.Plan.Path)
+}
+
 // swap puts cur in the place of old everywhere the kept site points to it.
 func (b *Builder) swap(s *loaded, old, cur *Page) {
 	for i, pg := range s.pages {
@@ -452,23 +512,22 @@ func (b *Builder) updateLists(s *loaded, sv *siteView, edits []*edit) (out []*Pa
 	for _, tax := range sv.Taxonomies {
 		affected := map[string]bool{}
 		for _, e := range edits {
-			if e.cur.Type != "plan" {
+			if e.page().Type != "plan" {
 				continue
 			}
-			if e.old != nil {
-				for _, v := range tax.Values(e.old.Plan) {
-					affected[urlize(v)] = true
+			for _, pg := range []*Page{e.old, e.cur} {
+				if pg != nil {
+					for _, v := range tax.Values(pg.Plan) {
+						affected[urlize(v)] = true
+					}
 				}
-			}
-			for _, v := range tax.Values(e.cur.Plan) {
-				affected[urlize(v)] = true
 			}
 		}
 		if len(affected) == 0 {
 			continue
 		}
 		for _, e := range edits {
-			if e.cur.Type == "plan" && (e.old == nil || !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan))) {
+			if e.page().Type == "plan" && (e.old == nil || e.cur == nil || !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan))) {
 				// The taxonomy's index shows counts, which moved.
 				out = append(out, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
 				break

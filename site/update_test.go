@@ -223,6 +223,53 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	}
 	sameSiteByPage(t, "new plan edited", b.Files(), memSite(t, root).Files())
 
+	// Deleting a page removes it in place: from its lists (the term only
+	// it had goes), its section, the home page, the sitemap and search,
+	// where its number stays taken (listed as gone) until a full build.
+	for _, f := range []string{added, files[10]} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Update(ctx, []string{f}); err != nil {
+			t.Fatalf("delete %s: %v", f, err)
+		}
+		if b.last != kept {
+			t.Errorf("deleting %s built the whole site", f)
+		}
+		sameSiteByPage(t, "delete "+filepath.Base(f), b.Files(), memSite(t, root).Files())
+	}
+	// Deleting a page another one links to breaks that link: the update
+	// fails with the link's place, and the page is still served.
+	from, to := files[11], files[12]
+	edit(from, func(s string) string { return s + "\nSee [the next plan](" + filepath.Base(to) + ").\n" })
+	if _, err := b.Update(ctx, []string{from}); err != nil {
+		t.Fatal(err)
+	}
+	toURL := "/" + strings.TrimSuffix(filepath.ToSlash(strings.TrimPrefix(to, filepath.Join(root, "content")+string(filepath.Separator))), ".md") + "/"
+	toFile := strings.TrimPrefix(toURL, "/") + "index.html"
+	if _, ok := b.Files()[toFile]; !ok {
+		t.Fatalf("%s is not served before the delete", toFile)
+	}
+	saved, _ := os.ReadFile(to)
+	if err := os.Remove(to); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Update(ctx, []string{to})
+	if fe, ok := IsFindings(err); !ok || len(fe.Findings.Errors()) != 1 || fe.Findings.Errors()[0].Rule != "broken-link" ||
+		!strings.HasSuffix(fe.Findings.Errors()[0].File, filepath.Base(from)) {
+		t.Errorf("deleting a linked page: got %v, want one broken-link error in %s", err, from)
+	}
+	if _, ok := b.Files()[toFile]; !ok {
+		t.Errorf("a failed delete stopped serving %s", toFile)
+	}
+	if err := os.WriteFile(to, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, []string{to}); err != nil {
+		t.Fatalf("restored %s: %v", to, err)
+	}
+	sameSiteByPage(t, "restored", b.Files(), memSite(t, root).Files())
+
 	// A new page with a URL another page has: the full build reports it.
 	dup := filepath.Join(filepath.Dir(files[6]), "dup.md")
 	if err := os.WriteFile(dup, []byte("---\ntitle: Dup\nurl: "+strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(files[6], filepath.Join(root, "content")), ".md"), "")+"/\n---\nBody.\n"), 0o644); err != nil {
@@ -284,6 +331,9 @@ func indexByPage(t *testing.T, files map[string][]byte) map[string]string {
 			t.Fatal(err)
 		}
 		for i, r := range rows {
+			if r == nil {
+				continue // a document deleted while serving
+			}
 			urlOf[c*search.ChunkSize+i] = r[0].(string)
 			out["row "+r[0].(string)] = fmt.Sprint(r)
 		}

@@ -26,8 +26,8 @@ func reloadLatency(b *testing.B, root, file string, n int) []time.Duration {
 }
 
 // writeLatency serves root and measures, n times, the time from writing
-// next(i)'s file to the reload event leaving the server; it returns the
-// durations sorted.
+// next(i)'s file (deleting it when next gives no bytes) to the reload
+// event leaving the server; it returns the durations sorted.
 func writeLatency(b *testing.B, root string, n int, next func(i int) (string, []byte)) []time.Duration {
 	s, err := New(Options{Root: root})
 	if err != nil {
@@ -45,7 +45,11 @@ func writeLatency(b *testing.B, root string, n int, next func(i int) (string, []
 	for i := 0; i < n; i++ {
 		file, data := next(i)
 		start := time.Now()
-		if err := os.WriteFile(file, data, 0o644); err != nil {
+		write := func() error { return os.WriteFile(file, data, 0o644) }
+		if data == nil {
+			write = func() error { return os.Remove(file) }
+		}
+		if err := write(); err != nil {
 			b.Fatal(err)
 		}
 		for {
@@ -136,5 +140,27 @@ func BenchmarkNewPlanSynthetic(b *testing.B) {
 		report(b, writeLatency(b, root, 20, func(i int) (string, []byte) {
 			return filepath.Join(filepath.Dir(plan), fmt.Sprintf("new-%d-%d.md", run, i)), tmpl
 		}))
+	}
+}
+
+// BenchmarkDeletePlanSynthetic: deleting a plan file → reload event, on a
+// synthetic site of BENCH_PLANS plans (default 1000).
+func BenchmarkDeletePlanSynthetic(b *testing.B) {
+	root, plan := syntheticSite(b)
+	tmpl, err := os.ReadFile(plan)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 20
+	name := func(i int) string { return filepath.Join(filepath.Dir(plan), fmt.Sprintf("doomed-%d.md", i)) }
+	for b.Loop() {
+		b.StopTimer()
+		for i := range n {
+			if err := os.WriteFile(name(i), tmpl, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		report(b, writeLatency(b, root, n, func(i int) (string, []byte) { return name(i), nil }))
 	}
 }

@@ -247,3 +247,84 @@ func TestBrowserLiveReload(t *testing.T) {
 		t.Errorf("the old URL still answers %d after the folder moved", code)
 	}
 }
+
+// A deleted plan is taken off the site: its page answers 404 and its
+// section and search no longer list it.
+func TestDeletedFileRemoved(t *testing.T) {
+	root := fixture(t)
+	write(t, filepath.Join(root, "content", "ops", "_index.md"), "---\ntitle: Ops\n---\nOps plans.\n")
+	gone := filepath.Join(root, "content", "ops", "drain.md")
+	write(t, gone, strings.Replace(page("Drain the node pool"), "title: Flip", "title: Drain nodes", 1))
+	_, hs, _ := start(t, root)
+	eventually(t, "the new plan to be served", func() bool { code, _ := get(t, hs.URL+"/ops/drain/"); return code == 200 })
+	if _, body := get(t, hs.URL+"/ops/"); !strings.Contains(body, "Drain nodes") {
+		t.Fatal("the section does not list the plan before the delete")
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted plan to answer 404", func() bool { code, _ := get(t, hs.URL+"/ops/drain/"); return code == 404 })
+	if _, body := get(t, hs.URL+"/ops/"); strings.Contains(body, "Drain nodes") || !strings.Contains(body, "Flip") {
+		t.Errorf("the section after the delete:\n%.2000s", body)
+	}
+	if _, body := get(t, hs.URL+"/_search/d/0.json"); strings.Contains(body, "Drain nodes") {
+		t.Errorf("search still holds the deleted plan: %s", body)
+	}
+}
+
+// A plan deleted while serving is taken out of search in place (its
+// number listed as gone): the browser no longer finds it, not even in the
+// list of every plan an empty query shows.
+func TestSearchAfterDeleteInBrowser(t *testing.T) {
+	root := fixture(t)
+	gone := filepath.Join(root, "content", "ops", "drain.md")
+	write(t, gone, strings.Replace(page("Drain the node pool"), "title: Flip", "title: Drain nodes", 1))
+	_, hs, _ := start(t, root)
+	ctx, cancel := chromium(t)
+	defer cancel()
+	search := func(q string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+			const i = document.getElementById("search-input"), status = document.getElementById("search-status");
+			status.textContent = "";
+			i.value = `+"`"+q+"`"+`; i.dispatchEvent(new Event("input"));
+			for (let k = 0; k < 500 && !status.textContent; k++) await new Promise(r => setTimeout(r, 10));
+			return status.textContent + " | " + [...document.querySelectorAll("#search-results li .r-title")].map(a => a.textContent).join(", ");
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	open := func() {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open()
+	if got := search(" "); !strings.HasPrefix(got, "2 plans") || !strings.Contains(got, "Drain nodes") {
+		t.Fatalf("every plan before the delete: %q", got)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.beforeDelete = true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the plan to leave search in place", func() bool {
+		_, m := get(t, hs.URL+"/_search/manifest.json")
+		return strings.Contains(m, `"gone":[`)
+	})
+	// The open tab reloads by itself once the update is served.
+	eventually(t, "the tab to reload", func() bool {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!window.beforeDelete && document.readyState === "complete" && !!document.getElementById("search-input")`))
+		return err == nil && v
+	})
+	if got := search(" "); !strings.HasPrefix(got, "1 plan |") || strings.Contains(got, "Drain nodes") {
+		t.Errorf("every plan after the delete: %q", got)
+	}
+	if got := search("drain"); !strings.HasPrefix(got, "No plans match") {
+		t.Errorf("the deleted plan's word after the delete: %q", got)
+	}
+}

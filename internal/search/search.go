@@ -232,6 +232,9 @@ type Live struct {
 	frag map[string][]byte
 	// bigFiles are the full-list files each shard wrote.
 	bigFiles map[string][]string
+	// gone are the numbers of removed documents: the ones after them keep
+	// theirs, so a removal rewrites only the removed document's files.
+	gone []int
 }
 
 const bm25K1, bm25B = 1.2, 0.75
@@ -544,6 +547,10 @@ func (l *Live) writeChunk(c int) error {
 		for _, h := range d.Headings {
 			hs = append(hs, [2]string{h.ID, h.Text})
 		}
+		if slices.Contains(l.gone, i) {
+			chunk = append(chunk, nil)
+			continue
+		}
 		chunk = append(chunk, []any{d.URL, d.Title, d.Service, d.Kind, d.Risk, d.Summary, hs})
 	}
 	b, err := json.Marshal(chunk)
@@ -602,6 +609,9 @@ func (l *Live) writeManifest() error {
 	}
 	sort.Strings(keys)
 	manifest := map[string]any{"version": 2, "top": TopPostings, "docs": len(l.docs), "chunk": ChunkSize, "prefix": PrefixLen, "shards": keys}
+	if len(l.gone) > 0 {
+		manifest["gone"] = l.gone // never listed, not even by an empty query
+	}
 	mb, err := json.Marshal(manifest)
 	if err != nil {
 		return err
@@ -620,19 +630,35 @@ func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
 	return i, changed, err
 }
 
+// Remove takes document i out of the index and returns the files that
+// changed. Its number stays taken, listed as gone in the manifest, until
+// the index is next built whole; like Append, it leaves the other
+// documents' scores as they were.
+func (l *Live) Remove(i int) (map[string][]byte, error) {
+	if i < 0 || i >= len(l.docs) || slices.Contains(l.gone, i) {
+		return nil, fmt.Errorf("search: no document %d", i)
+	}
+	l.gone = append(l.gone, i)
+	slices.Sort(l.gone)
+	return l.replace(i, Doc{}, false)
+}
+
 // Replace puts d in the place of document i and returns the files that
 // changed: new content, or nil for a file that is gone.
 func (l *Live) Replace(i int, d Doc) (map[string][]byte, error) { return l.replace(i, d, true) }
 
 // replace is Replace; with rescore false, a term whose document count
-// changed keeps the other documents' scores (Append: a new document
-// changes the count of every one of its terms, and rescoring their lists,
-// thousands of postings for common words, would cost a second; their
-// idf moves by one document in the site's count, like the average
-// length that scores already keep from the full build).
+// changed keeps the other documents' scores (Append and Remove: a new or
+// removed document changes the count of every one of its terms, and
+// rescoring their lists, thousands of postings for common words, would
+// cost a second; their idf moves by one document in the site's count,
+// like the average length that scores already keep from the full build).
 func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 	if i < 0 || i >= len(l.docs) {
 		return nil, fmt.Errorf("search: no document %d", i)
+	}
+	if d.URL != "" && slices.Contains(l.gone, i) {
+		return nil, fmt.Errorf("search: document %d was removed", i)
 	}
 	old, cur := l.terms[i], analyze(d)
 	old0 := l.docs[i]

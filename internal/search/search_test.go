@@ -360,3 +360,73 @@ func TestLiveAppend(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveRemove: a removed document leaves every term list and facet,
+// its result row is null, the manifest lists it as gone, and only the
+// files it was in are reported changed.
+func TestLiveRemove(t *testing.T) {
+	docs := []Doc{
+		{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Body: "Shift traffic to the canary."},
+		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Risk: "high", Body: "Add the ledger_ref column. Zebra."},
+		{URL: "/c/", Title: "Canary for the ledger", Service: "ledger", Kind: "rollback", Body: "Roll the canary back."},
+	}
+	l, err := NewLive(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := maps.Clone(l.Files())
+	changed, err := l.Remove(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range l.Files() {
+		if _, reported := changed[name]; !reported && string(before[name]) != string(data) {
+			t.Errorf("%s changed but was not reported", name)
+		}
+		if !strings.HasPrefix(name, "t/") {
+			continue
+		}
+		m, err := DecodeShard(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for term, list := range m {
+			for _, p := range list {
+				if p[0] == 1 {
+					t.Errorf("%s still lists the removed document", term)
+				}
+			}
+		}
+	}
+	for name := range before {
+		if _, ok := l.Files()[name]; !ok && changed[name] != nil {
+			t.Errorf("%s is gone but reported with content", name)
+		}
+	}
+	if _, ok := before["t/ze.json"]; !ok {
+		t.Fatal("no shard for zebra before the removal")
+	}
+	if _, ok := l.Files()["t/ze.json"]; ok {
+		t.Error("the shard of a word only the removed document had is still written")
+	}
+	var man struct {
+		Docs int   `json:"docs"`
+		Gone []int `json:"gone"`
+	}
+	if err := json.Unmarshal(l.Files()["manifest.json"], &man); err != nil || man.Docs != 3 || !slices.Equal(man.Gone, []int{1}) {
+		t.Errorf("manifest %s: want 3 documents, 1 gone", l.Files()["manifest.json"])
+	}
+	var rows []json.RawMessage
+	if err := json.Unmarshal(l.Files()["d/0.json"], &rows); err != nil || len(rows) != 3 || string(rows[1]) != "null" || !strings.Contains(string(rows[2]), "/c/") {
+		t.Errorf("result rows after the removal: %s", l.Files()["d/0.json"])
+	}
+	if f := string(l.Files()["f.json"]); strings.Contains(f, `"high"`) {
+		t.Errorf("facets still count the removed document: %s", f)
+	}
+	if _, err := l.Remove(1); err == nil {
+		t.Error("removing a document twice is not an error")
+	}
+	if _, err := l.Replace(1, docs[0]); err == nil {
+		t.Error("replacing a removed document is not an error")
+	}
+}

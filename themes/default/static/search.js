@@ -238,6 +238,7 @@ function init(box) {
     // Matches: every word (all documents for an empty query, for facet
     // browsing), then each chosen facet.
     for (let d = 0; d < n; d++) match[d] = cnt[d] === words.length ? 1 : 0;
+    for (const d of manifest.gone || []) match[d] = 0; // deleted while serving
     for (const key in selected) {
       const allowed = new Uint8Array(n);
       for (const d of decode(facets[key][selected[key]] || [])) allowed[d] = 1;
