@@ -33,8 +33,9 @@ type state struct {
 // the page of a long list that holds it), the home page, its section, the
 // stale and drills pages, its exports and the search files holding its
 // terms. A lone new page, or a lone deleted page no other page links to,
-// is added or removed the same way. Anything else (a rename, a theme,
-// config, asset or drill report change) builds the whole site.
+// is added or removed the same way, and a rename is both at once.
+// Anything else (a folder, a theme, config, asset or drill report change)
+// builds the whole site.
 //
 // A failed update leaves the last good site served; the files stay
 // pending and are applied with the next change.
@@ -91,6 +92,8 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	var edits []*edit
 	var broken diag.List
 	static := map[string][]byte{}
+	// A new or deleted page comes alone, or the two together: a rename.
+	lone := len(files) == 1 || renamed(s, contentDir, files)
 	for _, f := range files {
 		if b.theme.dir != "" {
 			// A theme's stylesheet or script: written as it is.
@@ -112,11 +115,11 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			return nil, false, nil // an asset or a folder
 		}
 		old := s.byPath[rel]
-		if old == nil && len(files) > 1 {
+		if old == nil && !lone {
 			return nil, false, nil // new pages, or ones that did not build
 		}
 		info, err := os.Stat(f)
-		if errors.Is(err, fs.ErrNotExist) && old != nil && len(files) == 1 && removable(s, old) {
+		if errors.Is(err, fs.ErrNotExist) && old != nil && lone && removable(s, old) {
 			edits = append(edits, &edit{old: old, name: path.Join(display, rel)})
 			continue
 		}
@@ -170,8 +173,19 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		broken.Sort()
 		return nil, true, &FindingsError{Findings: broken}
 	}
-	// Links resolve against the site as it is, with a new page in it: no
-	// other URL changed.
+	// Links resolve against the site as it is, with a new page in it and
+	// a deleted one out of it: no other URL changed.
+	for _, e := range edits {
+		if e.cur == nil {
+			delete(s.byURL, e.old.URL)
+			delete(s.byPath, e.old.Plan.Path)
+			defer func() {
+				if err != nil {
+					s.byURL[e.old.URL], s.byPath[e.old.Plan.Path] = e.old, e.old
+				}
+			}()
+		}
+	}
 	for _, e := range edits {
 		if e.old == nil {
 			s.byURL[e.cur.URL], s.byPath[e.cur.Plan.Path] = e.cur, e.cur
@@ -451,6 +465,29 @@ func (b *Builder) insert(s *loaded, cur *Page) {
 		}
 	}
 	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
+}
+
+// renamed reports whether two changed files are a rename of a page: one
+// built page whose file is gone and one new Markdown file.
+func renamed(s *loaded, contentDir string, files []string) bool {
+	if len(files) != 2 {
+		return false
+	}
+	gone, added := 0, 0
+	for _, f := range files {
+		rel, err := filepath.Rel(contentDir, f)
+		if err != nil || !strings.EqualFold(filepath.Ext(rel), ".md") {
+			return false
+		}
+		_, err = os.Stat(f)
+		switch known := s.byPath[filepath.ToSlash(rel)] != nil; {
+		case known && errors.Is(err, fs.ErrNotExist):
+			gone++
+		case !known && err == nil:
+			added++
+		}
+	}
+	return gone == 1 && added == 1
 }
 
 // removable reports whether a deleted page can be taken out of the kept

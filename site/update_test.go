@@ -238,6 +238,28 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 		}
 		sameSiteByPage(t, "delete "+filepath.Base(f), b.Files(), memSite(t, root).Files())
 	}
+	// A rename, in its folder or to another, is a deletion and a new page
+	// applied together.
+	other := filepath.Dir(files[len(files)-1])
+	if other == filepath.Dir(files[14]) {
+		t.Fatal("the synthetic plans are all in one folder")
+	}
+	for _, mv := range [][2]string{
+		{files[13], filepath.Join(filepath.Dir(files[13]), "renamed.md")},
+		{files[14], filepath.Join(other, "moved.md")},
+	} {
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Update(ctx, mv[:]); err != nil {
+			t.Fatalf("rename %s: %v", mv[0], err)
+		}
+		if b.last != kept {
+			t.Errorf("renaming %s built the whole site", mv[0])
+		}
+		sameSiteByPage(t, "rename "+filepath.Base(mv[0]), b.Files(), memSite(t, root).Files())
+	}
+
 	// Deleting a page another one links to breaks that link: the update
 	// fails with the link's place, and the page is still served.
 	from, to := files[11], files[12]

@@ -248,22 +248,37 @@ func TestBrowserLiveReload(t *testing.T) {
 	}
 }
 
-// A deleted plan is taken off the site: its page answers 404 and its
-// section and search no longer list it.
-func TestDeletedFileRemoved(t *testing.T) {
+// A renamed plan moves to its new URL; a deleted plan is taken off the
+// site: its page answers 404 and its section and search no longer list it.
+func TestRenamedAndDeletedFiles(t *testing.T) {
 	root := fixture(t)
 	write(t, filepath.Join(root, "content", "ops", "_index.md"), "---\ntitle: Ops\n---\nOps plans.\n")
-	gone := filepath.Join(root, "content", "ops", "drain.md")
-	write(t, gone, strings.Replace(page("Drain the node pool"), "title: Flip", "title: Drain nodes", 1))
+	first := filepath.Join(root, "content", "ops", "drain.md")
+	write(t, first, strings.Replace(page("Drain the node pool"), "title: Flip", "title: Drain nodes", 1))
 	_, hs, _ := start(t, root)
-	eventually(t, "the new plan to be served", func() bool { code, _ := get(t, hs.URL+"/ops/drain/"); return code == 200 })
-	if _, body := get(t, hs.URL+"/ops/"); !strings.Contains(body, "Drain nodes") {
-		t.Fatal("the section does not list the plan before the delete")
+	if code, _ := get(t, hs.URL+"/ops/drain/"); code != 200 {
+		t.Fatalf("the plan answers %d before the rename", code)
+	}
+	gone := filepath.Join(root, "content", "ops", "drain-nodes.md")
+	if err := os.Rename(first, gone); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the renamed plan at its new URL", func() bool { code, _ := get(t, hs.URL+"/ops/drain-nodes/"); return code == 200 })
+	if code, _ := get(t, hs.URL+"/ops/drain/"); code != 404 {
+		t.Errorf("the old URL answers %d after the rename", code)
+	}
+	// Applied in place, not by a full build: search lists the old
+	// document as gone.
+	if _, m := get(t, hs.URL+"/_search/manifest.json"); !strings.Contains(m, `"gone":[`) {
+		t.Errorf("the rename built the whole site; manifest %s", m)
+	}
+	if _, body := get(t, hs.URL+"/ops/"); !strings.Contains(body, "drain-nodes/") {
+		t.Fatal("the section does not link the renamed plan")
 	}
 	if err := os.Remove(gone); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deleted plan to answer 404", func() bool { code, _ := get(t, hs.URL+"/ops/drain/"); return code == 404 })
+	eventually(t, "the deleted plan to answer 404", func() bool { code, _ := get(t, hs.URL+"/ops/drain-nodes/"); return code == 404 })
 	if _, body := get(t, hs.URL+"/ops/"); strings.Contains(body, "Drain nodes") || !strings.Contains(body, "Flip") {
 		t.Errorf("the section after the delete:\n%.2000s", body)
 	}
