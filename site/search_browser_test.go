@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rollbook/rollbook/internal/bench"
+	"github.com/rollbook/rollbook/internal/browsertest"
 	"github.com/rollbook/rollbook/internal/devserver"
 	"github.com/rollbook/rollbook/site"
 )
@@ -25,13 +25,7 @@ import (
 // TestSearchInBrowser types into the search box of a served build of the
 // example content in headless Chromium.
 func TestSearchInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed: apt-get install chromium")
-		}
-		t.Skip("chromium not installed")
-	}
+	path := browsertest.Chromium(t)
 	out := t.TempDir()
 	if _, err := site.Build(context.Background(), site.Options{Root: "..", OutDir: filepath.Join(out, "public"), Force: true}); err != nil {
 		t.Fatal(err)
@@ -39,7 +33,7 @@ func TestSearchInBrowser(t *testing.T) {
 	hs := httptest.NewServer(devserver.FileHandler(filepath.Join(out, "public")))
 	defer hs.Close()
 
-	ctx, cancel := browser(path, time.Minute)
+	ctx, cancel := browsertest.Start(path, time.Minute)
 	defer cancel()
 
 	eval := func(js string) string {
@@ -210,10 +204,7 @@ func gzipHandler(h http.Handler) http.Handler {
 // site (BENCH_PLANS, default 10 000), what the first query transfers and
 // the time from a keystroke to results shown, p50 and p95.
 func BenchmarkSearchInBrowser(b *testing.B) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		b.Skip("chromium not installed")
-	}
+	path := browsertest.Chromium(b)
 	root := b.TempDir()
 	if err := bench.Generate(root, bench.Plans(10000), 1); err != nil {
 		b.Fatal(err)
@@ -223,7 +214,7 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 	}
 	hs := httptest.NewServer(gzipHandler(devserver.FileHandler(filepath.Join(root, "public"))))
 	defer hs.Close()
-	ctx, cancel := browser(path, 5*time.Minute)
+	ctx, cancel := browsertest.Start(path, 5*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
 		b.Fatal(err)
@@ -321,13 +312,7 @@ func titleRecall(tb testing.TB, ctx context.Context, public string, sample int) 
 // enough to have split shards, words in every plan (scored zero) and big
 // terms with lists of their own: each title finds its plan first.
 func TestSearchTitlesInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed: apt-get install chromium")
-		}
-		t.Skip("chromium not installed")
-	}
+	path := browsertest.Chromium(t)
 	root := t.TempDir()
 	if err := bench.Generate(root, 1500, 3); err != nil {
 		t.Fatal(err)
@@ -337,7 +322,7 @@ func TestSearchTitlesInBrowser(t *testing.T) {
 	}
 	hs := httptest.NewServer(devserver.FileHandler(filepath.Join(root, "public")))
 	defer hs.Close()
-	ctx, cancel := browser(path, 2*time.Minute)
+	ctx, cancel := browsertest.Start(path, 2*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/")); err != nil {
 		t.Fatal(err)
@@ -413,14 +398,4 @@ func sitePlans(b testing.TB, public string) []indexedPlan {
 		b.Fatal("no documents in the index")
 	}
 	return out
-}
-
-// browser starts headless Chromium as the tests run it: no sandbox (tests
-// run as root in CI) and no background network traffic.
-func browser(path string, limit time.Duration) (context.Context, context.CancelFunc) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, tcancel := context.WithTimeout(ctx, limit)
-	return ctx, func() { tcancel(); cancel(); acancel() }
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
+
+	"github.com/rollbook/rollbook/internal/browsertest"
 )
 
 // fixture writes a small site: one plan and a home page.
@@ -147,22 +148,10 @@ func TestRapidWrites(t *testing.T) {
 	}()
 }
 
-// chromium starts a headless browser, or skips when none is installed
-// (the CI script installs Debian's chromium).
+// chromium starts a headless browser for a test of a minute at most.
 func chromium(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed: apt-get install chromium")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
-	return ctx, func() { tcancel(); cancel(); acancel() }
+	return browsertest.Start(browsertest.Chromium(t), time.Minute)
 }
 
 func TestBrowserLiveReload(t *testing.T) {

@@ -4,6 +4,31 @@
 const box = document.getElementById("search");
 if (box) init(box);
 
+// tokens splits a query into words by the index's rules (internal/search):
+// runs of letters, decimal digits and -_. trimmed of -_. and lower-cased
+// one character at a time, as Go's strings.ToLower does (no final sigma,
+// İ to i). The index also holds each identifier's parts, so whole words
+// are all a query needs.
+export function tokens(text) {
+  const out = [];
+  for (let raw of text.split(/[^\p{L}\p{Nd}\-_.]+/u)) {
+    raw = raw.replace(/^[-_.]+|[-_.]+$/g, "");
+    if (!raw) continue;
+    out.push(Array.from(raw, (c) => c === "\u0130" ? "i" : c.toLowerCase()).join(""));
+  }
+  return out;
+}
+
+// shardKey names the shard of a term's first n characters, as the index
+// does: ASCII letters and digits as they are, anything else in hex.
+export function shardKey(t, n) {
+  let k = "";
+  for (const ch of Array.from(t).slice(0, n)) {
+    k += /^[a-z0-9]$/.test(ch) ? ch : "_" + ch.codePointAt(0).toString(16);
+  }
+  return k;
+}
+
 function init(box) {
   const root = new URL(box.dataset.root || "./", location.href);
   const base = new URL("_search/", root);
@@ -26,14 +51,6 @@ function init(box) {
     return cache.get(path);
   };
 
-  function shardKey(t, n) {
-    let k = "";
-    for (const ch of Array.from(t).slice(0, n)) {
-      k += /^[a-z0-9]$/.test(ch) ? ch : "_" + ch.codePointAt(0).toString(16);
-    }
-    return k;
-  }
-
   // The shards a word needs: its two-letter shard, or, where that was
   // split because it was large, its three-letter one. A split prefix's
   // two-letter words sit in a sub-shard named like the prefix, so the
@@ -46,17 +63,6 @@ function init(box) {
     const three = shardKey(word, manifest.prefix + 1);
     if (manifest.shards.includes(three)) return [three];
     return manifest.shards.includes(two) ? [two] : [];
-  }
-
-  // Same rules as the Go tokenizer: whole identifiers and their parts.
-  function tokens(text) {
-    const out = [];
-    for (let raw of text.split(/[^\p{L}\p{N}\-_.]+/u)) {
-      raw = raw.replace(/^[-_.]+|[-_.]+$/g, "");
-      if (!raw) continue;
-      out.push(raw.toLowerCase());
-    }
-    return out;
   }
 
   function editDistanceAtMostOne(a, b) {

@@ -1,0 +1,40 @@
+// Package browsertest starts headless Chromium for the tests that check
+// pages as a person sees them (search, live reload), the same way in
+// every package: Debian's chromium, no sandbox (CI runs as root) and no
+// background network traffic.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium returns the browser's path. Without one it skips the test, or
+// fails it under CI, where .ci/run installs it: a browser test never
+// passes by not running there.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("chromium is not installed: apt-get install chromium")
+		}
+		tb.Skip("chromium not installed")
+	}
+	return path
+}
+
+// Start runs headless Chromium at path; the context ends after limit.
+func Start(path string, limit time.Duration) (context.Context, context.CancelFunc) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, tcancel := context.WithTimeout(ctx, limit)
+	return ctx, func() { tcancel(); cancel(); acancel() }
+}
