@@ -83,9 +83,10 @@ function init(box) {
   // for: the word itself, its completions (for the word being typed) and
   // one-edit neighbours of words of 5+ letters. A list is flat:
   // doc, score, heading, doc, score, heading, … best first.
-  // With lazy set (a one-word query and no filter), a word whose only
-  // match is a big term ranks with the best postings the shard holds;
-  // out.big then names the full list, which only the facet counts need.
+  // With lazy set (a one-word query and no filter), a word that is a big
+  // term ranks with the best postings the shard holds: the best ten of
+  // the word and its completions are among the best of each list. out.big
+  // then names the full list, which only the counts need.
   async function termLists(word, isLast, rows, lazy) {
     const out = [], full = [];
     const isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -115,15 +116,14 @@ function init(box) {
         if (factor) found.push([term, factor, shard[term]]);
       }
     }
-    if (lazy && found.length === 1 && found[0][1] === 1 && isMap(found[0][2])) {
-      const [term, , entry] = found[0];
-      if (!Array.isArray(entry.top) || typeof entry.f !== "string" || typeof entry.n !== "number") throw new Error("index shard entry " + term + " is malformed");
-      out.push([check(term, entry.top), 1]);
-      out.big = { term, file: entry.f, n: entry.n };
-      return out;
-    }
     for (const [term, factor, entry] of found) {
       let list = entry;
+      if (lazy && factor === 1 && isMap(entry)) {
+        if (!Array.isArray(entry.top) || typeof entry.f !== "string" || typeof entry.n !== "number") throw new Error("index shard entry " + term + " is malformed");
+        out.push([check(term, entry.top), 1]);
+        out.big = { term, file: entry.f, n: entry.n };
+        continue;
+      }
       // While a word is still being typed, its longer completions add
       // their best documents only; a big term keeps just those in the
       // shard and its full list in a file of its own.
@@ -255,12 +255,17 @@ function init(box) {
     const showFacets = words.length > 0 || Object.keys(selected).length > 0;
     const top = topN(n, 10);
     // Facet counts need every match: a big term's full list first.
+    // The matches so far are the lists' best postings: with the full list
+    // added, every match is known.
     const facetsDone = (big ? Promise.all([facetsReady, bigList(big.term, big.file)]).then(([, l]) => {
       if (my !== seq) return;
-      match.fill(0);
       for (let k = 0; k < l.length; k += 3) if (l[k] >= 0 && l[k] < n) match[l[k]] = 1;
+      for (const d of manifest.gone || []) match[d] = 0;
+      total = 0;
+      for (let d = 0; d < n; d++) total += match[d];
+      showStatus(total);
     }) : facets ? null : facetsReady);
-    if (big) total = big.n;
+    if (big) total = Math.max(total, big.n);
     if (!facetsDone) renderFacets(showFacets);
     else facetsDone.then(() => { if (my === seq) renderFacets(showFacets); }, (e) => {
       if (my === seq) facetsEl.textContent = "Filters are unavailable: " + e.message + ".";
@@ -347,8 +352,12 @@ function init(box) {
       list.append(li);
     });
     input.setAttribute("aria-activedescendant", active >= 0 ? "search-opt-0" : "");
-    status.textContent = total === 0 ? "No plans match “" + input.value + "”." : total + (total === 1 ? " plan" : " plans") + (total > results.length ? ", showing " + results.length : "");
+    showStatus(total);
     open(true);
+  }
+
+  function showStatus(total) {
+    status.textContent = total === 0 ? "No plans match “" + input.value + "”." : total + (total === 1 ? " plan" : " plans") + (total > results.length ? ", showing " + results.length : "");
   }
 
   // Facet buttons with the number of current matches each would keep.
