@@ -44,7 +44,12 @@ func write(t *testing.T, path, s string) {
 
 func start(t *testing.T, root string) (*Server, *httptest.Server, func()) {
 	t.Helper()
-	s, err := New(Options{Root: root})
+	return startWith(t, Options{Root: root})
+}
+
+func startWith(t *testing.T, opts Options) (*Server, *httptest.Server, func()) {
+	t.Helper()
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,24 @@ func (s *Server) sources() (dirs []string, files []string) {
 	return dirs, files
 }
 
+// fallbackPoll is how often sources are polled when inotify cannot
+// watch them.
+const fallbackPoll = 500 * time.Millisecond
+
+// addWatch adds one inotify watch; tests replace it to reach the limit.
+var addWatch = (*fsnotify.Watcher).Add
+
+// limitReached reports an error from adding a watch that means inotify
+// has run out: of watches (ENOSPC) or of instances or descriptors.
+func limitReached(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE)
+}
+
+const limitMessage = "the inotify watch limit is reached (raise it with sysctl fs.inotify.max_user_watches=524288); polling every 500ms instead"
+
 // Watch rebuilds whenever a source changes, until ctx is done. It uses
-// inotify, and falls back to polling when the watch limit is reached.
+// inotify, and falls back to polling when the watch limit is reached,
+// at start or when a new folder cannot be watched.
 func (s *Server) Watch(ctx context.Context) error {
 	if s.opts.Poll > 0 {
 		return s.poll(ctx, s.opts.Poll)
@@ -51,15 +67,15 @@ func (s *Server) Watch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.log.Warn("file watching unavailable, polling every 500ms instead", "err", err)
-		return s.poll(ctx, 500*time.Millisecond)
+		return s.poll(ctx, fallbackPoll)
 	}
 	defer w.Close()
 	dirs, files := s.sources()
 	for _, d := range dirs {
 		if err := s.addTree(w, d); err != nil {
-			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
-				s.log.Warn("the inotify watch limit is reached (raise fs.inotify.max_user_watches); polling every 500ms instead")
-				return s.poll(ctx, 500*time.Millisecond)
+			if limitReached(err) {
+				s.log.Warn(limitMessage)
+				return s.poll(ctx, fallbackPoll)
 			}
 			return err
 		}
@@ -75,7 +91,6 @@ func (s *Server) Watch(ctx context.Context) error {
 	}
 	var timer *time.Timer
 	var fire <-chan time.Time
-	cssOnly := ""
 	changed := map[string]bool{} // since the last rebuild
 	resync := false
 	for {
@@ -101,21 +116,20 @@ func (s *Server) Watch(ctx context.Context) error {
 			}
 			if ev.Op&fsnotify.Create != 0 {
 				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
-					if err := s.addTree(w, ev.Name); err != nil {
+					if err := s.addTree(w, ev.Name); limitReached(err) {
+						// Part of the tree is unwatched: only polling
+						// still sees every change.
+						s.log.Warn(limitMessage)
+						prev := s.snapshot()
+						s.rebuild(ctx, nil, "")
+						return s.pollFrom(ctx, fallbackPoll, prev)
+					} else if err != nil {
 						s.log.Warn("watching a new folder", "dir", ev.Name, "err", err)
 					}
 				}
 			}
 			if ev.Op&(fsnotify.Rename|fsnotify.Remove) != 0 && slices.Contains(w.WatchList(), ev.Name) {
 				resync = true
-			}
-			css := strings.HasSuffix(ev.Name, ".css") && strings.Contains(filepath.ToSlash(ev.Name), "/static/")
-			if len(changed) == 0 {
-				if css {
-					cssOnly = filepath.Base(ev.Name)
-				}
-			} else if !css {
-				cssOnly = ""
 			}
 			changed[filepath.Clean(ev.Name)] = true
 			if timer == nil {
@@ -137,8 +151,8 @@ func (s *Server) Watch(ctx context.Context) error {
 				}
 				resync = false
 			}
-			s.rebuild(ctx, slices.Sorted(maps.Keys(changed)), cssOnly)
-			cssOnly = ""
+			files := slices.Sorted(maps.Keys(changed))
+			s.rebuild(ctx, files, cssOnly(files))
 			clear(changed)
 		}
 	}
@@ -166,17 +180,42 @@ func (s *Server) addTree(w *fsnotify.Watcher, dir string) error {
 			if p != dir && ignored(p) {
 				return filepath.SkipDir
 			}
-			return w.Add(p)
+			return addWatch(w, p)
 		}
 		return nil
 	})
 	return err
 }
 
-// poll rebuilds when any source's size or modification time changes, or a
-// file appears or goes.
+// cssOnly names the stylesheet that open tabs swap without a reload
+// when every changed file is a theme stylesheet, or is "".
+func cssOnly(changed []string) string {
+	for _, f := range changed {
+		if !strings.HasSuffix(f, ".css") || !strings.Contains(filepath.ToSlash(f), "/static/") {
+			return ""
+		}
+	}
+	if len(changed) == 0 {
+		return ""
+	}
+	return filepath.Base(changed[0])
+}
+
+// stamp is what polling compares of a file.
+type stamp struct {
+	mod  time.Time
+	size int64
+}
+
+// poll rebuilds when a source file appears, goes, or changes size or
+// modification time, passing the files that changed, so that polling
+// applies a save in place as inotify does.
 func (s *Server) poll(ctx context.Context, every time.Duration) error {
-	prev := s.fingerprint()
+	return s.pollFrom(ctx, every, s.snapshot())
+}
+
+// pollFrom polls for the changes since the snapshot prev.
+func (s *Server) pollFrom(ctx context.Context, every time.Duration, prev map[string]stamp) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -184,16 +223,30 @@ func (s *Server) poll(ctx context.Context, every time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if cur := s.fingerprint(); cur != prev {
-				prev = cur
-				s.rebuild(ctx, nil, "")
+			cur := s.snapshot()
+			var changed []string
+			for p, st := range cur {
+				if old, ok := prev[p]; !ok || !old.mod.Equal(st.mod) || old.size != st.size {
+					changed = append(changed, p)
+				}
+			}
+			for p := range prev {
+				if _, ok := cur[p]; !ok {
+					changed = append(changed, p)
+				}
+			}
+			prev = cur
+			if len(changed) > 0 {
+				slices.Sort(changed)
+				s.rebuild(ctx, changed, cssOnly(changed))
 			}
 		}
 	}
 }
 
-func (s *Server) fingerprint() string {
-	var b strings.Builder
+// snapshot stamps every source file, skipping editor droppings.
+func (s *Server) snapshot() map[string]stamp {
+	out := map[string]stamp{}
 	dirs, files := s.sources()
 	for _, d := range dirs {
 		_ = filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
@@ -204,19 +257,17 @@ func (s *Server) fingerprint() string {
 				return nil
 			}
 			if info, err := de.Info(); err == nil && !de.IsDir() {
-				b.WriteString(p)
-				b.WriteString(info.ModTime().String())
-				b.WriteString(string(rune(info.Size())))
+				out[p] = stamp{info.ModTime(), info.Size()}
 			}
 			return nil
 		})
 	}
 	for _, f := range files {
 		if info, err := os.Stat(f); err == nil {
-			b.WriteString(f + info.ModTime().String())
+			out[f] = stamp{info.ModTime(), info.Size()}
 		}
 	}
-	return b.String()
+	return out
 }
 
 // reloadsTheme reports whether a change needs the config and theme read
