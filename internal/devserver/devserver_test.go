@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rollbook/rollbook/internal/browsertest"
+	"github.com/rollbook/rollbook/themes"
 )
 
 // fixture writes a small site: one plan and a home page.
@@ -336,4 +338,74 @@ func TestSearchAfterDeleteInBrowser(t *testing.T) {
 	if got := search("drain"); !strings.HasPrefix(got, "No plans match") {
 		t.Errorf("the deleted plan's word after the delete: %q", got)
 	}
+}
+
+// In the browser: a save keeps the tab at its scroll position; a theme
+// stylesheet change is swapped in without a reload; a check warning shows
+// as a banner that can be dismissed.
+func TestBrowserScrollStylesAndWarnings(t *testing.T) {
+	root := fixture(t)
+	long := func(text string) string {
+		var b strings.Builder
+		b.WriteString(page(text))
+		b.WriteString("\n## Notes\n\n")
+		for i := range 150 {
+			fmt.Fprintf(&b, "Paragraph %d of the notes, long enough to scroll.\n\n", i)
+		}
+		return b.String()
+	}
+	file := filepath.Join(root, "content", "ops", "flip.md")
+	write(t, file, long("Long version"))
+	css, err := fs.ReadFile(themes.Default, "default/static/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cssFile := filepath.Join(root, "themes", "default", "static", "style.css")
+	write(t, cssFile, string(css))
+	_, hs, _ := start(t, root)
+	ctx, cancel := chromium(t)
+	defer cancel()
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	waitJS := func(js, what string) {
+		t.Helper()
+		eventually(t, what, func() bool {
+			v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+			return err == nil && v
+		})
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/ops/flip/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(`document.readyState === "complete" && document.body.innerText.includes("Long version") && !!window.rollbookLive && window.rollbookLive.readyState === 1`, "the page and its event stream")
+
+	// A save: the tab reloads and comes back to where it was scrolled.
+	eval(`(() => { window.scrollTo(0, 900); window.beforeSave = true; return ""; })()`)
+	write(t, file, long("Edited version"))
+	waitJS(`!window.beforeSave && document.readyState === "complete" && document.body.innerText.includes("Edited version")`, "the reload with the edit")
+	waitJS(`Math.abs(window.scrollY - 900) < 5`, "the scroll position to come back (at "+eval(`String(window.scrollY)`)+")")
+
+	// A stylesheet: swapped in place, no reload.
+	waitJS(`!!window.rollbookLive && window.rollbookLive.readyState === 1`, "the event stream after the reload")
+	eval(`(() => { window.beforeCSS = true; return ""; })()`)
+	write(t, cssFile, string(css)+"\nbody { border-top: 7px solid rgb(1, 2, 3); }\n")
+	waitJS(`getComputedStyle(document.body).borderTopWidth === "7px"`, "the new stylesheet")
+	if eval(`window.beforeCSS ? "kept" : "reloaded"`) != "kept" {
+		t.Error("a stylesheet change reloaded the page")
+	}
+
+	// A warning: a banner, which the × dismisses.
+	write(t, file, strings.Replace(long("Unreviewed version"), "reviewed: 2026-11-20\n", "", 1))
+	waitJS(`document.body.innerText.includes("Unreviewed version") && !!document.getElementById("rollbook-warnings")`, "the warnings banner")
+	if b := eval(`document.getElementById("rollbook-warnings").innerText`); !strings.Contains(b, "content/ops/flip.md") || !strings.Contains(b, "no review date") {
+		t.Errorf("warnings banner: %q", b)
+	}
+	eval(`(() => { document.querySelector('#rollbook-warnings button').click(); return ""; })()`)
+	waitJS(`!document.getElementById("rollbook-warnings")`, "the banner to be dismissed")
 }
