@@ -122,6 +122,10 @@ func TestSearchInBrowser(t *testing.T) {
 	// Keyboard: arrows move, Enter opens the page at the matching heading.
 	setQuery("contingency")
 	waitFor(`document.querySelectorAll("#search-results li").length > 0 ? "y" : ""`, "results for contingency")
+	// The section the word is in is named, with the word marked.
+	if m := eval(`(document.querySelector("#search-results li .r-meta mark")||{}).textContent||""`); !strings.EqualFold(m, "contingency") {
+		t.Errorf("the matching section is not named with the word marked: %q", eval(`document.querySelector("#search-results li .r-meta").textContent`))
+	}
 	if err := chromedp.Do(ctx, chromedp.KeyEvent("\ue015"), chromedp.KeyEvent("\ue013")); err != nil { // down, up
 		t.Fatal(err)
 	}

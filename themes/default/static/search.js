@@ -343,7 +343,11 @@ function init(box) {
       a.append(mark(r.title, words));
       const meta = document.createElement("span");
       meta.className = "r-meta";
-      meta.textContent = [r.service, r.kind, r.risk && "risk " + r.risk, r.heading && "§ " + r.heading].filter(Boolean).join(" · ");
+      meta.textContent = [r.service, r.kind, r.risk && "risk " + r.risk].filter(Boolean).join(" · ");
+      if (r.heading) {
+        // The section the words were found in, with them marked.
+        meta.append(meta.textContent ? " · § " : "§ ", mark(r.heading, words));
+      }
       const snip = document.createElement("span");
       snip.className = "r-snippet";
       snip.append(mark(r.summary || "", words));
