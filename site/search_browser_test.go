@@ -36,14 +36,7 @@ func TestSearchInBrowser(t *testing.T) {
 	ctx, cancel := browsertest.Start(path, time.Minute)
 	defer cancel()
 
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	eval := func(js string) string { t.Helper(); return browsertest.Eval(t, ctx, js) }
 	waitFor := func(js, what string) string {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

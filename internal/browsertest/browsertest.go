@@ -38,3 +38,14 @@ func Start(path string, limit time.Duration) (context.Context, context.CancelFun
 	ctx, tcancel := context.WithTimeout(ctx, limit)
 	return ctx, func() { tcancel(); cancel(); acancel() }
 }
+
+// Eval runs js in the page and returns its string value; an error fails
+// the test.
+func Eval(tb testing.TB, ctx context.Context, js string) string {
+	tb.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}

@@ -365,14 +365,7 @@ func TestBrowserScrollStylesAndWarnings(t *testing.T) {
 	_, hs, _ := start(t, root)
 	ctx, cancel := chromium(t)
 	defer cancel()
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	eval := func(js string) string { t.Helper(); return browsertest.Eval(t, ctx, js) }
 	waitJS := func(js, what string) {
 		t.Helper()
 		eventually(t, what, func() bool {
