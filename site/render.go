@@ -439,7 +439,6 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	if err := w.write("chroma.css", markdown.CSS()); err != nil {
 		return err
 	}
-	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	for _, a := range s.assets {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -448,7 +447,6 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 			return err
 		}
 	}
-	_ = contentDir
 	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv)))
 }
 

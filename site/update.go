@@ -33,9 +33,11 @@ type state struct {
 // the page of a long list that holds it), the home page, its section, the
 // stale and drills pages, its exports and the search files holding its
 // terms. A lone new page, or a lone deleted page no other page links to,
-// is added or removed the same way, and a rename is both at once.
-// Anything else (a folder, a theme, config, asset or drill report change)
-// builds the whole site.
+// is added or removed the same way, and a rename is both at once. A new
+// or changed asset is written as it is; a changed migration file checks
+// and renders again the plans that ship it. Anything else (a deleted
+// asset, a folder, a theme, config or drill report change) builds the
+// whole site.
 //
 // A failed update leaves the last good site served; the files stay
 // pending and are applied with the next change.
@@ -92,6 +94,10 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	var edits []*edit
 	var broken diag.List
 	static := map[string][]byte{}
+	assetData := map[string][]byte{} // content assets by path in content/
+	// A migration's SQL is read by the plans that ship it: they are checked
+	// and rendered again.
+	files = withMigrationPlans(s, contentDir, files)
 	// A new or deleted page comes alone, or the two together: a rename.
 	lone := len(files) == 1 || renamed(s, contentDir, files)
 	for _, f := range files {
@@ -112,7 +118,18 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		}
 		rel = filepath.ToSlash(rel)
 		if !strings.EqualFold(path.Ext(rel), ".md") {
-			return nil, false, nil // an asset or a folder
+			// An asset, written as it is; one that went (links may
+			// break), a folder or a symlink builds the whole site.
+			info, err := os.Lstat(f)
+			if err != nil || !info.Mode().IsRegular() || hiddenAsset(rel) {
+				return nil, false, nil
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, false, nil
+			}
+			assetData[rel] = data
+			continue
 		}
 		old := s.byPath[rel]
 		if old == nil && !lone {
@@ -313,6 +330,15 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			return nil, true, err
 		}
 	}
+	for rel, data := range assetData {
+		if !slices.ContainsFunc(s.assets, func(a source) bool { return a.rel == rel }) {
+			s.assets = append(s.assets, source{rel: rel, abs: filepath.Join(contentDir, filepath.FromSlash(rel)), size: int64(len(data))})
+			slices.SortFunc(s.assets, func(a, b source) int { return strings.Compare(a.rel, b.rel) })
+		}
+		if err := w.write(rel, data); err != nil {
+			return nil, true, err
+		}
+	}
 	if len(edits) == 0 {
 		<-searchDone
 		searchDone = nil
@@ -465,6 +491,43 @@ func (b *Builder) insert(s *loaded, cur *Page) {
 		}
 	}
 	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
+}
+
+// withMigrationPlans adds to files the plans that ship a changed
+// migration file.
+func withMigrationPlans(s *loaded, contentDir string, files []string) []string {
+	out := files
+	for _, f := range files {
+		rel, err := filepath.Rel(contentDir, f)
+		if err != nil || strings.EqualFold(filepath.Ext(rel), ".md") {
+			continue
+		}
+		rel = filepath.ToSlash(rel)
+		for _, pg := range s.plans {
+			for _, m := range pg.Plan.Migrations {
+				if m.File != "" && path.Join(path.Dir(pg.Plan.Path), m.File) == rel {
+					if p := filepath.Join(contentDir, filepath.FromSlash(pg.Plan.Path)); !slices.Contains(out, p) {
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	if len(out) > len(files) {
+		slices.Sort(out)
+	}
+	return out
+}
+
+// hiddenAsset reports the names a content scan skips: dot files and
+// folders, editor backups.
+func hiddenAsset(rel string) bool {
+	for _, part := range strings.Split(rel, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, "~") || strings.HasPrefix(part, "#") {
+			return true
+		}
+	}
+	return false
 }
 
 // renamed reports whether two changed files are a rename of a page: one

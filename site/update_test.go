@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/rollbook/rollbook/internal/bench"
+	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/search"
 )
 
@@ -458,5 +460,80 @@ func TestCachedBuildsMatchFreshBuilds(t *testing.T) {
 				t.Errorf("%s: %s differs from a fresh build", st.name, name)
 			}
 		}
+	}
+}
+
+// Assets and migration files change in place: an asset is written as it
+// is, and a changed migration checks and renders again the plan that
+// ships it, as a full build would.
+func TestUpdateAssetsAndMigrations(t *testing.T) {
+	root := copyTree(t, "testdata/basic")
+	b := memSite(t, root)
+	kept := b.last
+	ctx := context.Background()
+	content := filepath.Join(root, "content")
+	sql := filepath.Join(content, "payments", "migrations", "0042_add_ledger_ref.sql")
+	orig, err := os.ReadFile(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name, file, data string
+	}{
+		{"a new asset", filepath.Join(content, "payments", "diagram.svg"), `<svg xmlns="http://www.w3.org/2000/svg"><rect width="4" height="4"/></svg>`},
+		{"a changed asset", filepath.Join(content, "payments", "diagram.svg"), `<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>`},
+		{"a migration still expand", sql, string(orig) + "\nALTER TABLE orders ADD COLUMN ledger_note text;\n"},
+		{"a migration that turns contract", sql, string(orig) + "\nALTER TABLE orders DROP COLUMN legacy_ref;\n"},
+		{"the migration as it was", sql, string(orig)},
+	}
+	for _, st := range steps {
+		if err := os.WriteFile(st.file, []byte(st.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.Update(ctx, []string{st.file})
+		fresh, ferr := New(Options{Root: root, Now: testNow, Memory: true, Force: true, Dev: true})
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		_, ferr = fresh.Build(ctx)
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("%s: update gave %v, a full build %v", st.name, err, ferr)
+		}
+		if b.last != kept {
+			t.Errorf("%s: the update built the whole site", st.name)
+		}
+		if err == nil {
+			sameSite(t, st.name, b.Files(), fresh.Files())
+		}
+		if st.name == "a migration that turns contract" {
+			// The declared expand step is found to contract the schema
+			// while the plan rolls back automatically: the guard fails
+			// the update, naming the SQL line.
+			fe, ok := IsFindings(err)
+			if !ok || !slices.ContainsFunc(fe.Findings, func(f diag.Finding) bool {
+				return f.Rule == "migration-phase" && strings.Contains(f.Message, "0042_add_ledger_ref.sql:5")
+			}) {
+				t.Errorf("%s: got %v, want a migration-phase error at the SQL's line 5", st.name, err)
+			}
+		}
+	}
+	if got := string(b.Files()["payments/diagram.svg"]); !strings.Contains(got, "circle") {
+		t.Errorf("the changed asset is served as %q", got)
+	}
+	// The plan page shows what the SQL now does.
+	if page := string(b.Files()["payments/api-canary/index.html"]); !strings.Contains(page, "0042_add_ledger_ref") {
+		t.Error("the plan page lost its migration")
+	}
+
+	// A deleted asset may break links: the whole site is built.
+	asset := filepath.Join(content, "payments", "diagram.svg")
+	if err := os.Remove(asset); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, []string{asset}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Files()["payments/diagram.svg"]; ok {
+		t.Error("a deleted asset is still served")
 	}
 }
