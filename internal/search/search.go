@@ -178,37 +178,47 @@ func Build(docs []Doc) (*Index, error) {
 
 // docTerms is one document's weighted term frequencies.
 type docTerms struct {
-	tf   map[string]float64
-	head map[string]int // term -> first heading holding it
-	len  float64
+	tf  map[string]termStat
+	len float64
+}
+
+// termStat is a term's weighted frequency in a document and the first
+// heading holding it (-1 for none): one map entry, so that scoring every
+// posting of ten thousand documents costs no lookups.
+type termStat struct {
+	tf   float64
+	head int
 }
 
 func analyze(d Doc) docTerms {
-	dt := docTerms{tf: map[string]float64{}, head: map[string]int{}}
-	add := func(text string, w float64) {
+	dt := docTerms{tf: map[string]termStat{}}
+	add := func(text string, w float64, head int) {
 		eachToken(text, func(t string) {
-			dt.tf[t] += w
+			st, ok := dt.tf[t]
+			if !ok {
+				st.head = -1
+			}
+			st.tf += w
+			if st.head < 0 {
+				st.head = head
+			}
+			dt.tf[t] = st
 			dt.len += w
 		})
 	}
-	add(d.Title, WeightTitle)
-	add(d.Service, WeightService)
-	add(strings.Join(d.Tags, " "), WeightTags)
+	add(d.Title, WeightTitle, -1)
+	add(d.Service, WeightService, -1)
+	add(strings.Join(d.Tags, " "), WeightTags, -1)
 	for hi, h := range d.Headings {
-		for _, t := range Tokens(h.Text) {
-			if _, ok := dt.head[t]; !ok {
-				dt.head[t] = hi
-			}
-		}
-		add(h.Text, WeightHeading)
+		add(h.Text, WeightHeading, hi)
 	}
-	add(d.Body, WeightBody)
+	add(d.Body, WeightBody, -1)
 	return dt
 }
 
 func (dt docTerms) heading(t string) int {
-	if h, ok := dt.head[t]; ok {
-		return h
+	if st, ok := dt.tf[t]; ok {
+		return st.head
 	}
 	return -1
 }
@@ -240,13 +250,29 @@ type Live struct {
 const bm25K1, bm25B = 1.2, 0.75
 
 func (l *Live) score(t string, doc, df int) int {
-	idf := math.Log(1 + (float64(len(l.docs))-float64(df)+0.5)/(float64(df)+0.5))
-	tf := l.terms[doc].tf[t]
+	return l.scoreOf(l.idf(df), l.terms[doc].tf[t].tf, doc)
+}
+
+func (l *Live) idf(df int) float64 {
+	return math.Log(1 + (float64(len(l.docs))-float64(df)+0.5)/(float64(df)+0.5))
+}
+
+// scoreOf is BM25 of a term with the given idf and frequency in doc,
+// scaled to an integer.
+func (l *Live) scoreOf(idf, tf float64, doc int) int {
 	s := idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*l.terms[doc].len/l.avg))
 	return int(math.Round(s * 100))
 }
 
 func better(a, b [3]int) bool { return a[1] > b[1] || a[1] == b[1] && a[0] < b[0] }
+
+// byRank orders postings best first, as better does.
+func byRank(a, b [3]int) int {
+	if a[1] != b[1] {
+		return b[1] - a[1]
+	}
+	return a[0] - b[0]
+}
 
 // NewLive indexes docs.
 func NewLive(docs []Doc) (*Live, error) { return newLive(docs, 0) }
@@ -270,11 +296,17 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 	}
 	wg.Wait()
 	var total float64
-	docsOf := map[string][]int{}
+	// Each term's postings, unscored: [doc, -, heading], with the
+	// term's frequency beside.
+	type occurrence struct {
+		doc, head int
+		tf        float64
+	}
+	docsOf := map[string][]occurrence{}
 	for i, dt := range l.terms {
 		total += dt.len
-		for t := range dt.tf {
-			docsOf[t] = append(docsOf[t], i)
+		for t, st := range dt.tf {
+			docsOf[t] = append(docsOf[t], occurrence{i, st.head, st.tf})
 		}
 	}
 	if len(docs) > 0 && total > 0 {
@@ -284,12 +316,13 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 		l.avg = avg
 	}
 	byKey := map[string][]string{}
-	for t, ids := range docsOf {
-		list := make([][3]int, len(ids))
-		for j, doc := range ids {
-			list[j] = [3]int{doc, l.score(t, doc, len(ids)), l.terms[doc].heading(t)}
+	for t, occs := range docsOf {
+		list := make([][3]int, len(occs))
+		idf := l.idf(len(occs))
+		for j, o := range occs {
+			list[j] = [3]int{o.doc, l.scoreOf(idf, o.tf, o.doc), o.head}
 		}
-		sort.Slice(list, func(i, j int) bool { return better(list[i], list[j]) })
+		slices.SortFunc(list, byRank)
 		l.lists[t] = list
 		byKey[shardKey(t)] = append(byKey[shardKey(t)], t)
 	}
@@ -624,7 +657,7 @@ func (l *Live) writeManifest() error {
 // files that changed.
 func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
 	l.docs = append(l.docs, Doc{})
-	l.terms = append(l.terms, docTerms{tf: map[string]float64{}, head: map[string]int{}})
+	l.terms = append(l.terms, docTerms{tf: map[string]termStat{}})
 	i := len(l.docs) - 1
 	changed, err := l.replace(i, d, false)
 	return i, changed, err
