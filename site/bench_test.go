@@ -29,33 +29,40 @@ func BenchmarkBuild(b *testing.B) {
 // build of BENCH_PLANS plans (default 10 000): five builds with it and five
 // without, alternated so the disk's mood hits both alike, compared by
 // their medians and by their best runs (wall time on a shared machine
-// has outliers of several seconds).
+// has outliers of several seconds). The same is measured for builds in
+// memory (rollbook serve), which leave the disk out.
 func BenchmarkSearchShare(b *testing.B) {
 	dir := b.TempDir()
 	if err := bench.Generate(dir, bench.Plans(10000), 1); err != nil {
 		b.Fatal(err)
 	}
-	var with, without []float64
 	for b.Loop() {
-		for i := 0; i < 5; i++ {
-			for _, skip := range []bool{false, true} {
-				start := time.Now()
-				if _, err := Build(context.Background(), Options{Root: dir, Now: testNow, Force: true, noSearch: skip}); err != nil {
-					b.Fatal(err)
-				}
-				if skip {
-					without = append(without, time.Since(start).Seconds())
-				} else {
-					with = append(with, time.Since(start).Seconds())
+		for _, memory := range []bool{false, true} {
+			var with, without []float64
+			for i := 0; i < 5; i++ {
+				for _, skip := range []bool{false, true} {
+					start := time.Now()
+					if _, err := Build(context.Background(), Options{Root: dir, Now: testNow, Force: true, Memory: memory, noSearch: skip}); err != nil {
+						b.Fatal(err)
+					}
+					if skip {
+						without = append(without, time.Since(start).Seconds())
+					} else {
+						with = append(with, time.Since(start).Seconds())
+					}
 				}
 			}
+			slices.Sort(with)
+			slices.Sort(without)
+			unit := ""
+			if memory {
+				unit = "-memory"
+			}
+			mw, mo := with[len(with)/2], without[len(without)/2]
+			b.ReportMetric(mw, "s-with-index-median"+unit)
+			b.ReportMetric(mo, "s-without-median"+unit)
+			b.ReportMetric(100*(mw-mo)/mo, "%-added-median"+unit)
+			b.ReportMetric(100*(with[0]-without[0])/without[0], "%-added-best"+unit)
 		}
 	}
-	slices.Sort(with)
-	slices.Sort(without)
-	mw, mo := with[len(with)/2], without[len(without)/2]
-	b.ReportMetric(mw, "s-with-index-median")
-	b.ReportMetric(mo, "s-without-median")
-	b.ReportMetric(100*(mw-mo)/mo, "%-added-median")
-	b.ReportMetric(100*(with[0]-without[0])/without[0], "%-added-best")
 }
