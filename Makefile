@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./internal/markdown -run XXX -fuzz FuzzRender -fuzztime 30s
 	$(GO) test ./internal/migrate -run XXX -fuzz FuzzAnalyze -fuzztime 30s
 	$(GO) test ./internal/search -run XXX -fuzz FuzzTokens -fuzztime 30s
+	$(GO) test ./site -run XXX -fuzz FuzzCollapseSpace -fuzztime 30s
 
 clean:
 	rm -rf bin public drills .public.tmp-*

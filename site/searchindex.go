@@ -4,6 +4,8 @@ import (
 	"context"
 	"html"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rollbook/rollbook/internal/search"
 )
@@ -24,8 +26,47 @@ func plainText(h string) string {
 			b.WriteByte(c)
 		}
 	}
-	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+	return collapseSpace(html.UnescapeString(b.String()))
 }
+
+// collapseSpace is strings.Join(strings.Fields(s), " ") without the slice
+// of every word: a plan's body is thousands of them.
+func collapseSpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	pending := false // a space is owed before the next word
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiSpace[c] {
+				pending = b.Len() > 0
+				i++
+				continue
+			}
+			if pending {
+				b.WriteByte(' ')
+				pending = false
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			pending = b.Len() > 0
+		} else {
+			if pending {
+				b.WriteByte(' ')
+				pending = false
+			}
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // searchDoc turns a rendered page into what the index needs.
 func searchDoc(pg *Page) search.Doc {

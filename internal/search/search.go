@@ -178,31 +178,34 @@ func Build(docs []Doc) (*Index, error) {
 
 // docTerms is one document's weighted term frequencies.
 type docTerms struct {
-	tf  map[string]termStat
-	len float64
+	idx   map[string]int32 // term -> its entry in stats
+	stats []termStat
+	len   float64
 }
 
 // termStat is a term's weighted frequency in a document and the first
-// heading holding it (-1 for none): one map entry, so that scoring every
-// posting of ten thousand documents costs no lookups.
+// heading holding it (-1 for none). Counting a token costs one map lookup,
+// and scoring every posting of ten thousand documents none.
 type termStat struct {
 	tf   float64
 	head int
 }
 
 func analyze(d Doc) docTerms {
-	dt := docTerms{tf: map[string]termStat{}}
+	dt := docTerms{idx: map[string]int32{}}
 	add := func(text string, w float64, head int) {
 		eachToken(text, func(t string) {
-			st, ok := dt.tf[t]
+			i, ok := dt.idx[t]
 			if !ok {
-				st.head = -1
+				i = int32(len(dt.stats))
+				dt.idx[t] = i
+				dt.stats = append(dt.stats, termStat{head: -1})
 			}
+			st := &dt.stats[i]
 			st.tf += w
 			if st.head < 0 {
 				st.head = head
 			}
-			dt.tf[t] = st
 			dt.len += w
 		})
 	}
@@ -216,11 +219,16 @@ func analyze(d Doc) docTerms {
 	return dt
 }
 
-func (dt docTerms) heading(t string) int {
-	if st, ok := dt.tf[t]; ok {
-		return st.head
+func (dt docTerms) stat(t string) (termStat, bool) {
+	if i, ok := dt.idx[t]; ok {
+		return dt.stats[i], true
 	}
-	return -1
+	return termStat{head: -1}, false
+}
+
+func (dt docTerms) heading(t string) int {
+	st, _ := dt.stat(t)
+	return st.head
 }
 
 // Live is an index held in memory so that one document can be replaced
@@ -250,7 +258,8 @@ type Live struct {
 const bm25K1, bm25B = 1.2, 0.75
 
 func (l *Live) score(t string, doc, df int) int {
-	return l.scoreOf(l.idf(df), l.terms[doc].tf[t].tf, doc)
+	st, _ := l.terms[doc].stat(t)
+	return l.scoreOf(l.idf(df), st.tf, doc)
 }
 
 func (l *Live) idf(df int) float64 {
@@ -305,7 +314,8 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 	docsOf := map[string][]occurrence{}
 	for i, dt := range l.terms {
 		total += dt.len
-		for t, st := range dt.tf {
+		for t, k := range dt.idx {
+			st := dt.stats[k]
 			docsOf[t] = append(docsOf[t], occurrence{i, st.head, st.tf})
 		}
 	}
@@ -315,15 +325,32 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 	if avg > 0 {
 		l.avg = avg
 	}
+	// Scoring and ranking each term's postings is independent work too.
+	terms := make([]string, 0, len(docsOf))
+	for t := range docsOf {
+		terms = append(terms, t)
+	}
+	lists := make([][][3]int, len(terms))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(terms); k += workers {
+				occs := docsOf[terms[k]]
+				list := make([][3]int, len(occs))
+				idf := l.idf(len(occs))
+				for j, o := range occs {
+					list[j] = [3]int{o.doc, l.scoreOf(idf, o.tf, o.doc), o.head}
+				}
+				slices.SortFunc(list, byRank)
+				lists[k] = list
+			}
+		}()
+	}
+	wg.Wait()
 	byKey := map[string][]string{}
-	for t, occs := range docsOf {
-		list := make([][3]int, len(occs))
-		idf := l.idf(len(occs))
-		for j, o := range occs {
-			list[j] = [3]int{o.doc, l.scoreOf(idf, o.tf, o.doc), o.head}
-		}
-		slices.SortFunc(list, byRank)
-		l.lists[t] = list
+	for k, t := range terms {
+		l.lists[t] = lists[k]
 		byKey[shardKey(t)] = append(byKey[shardKey(t)], t)
 	}
 	for k, ts := range byKey {
@@ -657,7 +684,7 @@ func (l *Live) writeManifest() error {
 // files that changed.
 func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
 	l.docs = append(l.docs, Doc{})
-	l.terms = append(l.terms, docTerms{tf: map[string]termStat{}})
+	l.terms = append(l.terms, docTerms{idx: map[string]int32{}})
 	i := len(l.docs) - 1
 	changed, err := l.replace(i, d, false)
 	return i, changed, err
@@ -699,8 +726,8 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 	l.docs[i], l.terms[i] = d, cur
 	dirty := map[string]bool{}
 	touch := func(t string) {
-		_, was := old.tf[t]
-		_, is := cur.tf[t]
+		_, was := old.idx[t]
+		_, is := cur.idx[t]
 		list := l.lists[t]
 		at := -1
 		for j := range list {
@@ -745,11 +772,11 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 		l.lists[t] = list
 		l.addTerm(t)
 	}
-	for t := range old.tf {
+	for t := range old.idx {
 		touch(t)
 	}
-	for t := range cur.tf {
-		if _, done := old.tf[t]; !done {
+	for t := range cur.idx {
+		if _, done := old.idx[t]; !done {
 			touch(t)
 		}
 	}
