@@ -330,7 +330,11 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 	for t := range docsOf {
 		terms = append(terms, t)
 	}
+	// So is encoding each term's shard entry and, for a big term, its
+	// full list, which comes in document order as the postings do here.
 	lists := make([][][3]int, len(terms))
+	frags := make([][]byte, len(terms))
+	bigs := make([][]byte, len(terms))
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -342,15 +346,24 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 				for j, o := range occs {
 					list[j] = [3]int{o.doc, l.scoreOf(idf, o.tf, o.doc), o.head}
 				}
+				if len(list) > BigTerm {
+					bigs[k] = encodeDocOrder(list)
+				}
 				slices.SortFunc(list, byRank)
 				lists[k] = list
+				frags[k] = entry(nil, terms[k], list)
 			}
 		}()
 	}
 	wg.Wait()
 	byKey := map[string][]string{}
+	bigEnc := map[string][]byte{}
 	for k, t := range terms {
 		l.lists[t] = lists[k]
+		l.frag[t] = frags[k]
+		if bigs[k] != nil {
+			bigEnc[t] = bigs[k]
+		}
 		byKey[shardKey(t)] = append(byKey[shardKey(t)], t)
 	}
 	for k, ts := range byKey {
@@ -363,10 +376,28 @@ func newLive(docs []Doc, avg float64) (*Live, error) {
 			l.addTerm(t)
 		}
 	}
+	// Every shard at once: building one only reads the index.
+	keys := make([]string, 0, len(l.shards))
 	for k := range l.shards {
-		if err := l.writeShard(k); err != nil {
-			return nil, err
+		keys = append(keys, k)
+	}
+	shards := make([]shardFiles, len(keys))
+	errs := make([]error, len(keys))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(keys); i += workers {
+				shards[i], errs[i] = l.buildShard(keys[i], bigEnc)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, k := range keys {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		l.storeShard(k, shards[i])
 	}
 	for c := 0; c*ChunkSize < len(docs); c++ {
 		if err := l.writeChunk(c); err != nil {
@@ -436,8 +467,10 @@ func bigName(t string) string { return "l/" + shardKeyN(t, len(t)) + ".json" }
 
 // appendEntry writes a term's shard entry: its list, or for a big term
 // {"top": best postings, "n": how many, "f": file of the full list}.
-func (l *Live) appendEntry(b []byte, t string) []byte {
-	list := l.lists[t]
+func (l *Live) appendEntry(b []byte, t string) []byte { return entry(b, t, l.lists[t]) }
+
+// entry encodes a term's shard entry from its postings, best first.
+func entry(b []byte, t string, list [][3]int) []byte {
 	if len(list) <= BigTerm {
 		return appendTerm(b, t, list)
 	}
@@ -461,6 +494,11 @@ func (l *Live) appendEntry(b []byte, t string) []byte {
 func encodeList(list [][3]int) []byte {
 	byDoc := slices.Clone(list)
 	slices.SortFunc(byDoc, func(a, b [3]int) int { return a[0] - b[0] })
+	return encodeDocOrder(byDoc)
+}
+
+// encodeDocOrder is encodeList of postings already in document order.
+func encodeDocOrder(byDoc [][3]int) []byte {
 	b := make([]byte, 0, len(byDoc)*8+32)
 	b = append(b, `{"d":[`...)
 	prev := 0
@@ -534,33 +572,72 @@ func DecodeList(data []byte) ([][3]int, error) {
 // full lists of its big terms, or removes them all when the shard has no
 // term left.
 func (l *Live) writeShard(k string) error {
+	sf, err := l.buildShard(k, nil)
+	if err != nil {
+		return err
+	}
+	l.storeShard(k, sf)
+	return nil
+}
+
+// shardFiles are a shard's file and its big terms' full lists; no data
+// means the shard has no terms left.
+type shardFiles struct {
+	data    []byte
+	big     []string
+	bigData [][]byte
+	nothing bool
+}
+
+// buildShard encodes shard k. It only reads the index (every term's
+// entry must be in frag, as newLive leaves it, or the shard is encoded
+// by one goroutine); encoded holds full lists already made.
+func (l *Live) buildShard(k string, encoded map[string][]byte) (shardFiles, error) {
+	if len(l.shards[k]) == 0 {
+		return shardFiles{nothing: true}, nil
+	}
+	var sf shardFiles
+	terms := make([]string, 0, len(l.shards[k]))
+	for t := range l.shards[k] {
+		terms = append(terms, t)
+		if list := l.lists[t]; len(list) > BigTerm {
+			data, ok := encoded[t]
+			if !ok {
+				data = encodeList(list)
+			}
+			sf.big = append(sf.big, bigName(t))
+			sf.bigData = append(sf.bigData, data)
+		}
+	}
+	rows, err := l.results(terms)
+	if err != nil {
+		return sf, err
+	}
+	b := append([]byte(`{"t":`), l.encode(terms)...)
+	b = append(b, `,"r":`...)
+	b = append(b, rows...)
+	sf.data = append(b, '}')
+	return sf, nil
+}
+
+// storeShard puts a built shard's files in the index, in place of the
+// ones it had.
+func (l *Live) storeShard(k string, sf shardFiles) {
 	name := "t/" + k + ".json"
 	for _, f := range l.bigFiles[k] {
 		delete(l.files, f)
 	}
 	delete(l.bigFiles, k)
-	if len(l.shards[k]) == 0 {
+	if sf.nothing {
 		delete(l.shards, k)
 		delete(l.files, name)
-		return nil
+		return
 	}
-	terms := make([]string, 0, len(l.shards[k]))
-	for t := range l.shards[k] {
-		terms = append(terms, t)
-		if list := l.lists[t]; len(list) > BigTerm {
-			l.files[bigName(t)] = encodeList(list)
-			l.bigFiles[k] = append(l.bigFiles[k], bigName(t))
-		}
+	for i, f := range sf.big {
+		l.files[f] = sf.bigData[i]
+		l.bigFiles[k] = append(l.bigFiles[k], f)
 	}
-	rows, err := l.results(terms)
-	if err != nil {
-		return err
-	}
-	b := append([]byte(`{"t":`), l.encode(terms)...)
-	b = append(b, `,"r":`...)
-	b = append(b, rows...)
-	l.files[name] = append(b, '}')
-	return nil
+	l.files[name] = sf.data
 }
 
 // ResultsPerTerm is how many of each term's best documents have their
