@@ -256,9 +256,12 @@ function init(box) {
     const top = topN(n, 10);
     // Facet counts need every match: a big term's full list first.
     // The matches so far are the lists' best postings: with the full list
-    // added, every match is known.
-    const facetsDone = (big ? Promise.all([facetsReady, bigList(big.term, big.file)]).then(([, l]) => {
-      if (my !== seq) return;
+    // added, every match is known. It is fetched once typing pauses, not
+    // for every word on the way.
+    const paused = () => new Promise((r) => setTimeout(r, 150)).then(() => my === seq);
+    const facetsDone = (big ? paused().then((still) => still ? Promise.all([facetsReady, bigList(big.term, big.file)]) : null).then((got) => {
+      if (!got || my !== seq) return;
+      const l = got[1];
       for (let k = 0; k < l.length; k += 3) if (l[k] >= 0 && l[k] < n) match[l[k]] = 1;
       for (const d of manifest.gone || []) match[d] = 0;
       total = 0;
