@@ -23,6 +23,12 @@ type source struct {
 	size int64
 }
 
+// skipped reports a file or folder name the content scan leaves out:
+// dot files, editor backups and autosaves.
+func skipped(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasPrefix(name, "#")
+}
+
 // scan lists the content folder: Markdown sources and other files (copied
 // as they are, so plans can link to their SQL and diagrams).
 func scan(ctx context.Context, dir string) (md, assets []source, err error) {
@@ -34,7 +40,7 @@ func scan(ctx context.Context, dir string) (md, assets []source, err error) {
 			return ctx.Err()
 		}
 		name := d.Name()
-		if p != dir && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasPrefix(name, "#")) {
+		if p != dir && skipped(name) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -121,7 +121,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			// An asset, written as it is; one that went (links may
 			// break), a folder or a symlink builds the whole site.
 			info, err := os.Lstat(f)
-			if err != nil || !info.Mode().IsRegular() || hiddenAsset(rel) {
+			if err != nil || !info.Mode().IsRegular() || slices.ContainsFunc(strings.Split(rel, "/"), skipped) {
 				return nil, false, nil
 			}
 			data, err := os.ReadFile(f)
@@ -331,9 +331,9 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		}
 	}
 	for rel, data := range assetData {
-		if !slices.ContainsFunc(s.assets, func(a source) bool { return a.rel == rel }) {
-			s.assets = append(s.assets, source{rel: rel, abs: filepath.Join(contentDir, filepath.FromSlash(rel)), size: int64(len(data))})
-			slices.SortFunc(s.assets, func(a, b source) int { return strings.Compare(a.rel, b.rel) })
+		// s.assets is sorted by path, as scan leaves it.
+		if at, found := slices.BinarySearchFunc(s.assets, rel, func(a source, rel string) int { return strings.Compare(a.rel, rel) }); !found {
+			s.assets = slices.Insert(s.assets, at, source{rel: rel, abs: filepath.Join(contentDir, filepath.FromSlash(rel)), size: int64(len(data))})
 		}
 		if err := w.write(rel, data); err != nil {
 			return nil, true, err
@@ -494,18 +494,18 @@ func (b *Builder) insert(s *loaded, cur *Page) {
 }
 
 // withMigrationPlans adds to files the plans that ship a changed
-// migration file.
+// migration file (their migrations link to it).
 func withMigrationPlans(s *loaded, contentDir string, files []string) []string {
-	out := files
+	out := slices.Clone(files)
 	for _, f := range files {
 		rel, err := filepath.Rel(contentDir, f)
 		if err != nil || strings.EqualFold(filepath.Ext(rel), ".md") {
 			continue
 		}
-		rel = filepath.ToSlash(rel)
+		link := "/" + filepath.ToSlash(rel)
 		for _, pg := range s.plans {
-			for _, m := range pg.Plan.Migrations {
-				if m.File != "" && path.Join(path.Dir(pg.Plan.Path), m.File) == rel {
+			for _, m := range pg.Migrations {
+				if m.Link == link {
 					if p := filepath.Join(contentDir, filepath.FromSlash(pg.Plan.Path)); !slices.Contains(out, p) {
 						out = append(out, p)
 					}
@@ -517,17 +517,6 @@ func withMigrationPlans(s *loaded, contentDir string, files []string) []string {
 		slices.Sort(out)
 	}
 	return out
-}
-
-// hiddenAsset reports the names a content scan skips: dot files and
-// folders, editor backups.
-func hiddenAsset(rel string) bool {
-	for _, part := range strings.Split(rel, "/") {
-		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, "~") || strings.HasPrefix(part, "#") {
-			return true
-		}
-	}
-	return false
 }
 
 // renamed reports whether two changed files are a rename of a page: one

@@ -273,15 +273,15 @@ func (l *Live) scoreOf(idf, tf float64, doc int) int {
 	return int(math.Round(s * 100))
 }
 
-func better(a, b [3]int) bool { return a[1] > b[1] || a[1] == b[1] && a[0] < b[0] }
-
-// byRank orders postings best first, as better does.
+// byRank orders postings best first: by score, then by document.
 func byRank(a, b [3]int) int {
 	if a[1] != b[1] {
 		return b[1] - a[1]
 	}
 	return a[0] - b[0]
 }
+
+func better(a, b [3]int) bool { return byRank(a, b) < 0 }
 
 // NewLive indexes docs.
 func NewLive(docs []Doc) (*Live, error) { return newLive(docs, 0) }
@@ -556,15 +556,7 @@ func DecodeList(data []byte) ([][3]int, error) {
 		}
 		out[i] = [3]int{doc, v.S[i], h}
 	}
-	slices.SortFunc(out, func(a, b [3]int) int {
-		if better(a, b) {
-			return -1
-		}
-		if better(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, byRank)
 	return out, nil
 }
 
@@ -830,7 +822,7 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 			for j := range list {
 				list[j][1] = l.score(t, list[j][0], df)
 			}
-			sort.Slice(list, func(a, b int) bool { return better(list[a], list[b]) })
+			slices.SortFunc(list, byRank)
 		}
 		if is {
 			p := [3]int{i, l.score(t, i, len(list)+1), cur.heading(t)}
