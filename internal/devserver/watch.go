@@ -119,9 +119,12 @@ func (s *Server) Watch(ctx context.Context) error {
 					if err := s.addTree(w, ev.Name); limitReached(err) {
 						// Part of the tree is unwatched: only polling
 						// still sees every change.
+						// The changes so far and the new folder build the
+						// whole site, with the builder and its caches.
 						s.log.Warn(limitMessage)
 						prev := s.snapshot()
-						s.rebuild(ctx, nil, "")
+						changed[filepath.Clean(ev.Name)] = true
+						s.rebuild(ctx, slices.Sorted(maps.Keys(changed)), "")
 						return s.pollFrom(ctx, fallbackPoll, prev)
 					} else if err != nil {
 						s.log.Warn("watching a new folder", "dir", ev.Name, "err", err)

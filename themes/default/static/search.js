@@ -250,8 +250,8 @@ function init(box) {
       for (const d of decode(facets[key][selected[key]] || [])) allowed[d] = 1;
       for (let d = 0; d < n; d++) match[d] &= allowed[d];
     }
-    let total = 0;
-    for (let d = 0; d < n; d++) total += match[d];
+    const matched = () => { let t = 0; for (let d = 0; d < n; d++) t += match[d]; return t; };
+    let total = matched();
     const showFacets = words.length > 0 || Object.keys(selected).length > 0;
     const top = topN(n, 10);
     // Facet counts need every match: a big term's full list first.
@@ -262,10 +262,9 @@ function init(box) {
     const facetsDone = (big ? paused().then((still) => still ? Promise.all([facetsReady, bigList(big.term, big.file)]) : null).then((got) => {
       if (!got || my !== seq) return;
       const l = got[1];
+      // (A document deleted while serving is in no list.)
       for (let k = 0; k < l.length; k += 3) if (l[k] >= 0 && l[k] < n) match[l[k]] = 1;
-      for (const d of manifest.gone || []) match[d] = 0;
-      total = 0;
-      for (let d = 0; d < n; d++) total += match[d];
+      total = matched();
       showStatus(total);
     }) : facets ? null : facetsReady);
     if (big) total = Math.max(total, big.n);
