@@ -94,17 +94,24 @@ func TestBuildAndNew(t *testing.T) {
 }
 
 // SIGINT during a drill removes every drill object.
+// goBuild builds the static binary of package pkg at out, as the drills
+// need it (CGO_ENABLED=0).
+func goBuild(ctx context.Context, t *testing.T, out, pkg string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+}
+
 func TestGamedayInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	requireDocker(ctx, t)
 	bin := t.TempDir()
 	for _, b := range []string{"rollbook", "rollbook-agent"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, b), "../../cmd/"+b)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b, err, out)
-		}
+		goBuild(ctx, t, filepath.Join(bin, b), "../../cmd/"+b)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "rollbook"), "gameday", "run", "../../content/payments/api-2-4-canary.md", "--scenario", "healthy-canary", "--out", t.TempDir())
 	stdout, err := cmd.StdoutPipe()
