@@ -302,6 +302,8 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	// rollbook.yaml's rules: decide what each finding is (SPEC 1.4).
+	s.findings = b.cfg.Severities().Apply(s.findings)
 	b.attachDrills(s)
 	return s, nil
 }
@@ -311,6 +313,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 func (b *Builder) checkPage(pg *Page, name string, now time.Time) diag.List {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	ds := check.Plan(pg.Plan, name, check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze})
+	ds = b.cfg.Severities().Apply(ds)
 	pg.Warnings = ds.Warnings()
 	pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())
 	pg.Migrations = b.migrationViews(pg, contentDir)

@@ -161,7 +161,7 @@ func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
 	assets := s.assetSet()
 	return parallel(ctx, len(s.pages), func(i int) error {
 		pg := s.pages[i]
-		s.add(b.renderPage(s, assets, display, pg, w != nil)...)
+		s.add(b.cfg.Severities().Apply(b.renderPage(s, assets, display, pg, w != nil))...)
 		if w == nil || pg.Type == "section" || pg.Type == "home" {
 			// Lists are filled in writeGenerated once every page is known.
 			return nil

@@ -151,6 +151,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		}
 		name := path.Join(display, rel)
 		p, ds := plan.Parse(name, rel, data)
+		ds = b.cfg.Severities().Apply(ds)
 		if p == nil || len(ds.Errors()) > 0 {
 			// Report every broken file's errors; the rest of the site
 			// built before.
@@ -234,6 +235,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	for _, e := range edits {
 		all = append(all, e.findings...)
 	}
+	all = b.cfg.Severities().Apply(all)
 	if err := failOn(all, b.opts.Strict); err != nil {
 		return nil, true, err
 	}

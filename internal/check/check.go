@@ -68,13 +68,15 @@ type checker struct {
 	ds   diag.List
 }
 
-func (c *checker) at(path string, sev diag.Severity, rule, msg, fix string) {
+// at reports a finding at a front-matter path, with its rule's
+// registered severity (rules.go).
+func (c *checker) at(path string, rule, msg, fix string) {
 	pos := c.p.Pos(path)
-	c.ds = append(c.ds, diag.Finding{File: c.name, Line: pos.Line, Col: pos.Col, Severity: sev, Rule: rule, Message: msg, Fix: fix})
+	c.ds = append(c.ds, diag.Finding{File: c.name, Line: pos.Line, Col: pos.Col, Severity: severity(rule), Rule: rule, Message: msg, Fix: fix})
 }
 
-func (c *checker) atLine(line int, sev diag.Severity, rule, msg, fix string) {
-	c.ds = append(c.ds, diag.Finding{File: c.name, Line: line, Col: 1, Severity: sev, Rule: rule, Message: msg, Fix: fix})
+func (c *checker) atLine(line int, rule, msg, fix string) {
+	c.ds = append(c.ds, diag.Finding{File: c.name, Line: line, Col: 1, Severity: severity(rule), Rule: rule, Message: msg, Fix: fix})
 }
 
 // find returns the heading that names the section, or nil.
@@ -107,7 +109,7 @@ func (c *checker) sections() {
 		if !s.Core {
 			why = "a high-risk " + c.p.Kind + " plan"
 		}
-		c.at("kind", diag.Error, "required-section", fmt.Sprintf("%s needs a %q section", why, s.Name),
+		c.at("kind", "required-section", fmt.Sprintf("%s needs a %q section", why, s.Name),
 			fmt.Sprintf("add \"## %s\" with: %s", s.Name, s.Hint))
 	}
 }
@@ -117,10 +119,10 @@ func (c *checker) highRisk() {
 		return
 	}
 	if len(c.p.Approvals) == 0 {
-		c.at("risk", diag.Error, "approvals", "a high-risk plan needs approvals", "list who signs off, for example approvals: [tech-lead, change-board]")
+		c.at("risk", "approvals", "a high-risk plan needs approvals", "list who signs off, for example approvals: [tech-lead, change-board]")
 	}
 	if c.findName("Go / no-go criteria", "Go/no-go", "Go / no-go", "Preflight checks", "Go/no-go checklist") == nil {
-		c.at("risk", diag.Error, "go-no-go", "a high-risk plan needs go / no-go criteria", `add "## Go / no-go criteria" (or "## Preflight checks") listing each check that must pass before starting`)
+		c.at("risk", "go-no-go", "a high-risk plan needs go / no-go criteria", `add "## Go / no-go criteria" (or "## Preflight checks") listing each check that must pass before starting`)
 	}
 }
 
@@ -133,16 +135,16 @@ func (c *checker) rollbackSteps() {
 	}
 	if len(h.Items) == 0 {
 		if !h.HasCode {
-			c.atLine(h.Line, diag.Error, "rollback-step", fmt.Sprintf("%q has no steps", h.Text), "write numbered steps, each with the exact command in `code` and how to verify it")
+			c.atLine(h.Line, "rollback-step", fmt.Sprintf("%q has no steps", h.Text), "write numbered steps, each with the exact command in `code` and how to verify it")
 		}
 		return
 	}
 	for i, it := range h.Items {
 		if !it.HasCode {
-			c.atLine(it.Line, diag.Error, "rollback-step", fmt.Sprintf("rollback step %d has no exact command", i+1), "put the exact command or action in `code`, for example `kubectl argo rollouts abort payments-api`")
+			c.atLine(it.Line, "rollback-step", fmt.Sprintf("rollback step %d has no exact command", i+1), "put the exact command or action in `code`, for example `kubectl argo rollouts abort payments-api`")
 		}
 		if !verifyWords.MatchString(it.Text) {
-			c.atLine(it.Line, diag.Error, "rollback-step", fmt.Sprintf("rollback step %d says nothing about how to verify it", i+1), `add "Verify: …" with the check that proves the step worked`)
+			c.atLine(it.Line, "rollback-step", fmt.Sprintf("rollback step %d says nothing about how to verify it", i+1), `add "Verify: …" with the check that proves the step worked`)
 		}
 	}
 }
@@ -150,33 +152,33 @@ func (c *checker) rollbackSteps() {
 func (c *checker) triggers() {
 	interval := c.p.Analysis.Interval.D()
 	if len(c.p.Triggers) > 0 && interval == 0 && c.p.Rollback.Automatic {
-		c.at("triggers", diag.Warning, "trigger-interval", "triggers are evaluated automatically but analysis.interval is not set", "add analysis: {interval: 30s}")
+		c.at("triggers", "trigger-interval", "triggers are evaluated automatically but analysis.interval is not set", "add analysis: {interval: 30s}")
 	}
 	for i, t := range c.p.Triggers {
 		p := fmt.Sprintf("triggers[%d]", i)
 		if t.Metric == "" {
-			c.at(p, diag.Error, "trigger", "trigger has no metric", "add metric: error_rate (or latency_p99, health, …)")
+			c.at(p, "trigger", "trigger has no metric", "add metric: error_rate (or latency_p99, health, …)")
 			continue
 		}
 		if t.IsHealth() {
 			if t.Failures == 0 {
-				c.at(p, diag.Error, "trigger-threshold", "health trigger has no failure count", "add failures: 3 (consecutive failed probes)")
+				c.at(p, "trigger-threshold", "health trigger has no failure count", "add failures: 3 (consecutive failed probes)")
 			}
 			continue
 		}
 		if !t.Max.Set && !t.Min.Set && t.MaxDelta == 0 {
-			c.at(p, diag.Error, "trigger-threshold", fmt.Sprintf("trigger %q has no threshold", t.Metric), "add max: (for example 800ms or 5%), min:, or compare: baseline with max_delta: 2%")
+			c.at(p, "trigger-threshold", fmt.Sprintf("trigger %q has no threshold", t.Metric), "add max: (for example 800ms or 5%), min:, or compare: baseline with max_delta: 2%")
 		}
 		if t.Compare == "baseline" && t.MaxDelta == 0 {
-			c.at(p, diag.Error, "trigger-threshold", fmt.Sprintf("trigger %q compares with the baseline but has no max_delta", t.Metric), "add max_delta: 2%")
+			c.at(p, "trigger-threshold", fmt.Sprintf("trigger %q compares with the baseline but has no max_delta", t.Metric), "add max_delta: 2%")
 		}
 		if t.Window == 0 {
-			c.at(p, diag.Error, "trigger-window", fmt.Sprintf("trigger %q has no window: a single spike would fire it", t.Metric), "add window: 2m (at least two analysis intervals)")
+			c.at(p, "trigger-window", fmt.Sprintf("trigger %q has no window: a single spike would fire it", t.Metric), "add window: 2m (at least two analysis intervals)")
 		} else if interval > 0 && t.Window.D() < 2*interval {
-			c.at(p+".window", diag.Error, "trigger-window", fmt.Sprintf("window %s is shorter than two analysis intervals (%s): a single spike would fire it", t.Window, 2*c.p.Analysis.Interval), fmt.Sprintf("set window: %s or more", plan.FormatDuration(2*interval)))
+			c.at(p+".window", "trigger-window", fmt.Sprintf("window %s is shorter than two analysis intervals (%s): a single spike would fire it", t.Window, 2*c.p.Analysis.Interval), fmt.Sprintf("set window: %s or more", plan.FormatDuration(2*interval)))
 		}
 		if t.IsRatio() && t.MinRequests == 0 {
-			c.at(p, diag.Error, "trigger-min-requests", fmt.Sprintf("ratio trigger %q has no min_requests: a handful of requests could fire it", t.Metric), "add min_requests: 200")
+			c.at(p, "trigger-min-requests", fmt.Sprintf("ratio trigger %q has no min_requests: a handful of requests could fire it", t.Metric), "add min_requests: 200")
 		}
 	}
 }
@@ -188,11 +190,11 @@ func (c *checker) dataRecovery() {
 	}
 	h := c.findName("Data recovery", "Data recovery plan")
 	if h == nil {
-		c.at("rollback.class", diag.Error, "data-recovery", fmt.Sprintf("rollback class %q needs a data recovery section", cl), `add "## Data recovery": how data written since the change is recovered, and the backup check`)
+		c.at("rollback.class", "data-recovery", fmt.Sprintf("rollback class %q needs a data recovery section", cl), `add "## Data recovery": how data written since the change is recovered, and the backup check`)
 		return
 	}
 	if !strings.Contains(h.Body, "backup") && !strings.Contains(h.Body, "snapshot") || !h.HasCode {
-		c.atLine(h.Line, diag.Error, "backup-check", "data recovery does not show how the backup is verified", "add the command that proves a restorable backup exists, for example `pg_restore --list /backups/orders.dump`")
+		c.atLine(h.Line, "backup-check", "data recovery does not show how the backup is verified", "add the command that proves a restorable backup exists, for example `pg_restore --list /backups/orders.dump`")
 	}
 }
 
@@ -207,23 +209,23 @@ func (c *checker) migrations() {
 		}
 		rel := path.Join(path.Dir(c.p.Path), m.File)
 		if strings.HasPrefix(path.Clean(m.File), "/") || strings.HasPrefix(rel, "../") || rel == ".." {
-			c.at(p+".file", diag.Error, "migration-file", fmt.Sprintf("migration file %q is outside the content folder", m.File), "keep migration SQL under content/, relative to the plan")
+			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q is outside the content folder", m.File), "keep migration SQL under content/, relative to the plan")
 			continue
 		}
 		file := filepath.Join(c.opts.ContentDir, filepath.FromSlash(rel))
 		if _, err := os.Stat(file); err != nil {
-			c.at(p+".file", diag.Error, "migration-file", fmt.Sprintf("migration file %q does not exist (looked for %s)", m.File, filepath.ToSlash(file)), "fix the path (relative to the plan's folder) or add the SQL file")
+			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q does not exist (looked for %s)", m.File, filepath.ToSlash(file)), "fix the path (relative to the plan's folder) or add the SQL file")
 			continue
 		}
 		res, err := c.opts.Analyze(file)
 		if err != nil {
-			c.at(p+".file", diag.Error, "migration-sql", err.Error(), "fix the SQL so PostgreSQL can parse it")
+			c.at(p+".file", "migration-sql", err.Error(), "fix the SQL so PostgreSQL can parse it")
 			continue
 		}
 		if res.Phase == migrate.Contract {
 			first := firstContract(res)
 			if m.Phase != "" && m.Phase != "contract" {
-				c.at(p+".phase", diag.Error, "migration-phase", fmt.Sprintf("migration %s is declared %q but its SQL is a contract change: %s:%d: %s", m.ID, m.Phase, filepath.ToSlash(rel), first.Line, first.Reason), "declare phase: contract, or split the contract statement into a later release")
+				c.at(p+".phase", "migration-phase", fmt.Sprintf("migration %s is declared %q but its SQL is a contract change: %s:%d: %s", m.ID, m.Phase, filepath.ToSlash(rel), first.Line, first.Reason), "declare phase: contract, or split the contract statement into a later release")
 			}
 			if c.p.Rollback.Automatic {
 				c.contractAuto(p, m.ID, fmt.Sprintf("%s:%d: %s", filepath.ToSlash(rel), first.Line, first.Reason))
@@ -244,19 +246,19 @@ func firstContract(r migrate.Result) migrate.Finding {
 }
 
 func (c *checker) contractAuto(p, id, why string) {
-	c.at(p, diag.Error, "contract-auto-rollback", fmt.Sprintf("migration %s is a contract change shipped with rollback.automatic: true; after it runs the previous release cannot work, so an automatic rollback is unsafe (%s)", id, why), "set rollback.automatic: false and name a decision_maker, or ship the contract step in a later release (expand/contract)")
+	c.at(p, "contract-auto-rollback", fmt.Sprintf("migration %s is a contract change shipped with rollback.automatic: true; after it runs the previous release cannot work, so an automatic rollback is unsafe (%s)", id, why), "set rollback.automatic: false and name a decision_maker, or ship the contract step in a later release (expand/contract)")
 }
 
 func (c *checker) flags() {
 	for i, f := range c.p.Flags {
 		p := fmt.Sprintf("flags[%d]", i)
 		if f.Owner == "" {
-			c.at(p, diag.Error, "flag-owner", fmt.Sprintf("flag %q has no owner", f.Name), "add owner: team-name")
+			c.at(p, "flag-owner", fmt.Sprintf("flag %q has no owner", f.Name), "add owner: team-name")
 		}
 		if f.Cleanup.IsZero() {
-			c.at(p, diag.Error, "flag-cleanup", fmt.Sprintf("flag %q has no cleanup date", f.Name), "add cleanup: YYYY-MM-DD, when the flag is removed from the code")
+			c.at(p, "flag-cleanup", fmt.Sprintf("flag %q has no cleanup date", f.Name), "add cleanup: YYYY-MM-DD, when the flag is removed from the code")
 		} else if !c.opts.Now.IsZero() && f.Cleanup.Before(c.opts.Now) {
-			c.at(p+".cleanup", diag.Warning, "stale-flag", fmt.Sprintf("flag %q was due for removal on %s", f.Name, f.Cleanup), "remove the flag from the code, or move cleanup to a new date with a reason")
+			c.at(p+".cleanup", "stale-flag", fmt.Sprintf("flag %q was due for removal on %s", f.Name, f.Cleanup), "remove the flag from the code, or move cleanup to a new date with a reason")
 		}
 	}
 }
@@ -268,7 +270,7 @@ func (c *checker) window() {
 	}
 	wd := start.Weekday()
 	if wd == time.Saturday || wd == time.Sunday || wd == time.Friday && start.Hour() >= 12 {
-		c.at("window.start", diag.Warning, "risky-window", fmt.Sprintf("change window starts %s %s UTC, when fewer people are around to help", wd, start.UTC().Format("15:04")), "move a high-risk or complex change to Monday-Thursday or a Friday morning")
+		c.at("window.start", "risky-window", fmt.Sprintf("change window starts %s %s UTC, when fewer people are around to help", wd, start.UTC().Format("15:04")), "move a high-risk or complex change to Monday-Thursday or a Friday morning")
 	}
 }
 
@@ -277,11 +279,11 @@ func (c *checker) review() {
 		return
 	}
 	if c.p.Reviewed.IsZero() {
-		c.at("kind", diag.Warning, "stale-review", "plan has no review date", fmt.Sprintf("add reviewed: %s after reviewing it", c.opts.Now.Format("2006-01-02")))
+		c.at("kind", "stale-review", "plan has no review date", fmt.Sprintf("add reviewed: %s after reviewing it", c.opts.Now.Format("2006-01-02")))
 		return
 	}
 	if age := c.opts.Now.Sub(c.p.Reviewed.Time); age > c.opts.StaleAfter {
-		c.at("reviewed", diag.Warning, "stale-review", fmt.Sprintf("plan was last reviewed %d days ago (limit %d days)", int(age.Hours()/24), int(c.opts.StaleAfter.Hours()/24)), "review the plan with its owners, then set reviewed to the review date")
+		c.at("reviewed", "stale-review", fmt.Sprintf("plan was last reviewed %d days ago (limit %d days)", int(age.Hours()/24), int(c.opts.StaleAfter.Hours()/24)), "review the plan with its owners, then set reviewed to the review date")
 	}
 }
 
@@ -310,15 +312,15 @@ func (c *checker) gameday() {
 		switch s {
 		case "bad-canary-errors", "incompatible-migration":
 			if !has(func(t plan.Trigger) bool { return t.IsRatio() }) {
-				c.at(p, diag.Error, "gameday-trigger", fmt.Sprintf("scenario %s needs an error-rate trigger to fire", s), "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200}")
+				c.at(p, "gameday-trigger", fmt.Sprintf("scenario %s needs an error-rate trigger to fire", s), "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200}")
 			}
 		case "bad-canary-latency":
 			if !has(func(t plan.Trigger) bool { return strings.Contains(t.Metric, "latency") }) {
-				c.at(p, diag.Error, "gameday-trigger", "scenario bad-canary-latency needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}")
+				c.at(p, "gameday-trigger", "scenario bad-canary-latency needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}")
 			}
 		}
 		if (s == "bad-canary-errors" || s == "bad-canary-latency" || s == "healthy-canary") && len(c.p.Strategy.Steps) == 0 {
-			c.at(p, diag.Error, "gameday-steps", fmt.Sprintf("scenario %s drills a canary but strategy.steps is empty", s), "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}")
+			c.at(p, "gameday-steps", fmt.Sprintf("scenario %s drills a canary but strategy.steps is empty", s), "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}")
 		}
 	}
 }

@@ -13,7 +13,11 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
+	"github.com/rollbook/rollbook/internal/check"
+	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -39,8 +43,12 @@ type Config struct {
 	Minify      *bool             `yaml:"minify"`
 	Params      map[string]any    `yaml:"params"`
 	PromQL      map[string]string `yaml:"promql"`
+	// Rules changes rule severities (SPEC 1.4): rule name -> error,
+	// warning or off. Read it through Severities.
+	Rules map[string]string `yaml:"rules"`
 
 	staleAfter time.Duration
+	severities check.Severities
 }
 
 // Load reads root/rollbook.yaml if it exists and fills in defaults.
@@ -56,6 +64,9 @@ func Load(root string) (*Config, error) {
 		c.File = file
 		if err := yaml.UnmarshalWithOptions(src, c, yaml.Strict()); err != nil {
 			return nil, fmt.Errorf("%s: %s", FileName, yaml.FormatError(err, false, false))
+		}
+		if err := c.readRules(src); err != nil {
+			return nil, err
 		}
 	}
 	if err := c.defaults(); err != nil {
@@ -114,6 +125,52 @@ func (c *Config) Path(p string) string {
 	}
 	return filepath.Join(c.Root, p)
 }
+
+// readRules checks rules: against the rule registry, so a misspelt rule
+// name fails with its position and the names that exist, instead of
+// silently changing nothing.
+func (c *Config) readRules(src []byte) error {
+	if len(c.Rules) == 0 {
+		return nil
+	}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", FileName, err)
+	}
+	p, err := yaml.PathString("$.rules")
+	if err != nil {
+		return err
+	}
+	n, err := p.FilterFile(f)
+	if err != nil {
+		return fmt.Errorf("%s: rules: %w", FileName, err)
+	}
+	m, ok := n.(ast.MapNode)
+	if !ok {
+		return fmt.Errorf("%s: rules must map rule names to error, warning or off", FileName)
+	}
+	c.severities = check.Severities{}
+	for it := m.MapRange(); it.Next(); {
+		name := it.Key().GetToken().Value
+		if _, ok := check.Lookup(name); !ok {
+			pos := it.Key().GetToken().Position
+			return fmt.Errorf("%s:%d:%d: rules: unknown rule %q; write one of: %s", FileName, pos.Line, pos.Column, name, strings.Join(check.RuleNames(), ", "))
+		}
+		sev := diag.Severity(c.Rules[name])
+		switch sev {
+		case diag.Error, diag.Warning, check.Off:
+			c.severities[name] = sev
+		default:
+			pos := it.Value().GetToken().Position
+			return fmt.Errorf("%s:%d:%d: rules: %s: severity %q is not one of error, warning, off; write for example %s: warning", FileName, pos.Line, pos.Column, name, sev, name)
+		}
+	}
+	return nil
+}
+
+// Severities is what rules: changes, to apply to every finding of
+// check and build.
+func (c *Config) Severities() check.Severities { return c.severities }
 
 // StaleAfterDuration is how long a plan may go unreviewed.
 func (c *Config) StaleAfterDuration() time.Duration { return c.staleAfter }

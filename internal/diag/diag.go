@@ -27,6 +27,9 @@ type Finding struct {
 	Rule     string   `json:"rule"`
 	Message  string   `json:"message"`
 	Fix      string   `json:"fix,omitempty"`
+	// Default is the rule's own severity when rollbook.yaml's rules:
+	// changed it (Severity is then the effective one); empty otherwise.
+	Default Severity `json:"default_severity,omitempty"`
 }
 
 // String formats the finding as file:line:col: severity rule: message (fix).

@@ -1,0 +1,129 @@
+package check
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/rollbook/rollbook/internal/diag"
+)
+
+// Rule is one rule of check and build: the name a finding carries and a
+// team writes under rules: in rollbook.yaml, the severity it has unless
+// rollbook.yaml changes it, and what it checks (for the error that lists
+// the rule names).
+type Rule struct {
+	Name     string
+	Severity diag.Severity
+	Checks   string
+}
+
+// rules is the one registry of rule names, for every package that makes
+// findings (the plan parser, these checks, the site). A new rule is one
+// line here; a finding whose rule is not here fails the registry test.
+var rules = []Rule{
+	// Reading the file (internal/plan).
+	{"file-size", diag.Error, "a content file is under the size limit"},
+	{"encoding", diag.Error, "a content file is UTF-8"},
+	{"front-matter", diag.Error, "front matter opened with --- is closed"},
+	{"yaml", diag.Error, "front matter is valid YAML"},
+	{"unknown-key", diag.Warning, "front matter keys are known ones"},
+	{"type", diag.Error, "front matter values have the right type"},
+	{"value", diag.Error, "front matter values parse (durations, dates, percentages)"},
+	{"enum", diag.Error, "front matter values are one of the allowed words"},
+
+	// Plan rules (SPEC 1.3, this package).
+	{"required-section", diag.Error, "sections the plan's kind and risk require"},
+	{"approvals", diag.Error, "a high-risk plan lists approvals"},
+	{"go-no-go", diag.Error, "a high-risk plan has go / no-go criteria"},
+	{"rollback-step", diag.Error, "every rollback step has an exact command and a verification"},
+	{"trigger-interval", diag.Warning, "automatic triggers have an analysis interval"},
+	{"trigger", diag.Error, "a trigger names its metric"},
+	{"trigger-threshold", diag.Error, "a trigger has a threshold"},
+	{"trigger-window", diag.Error, "a trigger has a window of at least two analysis intervals"},
+	{"trigger-min-requests", diag.Error, "a ratio trigger has min_requests"},
+	{"data-recovery", diag.Error, "a complex or irreversible rollback has a data recovery section"},
+	{"backup-check", diag.Error, "data recovery shows how the backup is verified"},
+	{"migration-file", diag.Error, "a migration's SQL file exists inside the content folder"},
+	{"migration-sql", diag.Error, "a migration's SQL parses"},
+	{"migration-phase", diag.Error, "a migration's declared phase matches its SQL"},
+	{"contract-auto-rollback", diag.Error, "no contract migration ships with automatic rollback"},
+	{"flag-owner", diag.Error, "a feature flag has an owner"},
+	{"flag-cleanup", diag.Error, "a feature flag has a cleanup date"},
+	{"stale-flag", diag.Warning, "a feature flag is removed by its cleanup date"},
+	{"risky-window", diag.Warning, "a high-risk or complex change does not start on a Friday afternoon or weekend"},
+	{"stale-review", diag.Warning, "a plan was reviewed within stale_after"},
+	{"gameday-trigger", diag.Error, "a drilled scenario has the trigger it needs to fire"},
+	{"gameday-steps", diag.Error, "a drilled canary scenario has canary steps"},
+
+	// The site (package site).
+	{"url", diag.Error, "a page's url, slug and aliases stay inside the site"},
+	{"duplicate-url", diag.Error, "no two pages or aliases have the same URL"},
+	{"markdown", diag.Error, "the page body renders"},
+	{"broken-link", diag.Error, "internal links reach a page or file"},
+}
+
+// Off is the severity rollbook.yaml gives a rule to drop its findings.
+const Off diag.Severity = "off"
+
+// Lookup returns the registered rule of that name.
+func Lookup(name string) (Rule, bool) {
+	i := slices.IndexFunc(rules, func(r Rule) bool { return r.Name == name })
+	if i < 0 {
+		return Rule{}, false
+	}
+	return rules[i], true
+}
+
+// Rules returns every registered rule, sorted by name.
+func Rules() []Rule {
+	out := slices.Clone(rules)
+	slices.SortFunc(out, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// RuleNames lists the rule names, sorted, for messages that say what to write.
+func RuleNames() []string {
+	var names []string
+	for _, r := range Rules() {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// severity is the registered severity of a rule this package reports.
+func severity(rule string) diag.Severity {
+	r, ok := Lookup(rule)
+	if !ok {
+		panic("check: rule " + rule + " is not in the registry (rules.go)")
+	}
+	return r.Severity
+}
+
+// Severities is rollbook.yaml's rules: what severity each named rule has
+// instead of its registered one; Off drops the rule's findings.
+type Severities map[string]diag.Severity
+
+// Apply gives each finding the severity rollbook.yaml sets for its rule,
+// keeping the one it had in Default, and leaves out the rules set off.
+// Applying twice changes nothing more, so each stage of a build may apply it.
+func (s Severities) Apply(ds diag.List) diag.List {
+	if len(s) == 0 {
+		return ds
+	}
+	out := ds[:0:0]
+	for _, f := range ds {
+		sev, ok := s[f.Rule]
+		switch {
+		case !ok || sev == f.Severity:
+		case sev == Off:
+			continue
+		default:
+			if f.Default == "" {
+				f.Default = f.Severity
+			}
+			f.Severity = sev
+		}
+		out = append(out, f)
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rollbook/rollbook/internal/check"
+	"github.com/rollbook/rollbook/internal/diag"
+)
+
+func load(t *testing.T, yaml string) (*Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(dir)
+}
+
+func TestRules(t *testing.T) {
+	c, err := load(t, "title: x\nrules:\n  broken-link: warning\n  stale-review: off\n  unknown-key: error\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := check.Severities{"broken-link": diag.Warning, "stale-review": check.Off, "unknown-key": diag.Error}
+	got := c.Severities()
+	if len(got) != len(want) {
+		t.Fatalf("severities %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	c, err = load(t, "title: x\n")
+	if err != nil || len(c.Severities()) != 0 {
+		t.Fatalf("no rules: %v %v", c.Severities(), err)
+	}
+}
+
+func TestRulesErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown rule", "title: x\nrules:\n  broken-link: warning\n  brokn-links: off\n",
+			[]string{"rollbook.yaml:4:3:", `unknown rule "brokn-links"`, "write one of: ", "broken-link", "required-section", "stale-review"}},
+		{"bad severity", "rules:\n  stale-review: ignore\n",
+			[]string{"rollbook.yaml:2:17:", `severity "ignore"`, "error, warning, off"}},
+		{"not a mapping", "rules: [broken-link]\n", []string{"rollbook.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.yaml)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
