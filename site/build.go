@@ -417,7 +417,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	var idx *search.Live
 	var docOf map[string]int
 	if !b.opts.noSearch {
-		if idx, docOf, err = b.writeSearch(s, w); err != nil {
+		if idx, docOf, err = b.writeSearch(ctx, s, w); err != nil {
 			return nil, err
 		}
 	}

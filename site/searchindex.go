@@ -111,20 +111,24 @@ func searchPages(s *loaded) []*Page {
 }
 
 // writeSearch builds the index from every page with a body and writes it
-// under _search/; docOf gives each page's document number.
-func (b *Builder) writeSearch(s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
+// under _search/; docOf gives each page's document number. It stops when
+// ctx, the build's, is done.
+func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
 	docOf = make(map[string]int, len(pages))
 	// Each page's text is stripped of its markup on every core.
-	_ = parallel(context.Background(), len(pages), func(i int) error {
+	err = parallel(ctx, len(pages), func(i int) error {
 		docs[i] = searchDoc(pages[i])
 		return nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
 	for i, pg := range pages {
 		docOf[pg.URL] = i
 	}
-	if idx, err = search.NewLive(docs); err != nil {
+	if idx, err = search.NewLive(ctx, docs); err != nil {
 		return nil, nil, err
 	}
 	for name, data := range idx.Files() {

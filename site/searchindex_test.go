@@ -1,6 +1,8 @@
 package site
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -16,4 +18,24 @@ func FuzzCollapseSpace(f *testing.F) {
 			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestWriteSearchStopsWithTheBuild: a cancelled build stops indexing
+// (writeSearch used to index under context.Background()).
+func TestWriteSearchStopsWithTheBuild(t *testing.T) {
+	b, err := New(Options{Root: copyTree(t, "testdata/basic"), Now: testNow, Memory: true, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newMemWriter(false, func(map[string][]byte) {})
+	defer w.abort()
+	s, err := b.load(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := b.writeSearch(ctx, s, w); !errors.Is(err, context.Canceled) {
+		t.Errorf("writeSearch of a cancelled build = %v, want context.Canceled", err)
+	}
 }

@@ -95,9 +95,9 @@ func firstDiff(a, b []byte) string {
 func shardDocs(t *testing.T, data []byte) string {
 	m, err := search.DecodeShard(data)
 	if len(data) > 4 && string(data[:4]) == `{"d"` { // a big term's full list
-		var l [][3]int
+		var l []search.Posting
 		l, err = search.DecodeList(data)
-		m = map[string][][3]int{"": l}
+		m = map[string][]search.Posting{"": l}
 	}
 	if err != nil {
 		t.Fatalf("shard: %v", err)
@@ -106,7 +106,7 @@ func shardDocs(t *testing.T, data []byte) string {
 	for term, ps := range m {
 		ids := make([]int, len(ps))
 		for i, p := range ps {
-			ids[i] = p[0]
+			ids[i] = p.Doc
 		}
 		sort.Ints(ids)
 		out = append(out, fmt.Sprint(term, ids))
@@ -380,7 +380,7 @@ func indexByPage(t *testing.T, files map[string][]byte) map[string]string {
 			for term, ps := range m {
 				var ids []int
 				for _, p := range ps {
-					ids = append(ids, p[0])
+					ids = append(ids, p.Doc)
 				}
 				if len(ps) <= search.BigTerm {
 					out["term "+term] = pages(ids)
@@ -393,7 +393,7 @@ func indexByPage(t *testing.T, files map[string][]byte) map[string]string {
 			}
 			var ids []int
 			for _, p := range l {
-				ids = append(ids, p[0])
+				ids = append(ids, p.Doc)
 			}
 			out["list "+name] = pages(ids)
 		case name == "_search/f.json":

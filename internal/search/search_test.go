@@ -3,7 +3,9 @@ package search
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -39,16 +41,14 @@ func TestTokens(t *testing.T) {
 
 // rank scores a query the way the browser client does: exact words only,
 // summed per document.
-func rank(t *testing.T, idx *Index, query string) []int {
+func rank(t *testing.T, files map[string][]byte, query string) []int {
 	t.Helper()
-	var man struct{ Shards []string }
-	_ = json.Unmarshal(idx.Files["manifest.json"], &man)
 	scores := map[int]int{}
 	for _, w := range Tokens(query) {
-		shard := map[string][][3]int{}
-		b, ok := idx.Files["t/"+shardKeyN(w, PrefixLen+1)+".json"]
+		shard := map[string][]Posting{}
+		b, ok := files["t/"+shardKeyN(w, PrefixLen+1)+".json"]
 		if !ok {
-			b, ok = idx.Files["t/"+shardKey(w)+".json"]
+			b, ok = files["t/"+shardKey(w)+".json"]
 		}
 		if ok {
 			var err error
@@ -57,7 +57,7 @@ func rank(t *testing.T, idx *Index, query string) []int {
 			}
 		}
 		for _, p := range shard[w] {
-			scores[p[0]] += p[1]
+			scores[p.Doc] += p.Score
 		}
 	}
 	var docs []int
@@ -76,11 +76,11 @@ func TestRankingFieldWeights(t *testing.T) {
 		{URL: "/b/", Title: "Payments canary", Body: "if checkout fails, roll back; checkout checkout"},
 		{URL: "/c/", Title: "Edge upgrade", Service: "checkout", Body: "haproxy"},
 	}
-	idx, err := Build(docs)
+	idx, err := NewLive(t.Context(), docs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rank(t, idx, "checkout")
+	got := rank(t, idx.Files(), "checkout")
 	if len(got) != 3 || got[0] != 0 || got[1] != 2 {
 		t.Errorf("ranking for checkout = %v; want title hit, then service hit, then body", got)
 	}
@@ -120,19 +120,20 @@ func TestFirstQueryBytes(t *testing.T) {
 		t.Skip("large index")
 	}
 	docs := synthetic(10000)
-	idx, err := Build(docs)
+	l, err := NewLive(t.Context(), docs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	idx := l.Files()
 	js, _ := os.ReadFile("../../themes/default/static/search.js")
 	q := "payments-api"
-	shard := idx.Files["t/"+shardKeyN(q, PrefixLen+1)+".json"]
+	shard := idx["t/"+shardKeyN(q, PrefixLen+1)+".json"]
 	if shard == nil {
-		shard = idx.Files["t/"+shardKey(q)+".json"]
+		shard = idx["t/"+shardKey(q)+".json"]
 	}
-	total := gz(js) + gz(idx.Files["manifest.json"]) + gz(shard) + gz(idx.Files["f.json"]) + gz(idx.Files["d/0.json"])
+	total := gz(js) + gz(idx["manifest.json"]) + gz(shard) + gz(idx["f.json"]) + gz(idx["d/0.json"])
 	t.Logf("first query %q downloads %d KB gzipped: search.js %d, manifest %d, shard %d, facets %d, one doc chunk %d",
-		q, total/1024, gz(js), gz(idx.Files["manifest.json"]), gz(shard), gz(idx.Files["f.json"]), gz(idx.Files["d/0.json"]))
+		q, total/1024, gz(js), gz(idx["manifest.json"]), gz(shard), gz(idx["f.json"]), gz(idx["d/0.json"]))
 	// Recall: each plan's exact title ranks it first.
 	hits := 0
 	for i := 0; i < 500; i++ {
@@ -186,7 +187,7 @@ func tokensByFields(text string) []string {
 }
 
 func TestEncodeShardIsJSON(t *testing.T) {
-	m := map[string][][3]int{"payments-api": {{1, 250, -1}, {7, 90, 2}}, "über": {{3, 10, 0}}}
+	m := map[string][]Posting{"payments-api": {{1, 250, -1}, {7, 90, 2}}, "über": {{3, 10, 0}}}
 	back, err := DecodeShard(append(append([]byte(`{"t":`), encodeShard(m)...), `,"r":{}}`...))
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestEncodeShardIsJSON(t *testing.T) {
 func BenchmarkBuildIndex(b *testing.B) {
 	docs := synthetic(10000)
 	for b.Loop() {
-		if _, err := Build(docs); err != nil {
+		if _, err := NewLive(b.Context(), docs); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -240,7 +241,7 @@ func TestLiveReplaceBigTerm(t *testing.T) {
 	if _, ok := l.Files()[bigName("rollback")]; ok {
 		t.Error("a term in BigTerm documents has a file of its own")
 	}
-	l, _ = NewLive(docs)
+	l, _ = NewLive(t.Context(), docs)
 	shard, err := DecodeShard(l.Files()["t/ro.json"])
 	if err != nil || len(shard["rollback"]) != TopPostings {
 		t.Errorf("big term entry: %d postings inline, %v", len(shard["rollback"]), err)
@@ -260,7 +261,7 @@ type edit struct {
 // fresh index of the same documents after each.
 func checkReplace(t *testing.T, docs []Doc, edits []edit) *Live {
 	t.Helper()
-	l, err := NewLive(docs)
+	l, err := NewLive(t.Context(), docs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func checkReplace(t *testing.T, docs []Doc, edits []edit) *Live {
 			t.Fatal(err)
 		}
 		final[e.i] = e.d
-		want, err := newLive(final, l.avg)
+		want, err := newLive(t.Context(), final, l.avg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +312,7 @@ func TestLiveAppend(t *testing.T) {
 		{URL: "/a/", Title: "Payments API canary", Service: "payments-api", Kind: "rollout", Body: "Shift traffic to the canary."},
 		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Body: "Add the ledger_ref column."},
 	}
-	l, err := NewLive(docs)
+	l, err := NewLive(t.Context(), docs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestLiveAppend(t *testing.T) {
 	if err != nil || i != 2 {
 		t.Fatalf("Append: %d, %v", i, err)
 	}
-	want, err := newLive(append(slices.Clone(docs), d), l.avg)
+	want, err := newLive(t.Context(), append(slices.Clone(docs), d), l.avg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +344,11 @@ func TestLiveAppend(t *testing.T) {
 		g, _ := DecodeShard(got)
 		w, _ := DecodeShard(data)
 		for term, wl := range w {
-			docsOf := func(l [][3]int) []int {
+			docsOf := func(l []Posting) []int {
 				var out []int
 				for _, p := range l {
-					out = append(out, p[0])
-					if p[0] == 2 && !slices.Contains(wl, p) {
+					out = append(out, p.Doc)
+					if p.Doc == 2 && !slices.Contains(wl, p) {
 						t.Errorf("%s: the new document's posting %v is not a fresh index's", term, p)
 					}
 				}
@@ -370,7 +371,7 @@ func TestLiveRemove(t *testing.T) {
 		{URL: "/b/", Title: "Ledger schema expand", Service: "ledger", Kind: "rollout", Risk: "high", Body: "Add the ledger_ref column. Zebra."},
 		{URL: "/c/", Title: "Canary for the ledger", Service: "ledger", Kind: "rollback", Body: "Roll the canary back."},
 	}
-	l, err := NewLive(docs)
+	l, err := NewLive(t.Context(), docs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +393,7 @@ func TestLiveRemove(t *testing.T) {
 		}
 		for term, list := range m {
 			for _, p := range list {
-				if p[0] == 1 {
+				if p.Doc == 1 {
 					t.Errorf("%s still lists the removed document", term)
 				}
 			}
@@ -428,5 +429,36 @@ func TestLiveRemove(t *testing.T) {
 	}
 	if _, err := l.Replace(1, docs[0]); err == nil {
 		t.Error("replacing a removed document is not an error")
+	}
+}
+
+// encodeShard writes a shard's terms as JSON, sorted, from their postings
+// (the index encodes from its cached entries).
+func encodeShard(m map[string][]Posting) []byte {
+	terms := make([]string, 0, len(m))
+	size := 2
+	for t, l := range m {
+		terms = append(terms, t)
+		size += len(t) + 4 + len(l)*16
+	}
+	sort.Strings(terms)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, t := range terms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendTerm(b, t, m[t])
+	}
+	return append(b, '}')
+}
+
+// TestNewLiveStopsWhenCancelled: indexing a cancelled build's pages stops
+// with the context's error instead of finishing the index.
+func TestNewLiveStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if l, err := NewLive(ctx, synthetic(200)); !errors.Is(err, context.Canceled) || l != nil {
+		t.Errorf("NewLive with a cancelled context = %v, %v; want nil, context.Canceled", l, err)
 	}
 }
