@@ -1,14 +1,21 @@
-// Command sitebench builds a synthetic corpus of N plans with rollbook and,
-// where it is installed, with Hugo (same Markdown, a minimal layout), in one
-// run, and prints wall time, peak RSS and the ratios.
+// Command sitebench measures rollbook against Hugo on one synthetic corpus
+// of N plans (same Markdown; Hugo gets a minimal layout), in one run: a
+// cold build, a CI build from a fresh checkout with the build cache
+// restored and one plan changed, an unchanged rebuild, the start of the
+// live preview, and a save, a new plan and a deleted plan in it (write to
+// reload event). Runs of the two tools alternate so that the shared
+// machine's load hits both alike; the table gives medians and ratios.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -16,29 +23,27 @@ import (
 	"github.com/rollbook/rollbook/internal/bench"
 )
 
+// run is one measured process.
 type run struct {
 	wall time.Duration
-	rss  int64 // KiB
+	cpu  time.Duration // user + system
+	rss  int64         // KiB
 }
 
-func measure(dir string, name string, args ...string) (run, error) {
+func measure(dir string, env []string, name string, args ...string) (run, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	out, err := os.CreateTemp("", "sitebench-*.log")
-	if err != nil {
-		return run{}, err
-	}
-	defer os.Remove(out.Name())
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
-		log, _ := os.ReadFile(out.Name())
-		return run{}, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(log)))
+		return run{}, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(out.String()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return run{wall: wall, rss: ru.Maxrss}, nil
+	return run{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), rss: ru.Maxrss}, nil
 }
 
 func tail(s string) string {
@@ -48,14 +53,50 @@ func tail(s string) string {
 	return s
 }
 
+// figure is one row of the table: rollbook's and Hugo's runs.
+type figure struct {
+	name     string
+	rb, hugo []run
+	target   string
+}
+
+func median(rs []run, f func(run) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		ds[i] = f(r)
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func maxRSS(rs []run) int64 {
+	var m int64
+	for _, r := range rs {
+		m = max(m, r.rss)
+	}
+	return m
+}
+
+type config struct {
+	rollbook, hugo string
+	dir            string
+	runs           int
+}
+
 func main() {
 	n := flag.Int("n", 10000, "number of plans")
 	bin := flag.String("rollbook", "bin/rollbook", "rollbook binary")
+	runs := flag.Int("runs", 3, "alternated runs of each build figure (medians are reported)")
+	saves := flag.Int("saves", 20, "saves, new plans and deletions measured in the live preview")
 	keep := flag.Bool("keep", false, "keep the corpus folder")
 	flag.Parse()
 	rb, err := filepath.Abs(*bin)
 	if err != nil {
 		fail(err)
+	}
+	hugo, err := exec.LookPath("hugo")
+	if err != nil {
+		fail(fmt.Errorf("hugo is not installed (apt-get install hugo): nothing to compare with"))
 	}
 	dir, err := os.MkdirTemp("", "rollbook-bench-")
 	if err != nil {
@@ -64,54 +105,239 @@ func main() {
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	fmt.Printf("corpus: %d plans in %s\n", *n, dir)
-	if err := bench.Generate(dir, *n, 1); err != nil {
+	fmt.Printf("corpus: %d plans in %s, %d alternated runs, rollbook %s, %s\n", *n, dir, *runs, rb, hugoVersion(hugo))
+	c := config{rollbook: rb, hugo: hugo, dir: filepath.Join(dir, "site"), runs: *runs}
+	if err := bench.Generate(c.dir, *n, 1); err != nil {
 		fail(err)
 	}
-	cold, err := measure(dir, rb, "build", "--force")
+	if err := bench.HugoSite(c.dir); err != nil {
+		fail(err)
+	}
+	var table []figure
+	cold, err := c.cold()
 	if err != nil {
 		fail(err)
 	}
-	if err := os.RemoveAll(filepath.Join(dir, "public")); err != nil {
-		fail(err)
-	}
-	cold, err = measure(dir, rb, "build")
+	table = append(table, cold)
+	ci, err := c.cachedCI(dir)
 	if err != nil {
 		fail(err)
 	}
-	warm, err := measure(dir, rb, "build")
+	table = append(table, ci)
+	unchanged, err := c.unchanged()
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("%-28s %10s %12s\n", "", "wall", "peak RSS")
-	fmt.Printf("%-28s %10s %9d MiB\n", "rollbook cold build", cold.wall.Round(time.Millisecond), cold.rss/1024)
-	fmt.Printf("%-28s %10s %9d MiB\n", "rollbook unchanged rebuild", warm.wall.Round(time.Millisecond), warm.rss/1024)
-	hugo, err := exec.LookPath("hugo")
-	if err != nil {
-		fmt.Println("hugo not installed (apt-get install hugo): no comparison")
-		return
-	}
-	if err := bench.HugoSite(dir); err != nil {
-		fail(err)
-	}
-	hcold, err := measure(dir, hugo, "--quiet", "-d", "hugo-public")
+	table = append(table, unchanged)
+	printTable(table)
+	serve, err := c.serve(*saves)
 	if err != nil {
 		fail(err)
 	}
-	_ = os.RemoveAll(filepath.Join(dir, "hugo-public"))
-	hcold, err = measure(dir, hugo, "--quiet", "-d", "hugo-public")
-	if err != nil {
-		fail(err)
+	printLatencies(serve)
+}
+
+// cacheEnv points rollbook at a build cache folder.
+func cacheEnv(dir string) []string { return []string{"ROLLBOOK_CACHE=" + dir} }
+
+// cold builds from nothing: no output, no build cache.
+func (c config) cold() (figure, error) {
+	f := figure{name: "cold build", target: "<= 0.5"}
+	cache := filepath.Join(c.dir, "..", "cache")
+	for i := 0; i < c.runs; i++ {
+		for _, p := range []string{"public", "hugo-public"} {
+			if err := os.RemoveAll(filepath.Join(c.dir, p)); err != nil {
+				return f, err
+			}
+		}
+		if err := os.RemoveAll(cache); err != nil {
+			return f, err
+		}
+		r, err := measure(c.dir, cacheEnv(cache), c.rollbook, "build")
+		if err != nil {
+			return f, err
+		}
+		h, err := measure(c.dir, nil, c.hugo, "--quiet", "-d", "hugo-public")
+		if err != nil {
+			return f, err
+		}
+		f.rb, f.hugo = append(f.rb, r), append(f.hugo, h)
 	}
-	hwarm, err := measure(dir, hugo, "--quiet", "-d", "hugo-public")
-	if err != nil {
-		fail(err)
+	return f, nil
+}
+
+// cachedCI builds a fresh copy of the sources (new file times, no output)
+// with the build cache of the last cold build restored and one plan
+// changed, as a CI job does; Hugo's figure is its cold build. The output
+// must be byte-identical to a cold build of the same sources.
+func (c config) cachedCI(tmp string) (figure, error) {
+	f := figure{name: "CI: restored cache, 1 plan changed", target: "<= 0.1"}
+	saved := filepath.Join(tmp, "cache")
+	for i := 0; i < c.runs; i++ {
+		co := filepath.Join(tmp, fmt.Sprintf("checkout-%d", i))
+		if err := copyTree(filepath.Join(c.dir, "content"), filepath.Join(co, "content")); err != nil {
+			return f, err
+		}
+		if err := copyTree(filepath.Join(c.dir, "rollbook.yaml"), filepath.Join(co, "rollbook.yaml")); err != nil {
+			return f, err
+		}
+		plan := firstPlan(co)
+		if err := appendFile(plan, fmt.Sprintf("\n## CI change %d\n\nOne more line.\n", i)); err != nil {
+			return f, err
+		}
+		restored := filepath.Join(tmp, fmt.Sprintf("cache-%d", i))
+		if err := copyTree(saved, restored); err != nil {
+			return f, err
+		}
+		r, err := measure(co, cacheEnv(restored), c.rollbook, "build")
+		if err != nil {
+			return f, err
+		}
+		_ = os.RemoveAll(filepath.Join(c.dir, "hugo-public"))
+		h, err := measure(c.dir, nil, c.hugo, "--quiet", "-d", "hugo-public")
+		if err != nil {
+			return f, err
+		}
+		f.rb, f.hugo = append(f.rb, r), append(f.hugo, h)
+		if i == 0 {
+			empty := filepath.Join(tmp, "cache-empty")
+			if _, err := measure(co, cacheEnv(empty), c.rollbook, "build", "--out", "public-cold"); err != nil {
+				return f, err
+			}
+			if err := sameTree(filepath.Join(co, "public"), filepath.Join(co, "public-cold")); err != nil {
+				return f, fmt.Errorf("the cached CI build differs from a cold build: %w", err)
+			}
+			fmt.Println("CI build with the restored cache is byte-identical to a cold build")
+			_ = os.RemoveAll(empty)
+		}
+		_ = os.RemoveAll(co)
+		_ = os.RemoveAll(restored)
 	}
-	fmt.Printf("%-28s %10s %9d MiB\n", "hugo cold build", hcold.wall.Round(time.Millisecond), hcold.rss/1024)
-	fmt.Printf("%-28s %10s %9d MiB\n", "hugo unchanged rebuild", hwarm.wall.Round(time.Millisecond), hwarm.rss/1024)
-	fmt.Printf("ratio cold wall rollbook/hugo:     %.2f (target <= 0.5)\n", cold.wall.Seconds()/hcold.wall.Seconds())
-	fmt.Printf("ratio cold peak RSS rollbook/hugo: %.2f (target <= 1)\n", float64(cold.rss)/float64(hcold.rss))
-	fmt.Printf("ratio unchanged rebuild / hugo cold: %.3f (target <= 0.1)\n", warm.wall.Seconds()/hcold.wall.Seconds())
+	return f, nil
+}
+
+// unchanged builds again with nothing changed; Hugo has no such check and
+// builds again over its output.
+func (c config) unchanged() (figure, error) {
+	f := figure{name: "unchanged rebuild", target: "<= 0.1"}
+	cache := filepath.Join(c.dir, "..", "cache")
+	for i := 0; i < c.runs; i++ {
+		r, err := measure(c.dir, cacheEnv(cache), c.rollbook, "build")
+		if err != nil {
+			return f, err
+		}
+		h, err := measure(c.dir, nil, c.hugo, "--quiet", "-d", "hugo-public")
+		if err != nil {
+			return f, err
+		}
+		f.rb, f.hugo = append(f.rb, r), append(f.hugo, h)
+	}
+	return f, nil
+}
+
+func printTable(table []figure) {
+	fmt.Printf("\n%-36s %10s %10s %7s   %10s %10s %7s   %s\n", "figure (median)", "rollbook", "hugo", "ratio", "rb CPU", "hugo CPU", "ratio", "target")
+	wall := func(r run) time.Duration { return r.wall }
+	cpu := func(r run) time.Duration { return r.cpu }
+	for _, f := range table {
+		rw, hw := median(f.rb, wall), median(f.hugo, wall)
+		rc, hc := median(f.rb, cpu), median(f.hugo, cpu)
+		fmt.Printf("%-36s %10s %10s %7.3f   %10s %10s %7.3f   %s\n", f.name, rw.Round(time.Millisecond), hw.Round(time.Millisecond), rw.Seconds()/hw.Seconds(),
+			rc.Round(time.Millisecond), hc.Round(time.Millisecond), rc.Seconds()/hc.Seconds(), f.target)
+	}
+	cold := table[0]
+	fmt.Printf("%-36s %7d MiB %6d MiB %7.3f   %s\n", "peak RSS, cold build", maxRSS(cold.rb)/1024, maxRSS(cold.hugo)/1024, float64(maxRSS(cold.rb))/float64(maxRSS(cold.hugo)), "<= 1")
+}
+
+func hugoVersion(hugo string) string {
+	out, err := exec.Command(hugo, "version").Output()
+	if err != nil {
+		return "hugo (version unknown)"
+	}
+	return strings.Fields(string(out))[0] + " " + strings.Fields(string(out))[1]
+}
+
+// firstPlan is the plan a changed-plan figure edits.
+func firstPlan(root string) string {
+	files, _ := filepath.Glob(filepath.Join(root, "content", "*", "plan-00000.md"))
+	if len(files) == 0 {
+		fail(fmt.Errorf("no plan-00000.md under %s", root))
+	}
+	return files[0]
+}
+
+func appendFile(name, text string) error {
+	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// copyTree copies a file or a folder (a missing source copies nothing).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && p == src {
+				return nil
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, 0o644)
+	})
+}
+
+// sameTree reports the first file that differs between two folders.
+func sameTree(a, b string) error {
+	seen := map[string]bool{}
+	err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		seen[rel] = true
+		x, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil {
+			return fmt.Errorf("%s: only in %s", rel, a)
+		}
+		if !bytes.Equal(x, y) {
+			return fmt.Errorf("%s differs", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(b, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(b, p)
+		if !seen[rel] {
+			return fmt.Errorf("%s: only in %s", rel, b)
+		}
+		return nil
+	})
 }
 
 func fail(err error) {
