@@ -18,8 +18,8 @@ func exportable(pg *Page) bool {
 	return k8s && len(p.Gameday.Scenarios) > 0 && p.Service != "" && len(p.Strategy.Steps) > 0 && len(p.Triggers) > 0
 }
 
-// writeExports writes each plan's policy as Argo Rollouts and Flagger
-// manifests under _export/, for the plan page to link.
+// writeExports writes each plan's policy as manifests for every export
+// target under _export/, for the plan page to link.
 func (b *Builder) writeExports(ctx context.Context, s *loaded, w *writer) error {
 	return parallel(ctx, len(s.plans), func(i int) error { return b.exportPage(s.plans[i], w) })
 }
@@ -32,20 +32,17 @@ func (b *Builder) exportPage(pg *Page, w *writer) error {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
 	base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
-	for _, c := range []struct {
-		name, ext string
-		fn        func(export.Input) (*export.Result, error)
-	}{{"Argo Rollouts", "argo", export.Argo}, {"Flagger", "flagger", export.Flagger}} {
-		res, err := c.fn(in)
+	for _, t := range export.Targets {
+		res, err := t.Export(in)
 		if err != nil {
-			pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, Refused: err.Error()})
+			pg.Exports = append(pg.Exports, ExportLink{Controller: t.Controller, Refused: err.Error()})
 			continue
 		}
-		url := base + "." + c.ext + ".yaml"
+		url := base + t.Suffix()
 		if err := w.write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
 			return err
 		}
-		pg.Exports = append(pg.Exports, ExportLink{Controller: c.name, URL: url})
+		pg.Exports = append(pg.Exports, ExportLink{Controller: t.Controller, URL: url})
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/export"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
 )
@@ -262,7 +263,9 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			b.swap(s, e.old, e.cur)
 		}
 		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.page().Plan.Path, "/", "-"), ".md")
-		gone = append(gone, base+".argo.yaml", base+".flagger.yaml")
+		for _, t := range export.Targets {
+			gone = append(gone, base+t.Suffix())
+		}
 		if e.cur != nil && e.cur.Type == "plan" {
 			if err := b.exportPage(e.cur, w); err != nil {
 				return nil, true, err

@@ -21,7 +21,7 @@ func init() {
 func exportCmd(g *globals) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "export argo|flagger PLAN",
+		Use:   "export " + strings.Join(export.TargetKeys(), "|") + " PLAN",
 		Short: "Export a plan's drilled rollback policy as Argo Rollouts or Flagger manifests",
 		Long: "Write the plan's canary steps, analysis interval and triggers as an Argo Rollouts strategy with\n" +
 			"AnalysisTemplates, or a Flagger Canary with MetricTemplates (YAML to stdout, or files in -o DIR).\n" +
@@ -38,15 +38,12 @@ func exportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			in := export.Input{Plan: p, Dir: dir, PromQL: cfg.PromQL}
-			var res *export.Result
-			switch args[0] {
-			case "argo":
-				res, err = export.Argo(in)
-			case "flagger":
-				res, err = export.Flagger(in)
-			default:
-				return fmt.Errorf("unknown controller %q: use argo or flagger", args[0])
+			target, ok := export.TargetFor(args[0])
+			if !ok {
+				keys := export.TargetKeys()
+				return fmt.Errorf("unknown controller %q: use %s or %s", args[0], strings.Join(keys[:len(keys)-1], ", "), keys[len(keys)-1])
 			}
+			res, err := target.Export(in)
 			if err != nil {
 				return err
 			}
@@ -60,7 +57,7 @@ func exportCmd(g *globals) *cobra.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			file := filepath.Join(out, strings.TrimSuffix(filepath.Base(args[1]), ".md")+"."+args[0]+".yaml")
+			file := filepath.Join(out, strings.TrimSuffix(filepath.Base(args[1]), ".md")+target.Suffix())
 			if err := os.WriteFile(file, res.YAML, 0o644); err != nil {
 				return err
 			}

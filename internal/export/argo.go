@@ -88,8 +88,8 @@ type argoProvider struct {
 // PrometheusAddress is where exported analyses query; override per site.
 var PrometheusAddress = "http://prometheus.monitoring:9090"
 
-// Argo exports a Rollout canary strategy and an AnalysisTemplate per trigger.
-func Argo(in Input) (*Result, error) {
+// argo is the argo target's export (see Argo).
+func argo(tg Target, in Input) (*Result, error) {
 	p := in.Plan
 	if p.Service == "" {
 		return nil, fmt.Errorf("%s: export needs service: to name the Rollout", p.Path)
@@ -98,7 +98,7 @@ func Argo(in Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: unsupported(p, "Argo Rollouts")}
+	res := &Result{Warnings: unsupported(p, tg)}
 	for _, t := range p.Triggers {
 		if t.Consecutives() > 1 && !t.IsHealth() {
 			res.Warnings = append(res.Warnings, "Argo Rollouts' failureLimit counts failed measurements over the whole analysis, not consecutive ones (consecutive: N is exported as failureLimit N-1)")

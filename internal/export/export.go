@@ -77,17 +77,14 @@ func orDash(s string) string {
 }
 
 // unsupported lists the policy parts no controller here can express.
-func unsupported(p *plan.Plan, controller string) []string {
+func unsupported(p *plan.Plan, t Target) []string {
+	controller := t.Controller
 	var w []string
 	if p.Rollback.MaxAutomatic.Count > 0 {
 		w = append(w, fmt.Sprintf("%s has no cap on automatic rollbacks (%d per %s): enforce it in your pipeline", controller, p.Rollback.MaxAutomatic.Count, p.Rollback.MaxAutomatic.Per))
 	}
 	w = append(w, controller+" has no freeze switch: pause the rollout (or skip analysis) by hand during a freeze")
-	phase := "the Rollout's Degraded phase"
-	if controller == "Flagger" {
-		phase = "the Canary's Failed phase"
-	}
-	w = append(w, controller+" does not page when a rollback is stuck: alert on "+phase)
+	w = append(w, controller+" does not page when a rollback is stuck: alert on "+t.StuckPhase)
 	for _, t := range p.Triggers {
 		if t.IsHealth() {
 			w = append(w, fmt.Sprintf("trigger health (%d failed probes) is left to the pods' readiness probe, not the analysis", t.Failures))

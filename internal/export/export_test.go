@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,4 +160,31 @@ func fmtSscan(cond string, v *float64) (int, error) {
 
 func fmtSscanf(s string, v *float64) (int, error) {
 	return fmt.Sscan(s, v)
+}
+
+// TestTargets: each target is found by its key, its export warns with its
+// own controller's name and stuck phase, and an unknown key finds none.
+func TestTargets(t *testing.T) {
+	in := load(t, "payments/api-2-4-canary.md")
+	seen := map[string]bool{}
+	for _, tg := range Targets {
+		if seen[tg.Key] || tg.Controller == "" || tg.StuckPhase == "" {
+			t.Errorf("target %+v: duplicate key or a field left empty", tg)
+		}
+		seen[tg.Key] = true
+		if got, ok := TargetFor(tg.Key); !ok || got.Controller != tg.Controller {
+			t.Errorf("TargetFor(%q) = %+v, %v", tg.Key, got, ok)
+		}
+		res, err := tg.Export(in)
+		if err != nil {
+			t.Fatalf("%s: %v", tg.Key, err)
+		}
+		want := tg.Controller + " does not page when a rollback is stuck: alert on " + tg.StuckPhase
+		if !slices.Contains(res.Warnings, want) {
+			t.Errorf("%s warnings %q lack %q", tg.Key, res.Warnings, want)
+		}
+	}
+	if _, ok := TargetFor("spinnaker"); ok {
+		t.Error("TargetFor found an unknown target")
+	}
 }

@@ -61,11 +61,8 @@ type flaggerTemplate struct {
 // ServicePort is the port written into Flagger's spec.service.
 var ServicePort = 80
 
-// Flagger exports a Canary and a MetricTemplate per trigger. Flagger always
-// rolls back when the failure threshold is reached and offers no gate that
-// holds a failed canary for a human, so a plan whose rollback must not be
-// automatic is refused with the reason instead of exported.
-func Flagger(in Input) (*Result, error) {
+// flagger is the flagger target's export (see Flagger).
+func flagger(tg Target, in Input) (*Result, error) {
 	p := in.Plan
 	if p.Service == "" {
 		return nil, fmt.Errorf("%s: export needs service: to name the Canary", p.Path)
@@ -77,7 +74,7 @@ func Flagger(in Input) (*Result, error) {
 	if blocked != "" {
 		return nil, fmt.Errorf("%s: not exported to Flagger: %s, and Flagger rolls back automatically when its threshold is reached (it cannot hold a failed canary for a human); export to Argo Rollouts instead, whose Inconclusive analysis pauses for a person", p.Path, blocked)
 	}
-	res := &Result{Warnings: unsupported(p, "Flagger")}
+	res := &Result{Warnings: unsupported(p, tg)}
 	c := flaggerCanary{APIVersion: FlaggerAPI, Kind: "Canary", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
 	c.Spec.TargetRef.APIVersion, c.Spec.TargetRef.Kind, c.Spec.TargetRef.Name = "apps/v1", "Deployment", p.Service
 	// The plan does not know the service's port; 80 is the common default.
