@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -177,10 +178,31 @@ func (c *checker) triggers() {
 		} else if interval > 0 && t.Window.D() < 2*interval {
 			c.at(p+".window", "trigger-window", fmt.Sprintf("window %s is shorter than two analysis intervals (%s): a single spike would fire it", t.Window, 2*c.p.Analysis.Interval), fmt.Sprintf("set window: %s or more", plan.FormatDuration(2*interval)))
 		}
-		if t.IsRatio() && t.MinRequests == 0 {
+		if t.Query != "" {
+			c.query(p+".query", t.Query)
+		}
+		if t.IsRatio() && t.MinRequests == 0 && t.Query == "" {
 			c.at(p, "trigger-min-requests", fmt.Sprintf("ratio trigger %q has no min_requests: a handful of requests could fire it", t.Metric), "add min_requests: 200")
 		}
 	}
+}
+
+// query checks a query: trigger with Prometheus's own PromQL parser and
+// reports the parser's message where it stopped.
+func (c *checker) query(path, q string) {
+	pe := metricquery.Parse(q)
+	if pe == nil {
+		return
+	}
+	pos := c.p.Pos(path)
+	line, col := pos.Line, pos.Col
+	// A query on one line maps to the column the parser stopped at; the
+	// token starts at the quote when the value is quoted.
+	if !strings.Contains(q, "\n") {
+		col += pe.Offset + c.p.QuoteWidth(path)
+	}
+	c.ds = append(c.ds, diag.Finding{File: c.name, Line: line, Col: col, Severity: severity("trigger-query"), Rule: "trigger-query",
+		Message: "query does not parse as PromQL: " + pe.Message, Fix: "write a PromQL expression (check it with promtool or the Prometheus UI), for example sum(rate(orders_total[5m]))"})
 }
 
 func (c *checker) dataRecovery() {

@@ -155,3 +155,39 @@ func TestSkeletonHasEverySection(t *testing.T) {
 		t.Error("unknown kind accepted")
 	}
 }
+
+// A query: trigger that is not PromQL is reported where the parser
+// stopped, with the parser's message, however the value is quoted.
+func TestQueryTriggerPosition(t *testing.T) {
+	const bad = `sum(rate(orders_total[5m])`
+	for _, tt := range []struct {
+		name, trigger string
+		line, col     int
+	}{
+		// "  - {metric: orders, min: 3, window: 5m, query: " is 48 columns.
+		{"single-quoted", "  - {metric: orders, min: 3, window: 5m, query: '" + bad + "'}\n", 9, 50 + len(bad)},
+		{"double-quoted", "  - {metric: orders, min: 3, window: 5m, query: \"" + bad + "\"}\n", 9, 50 + len(bad)},
+		{"plain", "  - metric: orders\n    min: 3\n    window: 5m\n    query: " + bad + "\n", 12, 12 + len(bad)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(base, "  - {metric: error_rate", tt.trigger+"  - {metric: error_rate", 1)
+			ds := run(t, src)
+			for _, f := range ds {
+				if f.Rule != "trigger-query" {
+					continue
+				}
+				if f.Line != tt.line || f.Col != tt.col || !strings.Contains(f.Message, "unclosed") && !strings.Contains(f.Message, "unexpected") {
+					t.Errorf("got %s, want line %d col %d with the parser's message", f, tt.line, tt.col)
+				}
+				return
+			}
+			t.Fatalf("no trigger-query finding in %v", ds)
+		})
+	}
+	good := strings.Replace(base, "  - {metric: error_rate", "  - {metric: orders, min: 3, window: 5m, query: 'sum(rate(orders_total[5m]))'}\n  - {metric: error_rate", 1)
+	for _, f := range run(t, good) {
+		if f.Rule == "trigger-query" || f.Rule == "trigger-min-requests" {
+			t.Errorf("valid query flagged: %s", f)
+		}
+	}
+}

@@ -2,7 +2,12 @@ package export
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
+
+	"github.com/rollbook/rollbook/internal/metricquery"
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 type meta struct {
@@ -39,6 +44,7 @@ type argoTemplateRef struct {
 
 type argoArg struct {
 	Name      string        `yaml:"name"`
+	Value     string        `yaml:"value,omitempty"`
 	ValueFrom *argoArgValue `yaml:"valueFrom,omitempty"`
 }
 
@@ -70,11 +76,12 @@ type argoTemplateSpec struct {
 type argoMetric struct {
 	Name                  string       `yaml:"name"`
 	Interval              string       `yaml:"interval"`
+	Count                 int          `yaml:"count,omitempty"`
 	SuccessCondition      string       `yaml:"successCondition"`
 	FailureCondition      string       `yaml:"failureCondition,omitempty"`
 	FailureLimit          int          `yaml:"failureLimit"`
 	ConsecutiveErrorLimit int          `yaml:"consecutiveErrorLimit"`
-	InconclusiveLimit     int          `yaml:"inconclusiveLimit,omitempty"`
+	InconclusiveLimit     int          `yaml:"inconclusiveLimit"`
 	Provider              argoProvider `yaml:"provider"`
 }
 
@@ -110,44 +117,32 @@ func argo(tg Target, in Input) (*Result, error) {
 		w := s.Weight
 		ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps, argoStep{SetWeight: &w})
 		if s.Bake > 0 {
-			ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps, argoStep{Pause: &argoPause{Duration: promDuration(s.Bake.D())}})
+			ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps, argoStep{Pause: &argoPause{Duration: metricquery.Duration(s.Bake.D())}})
 		}
 	}
 	docs := []any{}
 	var templates []argoTemplateRef
-	interval := promDuration(p.Analysis.Interval.D())
-	for _, t := range p.Triggers {
-		if t.IsHealth() {
-			continue
+	interval := metricquery.Duration(p.Analysis.Interval.D())
+	checks, skipped, err := metricquery.Render(p, in.PromQL)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range skipped {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("trigger %s has no PromQL mapping: write query: in the trigger or promql: {%s: ...} in rollbook.yaml; not exported", m, m))
+	}
+	noData := p.Analysis.NoData
+	for _, c := range checks {
+		name := p.Service + "-" + strings.ReplaceAll(c.Trigger, "_", "-")
+		metrics := argoMetrics(c, interval, count(p), noData, blocked != "")
+		for i := range metrics {
+			metrics[i].Provider.Prometheus.Address = PrometheusAddress
 		}
-		canaryQ, ok := query(in, t, "{{args.canary-hash}}")
-		if !ok {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("trigger %s has no PromQL mapping: add promql: {%s: ...} to rollbook.yaml; not exported", t.Metric, t.Metric))
-			continue
-		}
-		q := canaryQ
-		if t.Compare == "baseline" {
-			stableQ, _ := query(in, t, "{{args.stable-hash}}")
-			q = "(" + canaryQ + ") - (" + stableQ + ")"
-		}
-		limit := threshold(t)
-		name := p.Service + "-" + strings.ReplaceAll(t.Metric, "_", "-")
-		// Each analysis runs every interval; the window is in the query,
-		// and consecutive bad windows become the failure limit.
-		m := argoMetric{Name: t.Metric, Interval: interval, SuccessCondition: fmt.Sprintf("result[0] <= %g", limit),
-			FailureLimit: t.Consecutives() - 1, ConsecutiveErrorLimit: 4}
-		if blocked == "" {
-			m.FailureCondition = fmt.Sprintf("result[0] > %g", limit)
-		} else {
-			// Without a failure condition a breach is Inconclusive: the
-			// rollout pauses for a human instead of aborting (reverting).
-			m.InconclusiveLimit = 1
-		}
-		m.Provider.Prometheus.Address = PrometheusAddress
-		m.Provider.Prometheus.Query = q
 		docs = append(docs, argoTemplate{APIVersion: ArgoAPI, Kind: "AnalysisTemplate", Metadata: meta{Name: name},
-			Spec: argoTemplateSpec{Args: []argoArg{{Name: "canary-hash"}, {Name: "stable-hash"}}, Metrics: []argoMetric{m}}})
+			Spec: argoTemplateSpec{Args: []argoArg{{Name: metricquery.ArgCanary}, {Name: metricquery.ArgStable}, {Name: metricquery.ArgWindow, Value: metricquery.Duration(c.Window)}}, Metrics: metrics}})
 		templates = append(templates, argoTemplateRef{TemplateName: name})
+	}
+	if len(checks) > 0 && noData.Rollback() {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("no_data: rollback is exported as a <trigger>-no-data metric that fails after %d windows without data; Argo counts them over the whole analysis, not in a row", noData.Windows()))
 	}
 	if len(templates) > 0 {
 		ro.Spec.Strategy.Canary.Analysis = &argoAnalysis{Templates: templates, Args: []argoArg{
@@ -172,4 +167,50 @@ func argo(tg Target, in Input) (*Result, error) {
 
 func slug(path string) string {
 	return strings.Trim(strings.NewReplacer("/", "-", ".md", "").Replace(path), "-")
+}
+
+// argoMetrics are the AnalysisTemplate metrics of one check: the analysis
+// itself and, when no data must roll back, a metric that fails on no data.
+// The conditions are the check's own, evaluated by the drill.
+//
+// Argo turns the run Failed when failures exceed failureLimit and
+// Inconclusive (the rollout pauses for a human) when inconclusive
+// measurements exceed inconclusiveLimit; a query with no series or NaN
+// meets neither condition, so it is inconclusive, never a pass. When the
+// rollback must not be automatic (blocked), the failure condition is left
+// out: a breach is inconclusive too and pauses the rollout.
+func argoMetrics(c metricquery.Check, interval string, count int, noData plan.NoData, blocked bool) []argoMetric {
+	m := argoMetric{Name: c.Trigger, Interval: interval, Count: count, SuccessCondition: c.Success,
+		FailureLimit: c.Consecutive - 1, ConsecutiveErrorLimit: 4, InconclusiveLimit: noData.Windows() - 1}
+	m.Provider.Prometheus.Query = c.Query
+	if blocked {
+		m.InconclusiveLimit = min(c.Consecutive, noData.Windows()) - 1
+		return []argoMetric{m}
+	}
+	m.FailureCondition = c.Failure
+	if !noData.Rollback() {
+		return []argoMetric{m}
+	}
+	// The no-data metric fails at the Nth window without data, before the
+	// analysis itself would turn inconclusive (at N+1).
+	m.InconclusiveLimit = noData.Windows()
+	nd := argoMetric{Name: c.Trigger + "-no-data", Interval: interval, Count: count,
+		SuccessCondition: metricquery.HasData, FailureCondition: metricquery.NoData,
+		FailureLimit: noData.Windows() - 1, ConsecutiveErrorLimit: 4}
+	nd.Provider.Prometheus.Query = c.Query
+	return []argoMetric{m, nd}
+}
+
+// count is how many measurements the analysis takes: one per interval
+// over the plan's bake time (0, unbounded, without bake times).
+func count(p *plan.Plan) int {
+	var bake time.Duration
+	for _, s := range p.Strategy.Steps {
+		bake += s.Bake.D()
+	}
+	iv := p.Analysis.Interval.D()
+	if iv <= 0 {
+		iv = time.Minute
+	}
+	return int(math.Ceil(float64(bake) / float64(iv)))
 }

@@ -8,9 +8,7 @@ package export
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -24,18 +22,12 @@ const (
 	FlaggerAPI = "flagger.app/v1beta1"
 )
 
-// DefaultPromQL maps trigger metrics to Prometheus queries. {{service}},
-// {{window}} and, for Argo, {{hash}} (the pod-template hash of a release)
-// are filled in. A site overrides them with promql: in rollbook.yaml.
-var DefaultPromQL = map[string]string{
-	"error_rate":  `sum(rate(http_requests_total{service="{{service}}",code=~"5..",rollouts_pod_template_hash="{{hash}}"}[{{window}}])) / sum(rate(http_requests_total{service="{{service}}",rollouts_pod_template_hash="{{hash}}"}[{{window}}]))`,
-	"latency_p99": `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{service}}",rollouts_pod_template_hash="{{hash}}"}[{{window}}])))`,
-}
-
 // Input is what an export reads.
 type Input struct {
-	Plan   *plan.Plan
-	Dir    string // the plan file's folder, for its migrations
+	Plan *plan.Plan
+	Dir  string // the plan file's folder, for its migrations
+	// PromQL is rollbook.yaml's promql: queries by metric, which replace
+	// the built-in ones ({{service}}, {{window}}, {{hash}} are filled in).
 	PromQL map[string]string
 }
 
@@ -91,45 +83,6 @@ func unsupported(p *plan.Plan, t Target) []string {
 		}
 	}
 	return w
-}
-
-func query(in Input, t plan.Trigger, hash string) (string, bool) {
-	q, ok := in.PromQL[t.Metric]
-	if !ok {
-		q, ok = DefaultPromQL[t.Metric]
-	}
-	if t.Query != "" {
-		q, ok = t.Query, true
-	}
-	if !ok {
-		return "", false
-	}
-	win := promDuration(t.Window.D())
-	return strings.NewReplacer("{{service}}", in.Plan.Service, "{{window}}", win, "{{hash}}", hash).Replace(q), true
-}
-
-// promDuration formats a duration as PromQL and the controllers expect.
-func promDuration(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "1m"
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return fmt.Sprintf("%ds", int(math.Ceil(d.Seconds())))
-}
-
-// threshold is the trigger's limit as the analysis compares it.
-func threshold(t plan.Trigger) float64 {
-	switch {
-	case t.MaxDelta > 0:
-		return float64(t.MaxDelta)
-	case t.Max.Set:
-		return t.Max.Value
-	}
-	return t.Min.Value
 }
 
 func marshal(docs []any, header string) ([]byte, error) {

@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/rollbook/rollbook/internal/golden"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -93,24 +93,44 @@ func TestRoundTripArgo(t *testing.T) {
 			t.Errorf("step %d weight %d, plan %d", i, weights[i], s.Weight)
 		}
 	}
+	checks, _, err := metricquery.Render(in.Plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	found := 0
 	for _, d := range ds[1:] {
-		for _, m := range d["spec"].(map[string]any)["metrics"].([]any) {
+		spec := d["spec"].(map[string]any)
+		args := metricquery.Args{}
+		for _, a := range spec["args"].([]any) {
+			am := a.(map[string]any)
+			v, _ := am["value"].(string)
+			args[am["name"].(string)] = v
+		}
+		for _, m := range spec["metrics"].([]any) {
 			mm := m.(map[string]any)
-			for _, tr := range in.Plan.Triggers {
-				if tr.Metric != mm["name"] {
+			for _, c := range checks {
+				if c.Trigger != mm["name"] {
 					continue
 				}
 				found++
-				var limit float64
-				if _, err := fmtSscan(mm["failureCondition"].(string), &limit); err != nil || limit != threshold(tr) {
-					t.Errorf("%s: failureCondition %q, plan threshold %g", tr.Metric, mm["failureCondition"], threshold(tr))
+				q := mm["provider"].(map[string]any)["prometheus"].(map[string]any)["query"].(string)
+				if mm["successCondition"] != c.Success || mm["failureCondition"] != c.Failure || q != c.Query {
+					t.Errorf("%s: exported %q / %q / %q, the drill evaluates %q / %q / %q", c.Trigger, mm["successCondition"], mm["failureCondition"], q, c.Success, c.Failure, c.Query)
 				}
-				if mm["interval"] != promDuration(in.Plan.Analysis.Interval.D()) || int(mm["failureLimit"].(uint64)) != tr.Consecutives()-1 {
-					t.Errorf("%s: interval %v failureLimit %v", tr.Metric, mm["interval"], mm["failureLimit"])
+				for _, cond := range []string{mm["successCondition"].(string), mm["failureCondition"].(string)} {
+					if err := metricquery.CompileCondition(cond); err != nil {
+						t.Errorf("%s: %v", c.Trigger, err)
+					}
 				}
-				if !strings.Contains(mm["provider"].(map[string]any)["prometheus"].(map[string]any)["query"].(string), "["+promDuration(tr.Window.D())+"]") {
-					t.Errorf("%s: query does not use the window %s", tr.Metric, tr.Window)
+				if mm["interval"] != metricquery.Duration(in.Plan.Analysis.Interval.D()) || int(mm["failureLimit"].(uint64)) != c.Consecutive-1 {
+					t.Errorf("%s: interval %v failureLimit %v", c.Trigger, mm["interval"], mm["failureLimit"])
+				}
+				if args[metricquery.ArgWindow] != metricquery.Duration(c.Window) {
+					t.Errorf("%s: window argument %q, plan window %s", c.Trigger, args[metricquery.ArgWindow], c.Window)
+				}
+				args[metricquery.ArgCanary], args[metricquery.ArgStable] = "abc123", "def456"
+				if _, err := metricquery.Validate(c.Resolve(args)); err != nil {
+					t.Errorf("%s: %v", c.Trigger, err)
 				}
 			}
 		}
@@ -154,12 +174,32 @@ func TestContractNeverAutoAborts(t *testing.T) {
 	}
 }
 
-func fmtSscan(cond string, v *float64) (int, error) {
-	return fmtSscanf(strings.TrimPrefix(cond, "result[0] > "), v)
-}
-
-func fmtSscanf(s string, v *float64) (int, error) {
-	return fmt.Sscan(s, v)
+// No data is never a pass: a query without a value is inconclusive in
+// Argo, and no_data: rollback adds a metric that fails on it.
+func TestNoDataMapping(t *testing.T) {
+	in := load(t, "payments/api-2-4-canary.md")
+	in.Plan.Analysis.NoData = plan.NoData{After: 4, Then: "rollback"}
+	res, err := Argo(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range docs(t, res.YAML)[1:] {
+		for _, m := range d["spec"].(map[string]any)["metrics"].([]any) {
+			mm := m.(map[string]any)
+			names = append(names, mm["name"].(string))
+			if strings.HasSuffix(mm["name"].(string), "-no-data") {
+				if mm["failureCondition"] != metricquery.NoData || mm["failureLimit"].(uint64) != 3 {
+					t.Errorf("no-data metric %v", mm)
+				}
+			} else if mm["inconclusiveLimit"].(uint64) != 4 {
+				t.Errorf("%s: inconclusiveLimit %v, want 4 (the no-data metric fails first)", mm["name"], mm["inconclusiveLimit"])
+			}
+		}
+	}
+	if strings.Join(names, ",") != "error_rate,error_rate-no-data,latency_p99,latency_p99-no-data" {
+		t.Errorf("metrics %v", names)
+	}
 }
 
 // TestTargets: each target is found by its key, its export warns with its

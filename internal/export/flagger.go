@@ -3,6 +3,8 @@ package export
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rollbook/rollbook/internal/metricquery"
 )
 
 type flaggerCanary struct {
@@ -79,7 +81,7 @@ func flagger(tg Target, in Input) (*Result, error) {
 	c.Spec.TargetRef.APIVersion, c.Spec.TargetRef.Kind, c.Spec.TargetRef.Name = "apps/v1", "Deployment", p.Service
 	// The plan does not know the service's port; 80 is the common default.
 	c.Spec.Service.Port = ServicePort
-	c.Spec.Analysis.Interval = promDuration(p.Analysis.Interval.D())
+	c.Spec.Analysis.Interval = metricquery.Duration(p.Analysis.Interval.D())
 	failures := 1
 	for _, t := range p.Triggers {
 		if t.Consecutives() > failures {
@@ -105,34 +107,29 @@ func flagger(tg Target, in Input) (*Result, error) {
 		res.Warnings = append(res.Warnings, "Flagger advances one step per analysis interval; the plan's bake times ("+strings.Join(bakes, ", ")+") are not expressible")
 	}
 	docs := []any{}
-	for _, t := range p.Triggers {
-		if t.IsHealth() {
-			continue
-		}
-		q, ok := query(in, t, "")
-		if !ok {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("trigger %s has no PromQL mapping: add promql: {%s: ...} to rollbook.yaml; not exported", t.Metric, t.Metric))
-			continue
-		}
-		// Flagger templates see the canary through {{ target }}; the
-		// baseline comparison subtracts the primary's value.
-		q = strings.ReplaceAll(q, `,rollouts_pod_template_hash=""`, "")
-		canaryQ := strings.ReplaceAll(q, `service="`+p.Service+`"`, `service="{{ target }}-canary"`)
-		if t.Compare == "baseline" {
-			primaryQ := strings.ReplaceAll(q, `service="`+p.Service+`"`, `service="{{ target }}-primary"`)
-			canaryQ = "(" + canaryQ + ") - (" + primaryQ + ")"
-		}
-		name := p.Service + "-" + strings.ReplaceAll(t.Metric, "_", "-")
+	checks, skipped, err := metricquery.Render(p, in.PromQL)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range skipped {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("trigger %s has no PromQL mapping: write query: in the trigger or promql: {%s: ...} in rollbook.yaml; not exported", m, m))
+	}
+	if len(checks) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("Flagger counts a query without a value as a failed check towards threshold %d; it cannot hold the canary on no data (no_data: hold)", failures))
+	}
+	for _, ch := range checks {
+		name := p.Service + "-" + strings.ReplaceAll(ch.Trigger, "_", "-")
 		mt := flaggerTemplate{APIVersion: FlaggerAPI, Kind: "MetricTemplate", Metadata: meta{Name: name}}
 		mt.Spec.Provider.Type, mt.Spec.Provider.Address = "prometheus", PrometheusAddress
-		mt.Spec.Query = canaryQ
+		mt.Spec.Query = FlaggerQuery(ch, p.Service)
 		docs = append(docs, mt)
-		limit := threshold(t)
-		m := flaggerMetric{Name: t.Metric, TemplateRef: tmplRef{Name: name}, Interval: promDuration(t.Window.D())}
-		if t.Min.Set && !t.Max.Set && t.MaxDelta == 0 {
-			m.ThresholdRange.Min = &limit
-		} else {
+		limit := ch.Threshold
+		// The metric's interval is the query's window ({{ interval }}).
+		m := flaggerMetric{Name: ch.Trigger, TemplateRef: tmplRef{Name: name}, Interval: metricquery.Duration(ch.Window)}
+		if ch.Above {
 			m.ThresholdRange.Max = &limit
+		} else {
+			m.ThresholdRange.Min = &limit
 		}
 		c.Spec.Analysis.Metrics = append(c.Spec.Analysis.Metrics, m)
 	}
@@ -143,4 +140,16 @@ func flagger(tg Target, in Input) (*Result, error) {
 	}
 	res.YAML, err = marshal(append([]any{c}, docs...), comment(header))
 	return res, err
+}
+
+// FlaggerQuery is a check's query as a Flagger MetricTemplate writes it:
+// the releases are selected through {{ target }} (the canary and the
+// primary) and the window is the metric's {{ interval }}; the arithmetic,
+// the request floor and the statistic are the check's own.
+func FlaggerQuery(c metricquery.Check, service string) string {
+	return strings.NewReplacer(
+		metricquery.Selector(service, metricquery.ArgCanary), `service="{{ target }}-canary"`,
+		metricquery.Selector(service, metricquery.ArgStable), `service="{{ target }}-primary"`,
+		"{{args."+metricquery.ArgWindow+"}}", "{{ interval }}",
+	).Replace(c.Query)
 }

@@ -256,7 +256,7 @@ func fields(t reflect.Type) map[string]fieldInfo {
 
 func init() {
 	// Fill the cache up front so concurrent parses only read it.
-	for _, t := range []reflect.Type{reflect.TypeOf(Plan{}), reflect.TypeOf(Change{}), reflect.TypeOf(Window{}), reflect.TypeOf(Strategy{}), reflect.TypeOf(Step{}), reflect.TypeOf(Analysis{}), reflect.TypeOf(Trigger{}), reflect.TypeOf(Rollback{}), reflect.TypeOf(MaxAutomatic{}), reflect.TypeOf(Migration{}), reflect.TypeOf(Flag{}), reflect.TypeOf(HealthCheck{}), reflect.TypeOf(Contacts{}), reflect.TypeOf(Message{}), reflect.TypeOf(Gameday{})} {
+	for _, t := range []reflect.Type{reflect.TypeOf(Plan{}), reflect.TypeOf(Change{}), reflect.TypeOf(Window{}), reflect.TypeOf(Strategy{}), reflect.TypeOf(Step{}), reflect.TypeOf(Analysis{}), reflect.TypeOf(NoData{}), reflect.TypeOf(Trigger{}), reflect.TypeOf(Rollback{}), reflect.TypeOf(MaxAutomatic{}), reflect.TypeOf(Migration{}), reflect.TypeOf(Flag{}), reflect.TypeOf(HealthCheck{}), reflect.TypeOf(Contacts{}), reflect.TypeOf(Message{}), reflect.TypeOf(Gameday{})} {
 		fields(t)
 	}
 }
@@ -375,6 +375,12 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []stri
 			return
 		}
 		d.plan.pos[p] = d.pos(tk)
+		if tk != nil && (tk.Type == token.SingleQuoteType || tk.Type == token.DoubleQuoteType) {
+			if d.plan.quoted == nil {
+				d.plan.quoted = map[string]bool{}
+			}
+			d.plan.quoted[p] = true
+		}
 		if len(enum) > 0 && !contains(enum, text) {
 			d.add(diag.Error, tk, "enum", fmt.Sprintf("unknown %s %q", lastKey(p), text), "write one of "+strings.Join(enum, ", "))
 		}

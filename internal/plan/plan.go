@@ -70,7 +70,8 @@ type Plan struct {
 	// Params keeps front-matter keys rollbook does not know, as decoded YAML.
 	Params map[string]any `yaml:"-"`
 
-	pos map[string]Pos
+	pos    map[string]Pos
+	quoted map[string]bool // text values written in quotes, by path
 }
 
 // Change describes what is being changed.
@@ -103,7 +104,31 @@ type Step struct {
 // Analysis says how often triggers are evaluated.
 type Analysis struct {
 	Interval Duration `yaml:"interval"`
+	NoData   NoData   `yaml:"no_data"`
 }
+
+// NoData says what follows windows whose analysis is inconclusive (no
+// series, NaN, fewer than min_requests): no data is never a pass.
+type NoData struct {
+	After int    `yaml:"after"`
+	Then  string `yaml:"then" enum:"hold,rollback"`
+}
+
+// DefaultNoDataAfter is how many inconclusive windows in a row are
+// tolerated when the plan does not say.
+const DefaultNoDataAfter = 3
+
+// Windows is how many inconclusive windows in a row set the policy off.
+func (n NoData) Windows() int {
+	if n.After < 1 {
+		return DefaultNoDataAfter
+	}
+	return n.After
+}
+
+// Rollback reports whether no data rolls back; the default holds the
+// release where it is and pages.
+func (n NoData) Rollback() bool { return n.Then == "rollback" }
 
 // Trigger is one condition that makes a release bad.
 type Trigger struct {
@@ -223,6 +248,16 @@ func (p *Plan) Pos(path string) Pos {
 		path = path[:i]
 	}
 	return Pos{Line: 1, Col: 1}
+}
+
+// QuoteWidth is 1 when the text value at path was written in quotes (its
+// position is the quote's), else 0: a column inside the value is then
+// Pos(path).Col + QuoteWidth(path) + offset.
+func (p *Plan) QuoteWidth(path string) int {
+	if p.quoted[path] {
+		return 1
+	}
+	return 0
 }
 
 // Has reports whether the front matter sets the value at path.
