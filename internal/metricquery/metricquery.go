@@ -195,7 +195,7 @@ func render(service string, t plan.Trigger, site map[string]string) (Check, bool
 		case t.MaxDelta > 0:
 			c.Threshold = float64(t.MaxDelta)
 		default:
-			return c, false, fmt.Errorf("no max: or min: to compare the query's value with: write max: or min:")
+			return c, false, fmt.Errorf("no threshold to compare the query's value with (write max: 0.5 or min: 3)")
 		}
 	}
 	op, neg := ">", "<="
