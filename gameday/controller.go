@@ -11,23 +11,29 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/drillreport"
 )
 
-// State is where the controller is.
-type State string
+// The report's types are the controller's vocabulary.
+type (
+	State     = drillreport.State
+	Event     = drillreport.Event
+	EventType = drillreport.EventType
+	Page      = drillreport.Page
+	// Measurement is one analysis interval's traffic per release.
+	Measurement = drillreport.Measurement
+	Sample      = drillreport.Sample
+)
 
 const (
-	Pending     State = "pending"
-	Progressing State = "progressing"
-	Baking      State = "baking"
-	Promoted    State = "promoted"
-	RollingBack State = "rolling-back"
-	RolledBack  State = "rolled-back"
-	Halted      State = "halted"
+	Pending     = drillreport.Pending
+	Progressing = drillreport.Progressing
+	Baking      = drillreport.Baking
+	Promoted    = drillreport.Promoted
+	RollingBack = drillreport.RollingBack
+	RolledBack  = drillreport.RolledBack
+	Halted      = drillreport.Halted
 )
-
-// Final reports whether nothing happens after s.
-func (s State) Final() bool { return s == Promoted || s == RolledBack || s == Halted }
 
 // The controller acts on the world through these.
 type (
@@ -60,41 +66,6 @@ type (
 		Sleep(ctx context.Context, d time.Duration) error
 	}
 )
-
-// Page is what a human receives.
-type Page struct {
-	Severity string `json:"severity"`
-	Summary  string `json:"summary"`
-	Reason   string `json:"reason"`
-	Plan     string `json:"plan"`
-	Scenario string `json:"scenario,omitempty"`
-	State    State  `json:"state"`
-}
-
-// Event is one entry of the drill's timeline.
-type Event struct {
-	At      time.Duration     `json:"at_ns"`
-	AtText  string            `json:"at"`
-	Type    string            `json:"type"` // state, traffic, analysis, trigger, page, injection, guard, action
-	State   State             `json:"state,omitempty"`
-	Message string            `json:"message"`
-	Results []analysis.Result `json:"results,omitempty"`
-}
-
-// Measurement is one analysis interval's traffic per release.
-type Measurement struct {
-	At     time.Duration `json:"at_ns"`
-	Weight int           `json:"canary_weight"`
-	Stable Sample        `json:"stable"`
-	Canary Sample        `json:"canary"`
-}
-
-// Sample is one release's traffic in one interval.
-type Sample struct {
-	Requests  float64 `json:"requests"`
-	ErrorRate float64 `json:"error_rate"`
-	P99       float64 `json:"p99_seconds"`
-}
 
 // Ledger counts automatic rollbacks so a policy's cap holds across
 // releases of one service.
@@ -205,7 +176,7 @@ func (c *Controller) Mark() {
 }
 
 // Record adds an event to the timeline (scenarios record their injections).
-func (c *Controller) Record(typ, msg string) { c.record(Event{Type: typ, Message: msg}) }
+func (c *Controller) Record(e Event) { c.record(e) }
 
 func (c *Controller) record(e Event) {
 	c.Mark()
@@ -227,7 +198,7 @@ func (c *Controller) transition(s State, msg string) {
 	c.mu.Lock()
 	c.state = s
 	c.mu.Unlock()
-	c.record(Event{Type: "state", State: s, Message: msg})
+	c.record(Event{Type: drillreport.EventState, State: s, Message: msg})
 }
 
 // setWeight is idempotent: the same weight twice changes nothing.
@@ -244,7 +215,7 @@ func (c *Controller) setWeight(ctx context.Context, w int) error {
 	c.mu.Lock()
 	c.weight, c.weightSet = w, true
 	c.mu.Unlock()
-	c.record(Event{Type: "traffic", Message: fmt.Sprintf("traffic: canary %d%%, stable %d%%", w, 100-w)})
+	c.record(Event{Type: drillreport.EventTraffic, Weight: &w, Message: fmt.Sprintf("traffic: canary %d%%, stable %d%%", w, 100-w)})
 	return nil
 }
 
@@ -261,7 +232,7 @@ func (c *Controller) stopCanary(ctx context.Context) error {
 	c.mu.Lock()
 	c.stopped = true
 	c.mu.Unlock()
-	c.record(Event{Type: "action", Message: "canary stopped"})
+	c.record(Event{Type: drillreport.EventAction, Action: drillreport.ActionCanaryStopped, Message: "canary stopped"})
 	return nil
 }
 
@@ -280,10 +251,10 @@ func (c *Controller) page(ctx context.Context, summary, reason string) {
 	}
 	p := Page{Severity: "critical", Summary: summary, Reason: reason, Plan: c.Policy.Plan, Scenario: c.Scenario, State: state}
 	if err := c.Pager.Page(ctx, p); err != nil {
-		c.record(Event{Type: "page", Message: "page FAILED to send: " + err.Error()})
+		c.record(Event{Type: drillreport.EventPage, Error: err.Error(), Message: "page FAILED to send: " + err.Error()})
 		return
 	}
-	c.record(Event{Type: "page", Message: "paged: " + summary + ": " + reason})
+	c.record(Event{Type: drillreport.EventPage, Page: &p, Message: "paged: " + summary + ": " + reason})
 }
 
 // Run takes the release from pending to promoted, rolled-back or halted.
@@ -297,7 +268,7 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 	c.Mark()
 	c.eval = analysis.NewEvaluator(c.Policy.Triggers, c.Policy.Scale)
 	c.transition(Pending, "release pending")
-	interval := c.Policy.D(c.Policy.Interval)
+	every := interval(c.Policy)
 	for i, step := range c.Policy.Steps {
 		w := c.Policy.DrillWeight(step)
 		note := ""
@@ -316,13 +287,11 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		}
 		bake := c.Policy.D(step.Bake.D())
 		// Every step is analysed for at least its longest window.
-		if min := c.Policy.D(c.Policy.maxWindow()) + 2*interval; bake < min {
-			bake = min
-		}
+		bake = max(bake, c.Policy.D(c.Policy.maxWindow())+2*every)
 		c.transition(Baking, fmt.Sprintf("step %d/%d: baking %s at %d%%", i+1, len(c.Policy.Steps), bake.Round(time.Millisecond), w))
 		end := c.Clock.Now().Add(bake)
 		for c.Clock.Now().Before(end) {
-			if err := c.Clock.Sleep(ctx, interval); err != nil {
+			if err := c.Clock.Sleep(ctx, every); err != nil {
 				return c.State(), err
 			}
 			results, err := c.observe(ctx)
@@ -348,7 +317,7 @@ func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		c.record(Event{Type: "analysis", Message: "metrics unavailable: " + err.Error()})
+		c.record(Event{Type: drillreport.EventAnalysis, Message: "metrics unavailable: " + err.Error()})
 		return nil, nil
 	}
 	healthy := c.Health.CanaryReady(ctx)
@@ -371,7 +340,7 @@ func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
 		}
 	}
 	if len(parts) > 0 {
-		c.record(Event{Type: "analysis", Message: strings.Join(parts, "; "), Results: results})
+		c.record(Event{Type: drillreport.EventAnalysis, Message: strings.Join(parts, "; "), Results: results})
 	}
 	return results, nil
 }
@@ -386,7 +355,7 @@ func (c *Controller) halt(ctx context.Context, summary, reason string) (State, e
 // rollback that would break the stable release, or that a human must
 // decide, never starts.
 func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, error) {
-	c.record(Event{Type: "trigger", Message: "trigger fired: " + r.Trigger + ": " + r.Reason, Results: []analysis.Result{r}})
+	c.record(Event{Type: drillreport.EventTrigger, Trigger: r.Trigger, Message: "trigger fired: " + r.Trigger + ": " + r.Reason, Results: []analysis.Result{r}})
 	why := "trigger " + r.Trigger + " fired: " + r.Reason
 	switch {
 	case c.freeze.Load():
@@ -396,20 +365,20 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	}
 	if len(c.Policy.Contract) > 0 {
 		f := c.Policy.Contract[0]
-		c.record(Event{Type: "guard", Message: fmt.Sprintf("migration guard (static): %s line %d: %s", f.Statement, f.Line, f.Reason)})
+		c.record(Event{Type: drillreport.EventGuard, Message: fmt.Sprintf("migration guard (static): %s line %d: %s", f.Statement, f.Line, f.Reason)})
 		dyn := ""
 		if err := c.Health.StableSmoke(ctx); err != nil {
 			dyn = "; the stable release's smoke check fails against the migrated database: " + err.Error()
-			c.record(Event{Type: "guard", Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
 		}
 		return c.halt(ctx, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
 	}
 	if len(c.Policy.Migrations) > 0 {
 		if err := c.Health.StableSmoke(ctx); err != nil {
-			c.record(Event{Type: "guard", Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
 			return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
 		}
-		c.record(Event{Type: "guard", Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
+		c.record(Event{Type: drillreport.EventGuard, Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
 	}
 	mx := c.Policy.Rollback.MaxAutomatic
 	if !c.Ledger.Allow(c.Clock.Now(), mx.Count, mx.Per.D()) {
@@ -445,12 +414,16 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	return c.halt(ctx, "rollback stuck: stable release unhealthy", "stable did not become healthy within the rollback target: "+errString(last)+"; no retry, traffic stays on stable")
 }
 
+// minInterval is the shortest analysis interval in drill time: below it
+// the router's counters hold too few requests to compare, and the loop
+// would only burn the machine's cores.
+const minInterval = 50 * time.Millisecond
+
+// interval is the one analysis interval rule, for the bake loop and the
+// rollback's verification alike: the plan's interval in drill time, never
+// below minInterval.
 func interval(p Policy) time.Duration {
-	d := p.D(p.Interval)
-	if d < 50*time.Millisecond {
-		d = 50 * time.Millisecond
-	}
-	return d
+	return max(p.D(p.Interval), minInterval)
 }
 
 func errString(err error) string {

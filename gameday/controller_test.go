@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/scenario"
 )
 
 // fakeClock advances only when the controller sleeps.
@@ -209,11 +212,11 @@ func TestControllerProperties(t *testing.T) {
 		rollingBack := false
 		rollbacks := 0
 		for _, e := range c.Events() {
-			if e.Type == "state" && e.State == RollingBack {
+			if e.Type == drillreport.EventState && e.State == RollingBack {
 				rollingBack = true
 				rollbacks++
 			}
-			if rollingBack && e.Type == "traffic" && e.Message != "traffic: canary 0%, stable 100%" {
+			if rollingBack && e.Type == drillreport.EventTraffic && *e.Weight != 0 {
 				t.Fatalf("seed %d: traffic moved to the canary after the rollback began: %s", seed, e.Message)
 			}
 		}
@@ -271,5 +274,76 @@ func TestDrillWeight(t *testing.T) {
 	}
 	if got := pol.DrillWeight(plan.Step{Weight: 50}); got != 50 {
 		t.Errorf("DrillWeight(50) = %d", got)
+	}
+}
+
+// sleepLog is a fake clock that records every sleep.
+type sleepLog struct {
+	fakeClock
+	sleeps []time.Duration
+}
+
+func (c *sleepLog) Sleep(ctx context.Context, d time.Duration) error {
+	c.sleeps = append(c.sleeps, d)
+	return c.fakeClock.Sleep(ctx, d)
+}
+
+// At a tiny time scale the plan's interval is microseconds in drill time;
+// the bake loop and the rollback's verification both sleep the one
+// interval rule's floor, never less.
+func TestIntervalFloorAtTinyScale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(*fakeWorld)
+		want  State
+	}{
+		{"bake loop (promoted)", func(*fakeWorld) {}, Promoted},
+		{"rollback verification (stuck)", func(w *fakeWorld) { w.canaryDown, w.stableUnready = true, true }, Halted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newFakeWorld(1)
+			pol := testPolicy(true)
+			pol.Scale = 1e6 // a 30s interval is 30µs
+			if got := interval(pol); got != minInterval {
+				t.Fatalf("interval = %s, want the %s floor", got, minInterval)
+			}
+			clock := &sleepLog{fakeClock: *w.clock}
+			w.clock = &clock.fakeClock
+			tc.setup(w)
+			c := controller(w, pol, nil)
+			c.Clock = clock
+			got, err := c.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("state %s, want %s", got, tc.want)
+			}
+			if len(clock.sleeps) == 0 {
+				t.Fatal("the controller never slept")
+			}
+			for i, d := range clock.sleeps {
+				if d < minInterval {
+					t.Fatalf("sleep %d was %s, below the %s floor", i, d, minInterval)
+				}
+			}
+		})
+	}
+}
+
+// Every assertion kind the table uses has its evaluation here.
+func TestEveryAssertionKnown(t *testing.T) {
+	pol := testPolicy(true)
+	f := facts{injectedAt: 0, triggerAt: time.Second, rolledBackAt: 2 * time.Second}
+	for _, s := range scenario.All {
+		got := assertions(s, pol, f)
+		if len(got) != len(s.Asserts) {
+			t.Errorf("%s: %d assertions for %d kinds", s.Name, len(got), len(s.Asserts))
+		}
+		for _, a := range got {
+			if strings.HasPrefix(a.Name, "assertion ") {
+				t.Errorf("%s: %s", s.Name, a.Message)
+			}
+		}
 	}
 }

@@ -2,7 +2,6 @@ package gameday
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -78,7 +78,7 @@ func TestDrills(t *testing.T) {
 			if left, err := drillenv.Leftovers(ctx, rep.RunID); err != nil || len(left) > 0 {
 				t.Errorf("leftovers after the drill: %v %v", left, err)
 			}
-			if _, _, err := rep.Write(out); err != nil {
+			if _, _, err := WriteReport(rep, out); err != nil {
 				t.Error(err)
 			}
 			if !rep.Passed && !t.Failed() {
@@ -108,14 +108,14 @@ func TestDrills(t *testing.T) {
 	})
 	t.Run("panic in the controller cleans up", func(t *testing.T) {
 		var runID string
-		_, err := Run(ctx, RunOptions{Policy: pol, Scenario: "bad-canary-errors", AgentImage: agent, DBImage: db, OnEvent: func(e Event) {
-			if e.Type == "action" && runID == "" {
-				fmt.Sscanf(e.Message, "drill %s started", &runID)
-			}
-			if e.Type == "trigger" {
+		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "bad-canary-errors", AgentImage: agent, DBImage: db, OnEvent: func(e Event) {
+			if e.Type == drillreport.EventTrigger {
 				panic("injected controller bug")
 			}
 		}})
+		if rep != nil {
+			runID = rep.RunID
+		}
 		if err == nil || !strings.Contains(err.Error(), "panicked") {
 			t.Fatalf("err = %v", err)
 		}

@@ -1,16 +1,15 @@
 package gameday
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -29,28 +28,15 @@ type Scheduled struct {
 // its newest drill. Unreadable reports are skipped (and listed in bad).
 func LastDrills(dir string) (last map[string]time.Time, bad []string) {
 	last = map[string]time.Time{}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") || strings.HasPrefix(d.Name(), ".") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			bad = append(bad, p)
-			return nil
-		}
-		var r struct {
-			Plan    string    `json:"plan"`
-			Started time.Time `json:"started"`
-		}
-		if json.Unmarshal(data, &r) != nil || r.Plan == "" || r.Started.IsZero() {
-			bad = append(bad, p)
-			return nil
-		}
+	reports, badFiles := drillreport.ReadDir(dir)
+	for _, r := range reports {
 		if r.Started.After(last[r.Plan]) {
 			last[r.Plan] = r.Started
 		}
-		return nil
-	})
+	}
+	for _, b := range badFiles {
+		bad = append(bad, b.File)
+	}
 	return last, bad
 }
 

@@ -23,7 +23,7 @@ func scheduledPlan(t *testing.T, spec string) *plan.Plan {
 func writeReport(t *testing.T, dir, planFile string, started time.Time) {
 	t.Helper()
 	r := &Report{Plan: planFile, Scenario: "healthy-canary", Started: started, Finished: started.Add(time.Minute), Passed: true}
-	if _, _, err := r.Write(dir); err != nil {
+	if _, _, err := WriteReport(r, dir); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,45 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/rollbook/rollbook/internal/drillreport"
 )
 
-// Report is the record of one drill of one scenario.
-type Report struct {
-	Plan       string        `json:"plan"`
-	Service    string        `json:"service"`
-	Scenario   string        `json:"scenario"`
-	RunID      string        `json:"run_id"`
-	Started    time.Time     `json:"started"`
-	Finished   time.Time     `json:"finished"`
-	Passed     bool          `json:"passed"`
-	FinalState State         `json:"final_state"`
-	TimeScale  float64       `json:"time_scale"`
-	LoadRate   float64       `json:"load_rate"`
-	Assertions []Assertion   `json:"assertions"`
-	Timeline   []Event       `json:"timeline"`
-	Intervals  []Measurement `json:"intervals"`
-	// TTD and TTR are drill seconds; the *Plan fields are the same times
-	// in plan time (multiplied by the time scale).
-	TTD       *float64 `json:"ttd_seconds,omitempty"`
-	TTR       *float64 `json:"ttr_seconds,omitempty"`
-	TTDPlan   *float64 `json:"ttd_plan_seconds,omitempty"`
-	TTRPlan   *float64 `json:"ttr_plan_seconds,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Pages     []Page   `json:"pages,omitempty"`
-	Leftovers []string `json:"leftovers,omitempty"`
-}
-
-// Failed lists the assertions that did not hold.
-func (r *Report) Failed() []Assertion {
-	var out []Assertion
-	for _, a := range r.Assertions {
-		if !a.Passed {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+// Report is the record of one drill of one scenario (the JSON that the
+// site and `gameday due` read back).
+type Report = drillreport.Report
 
 // Slug is the plan's path as a folder name.
 func Slug(planPath string) string {
@@ -57,10 +25,10 @@ func Slug(planPath string) string {
 	return s
 }
 
-// Write stores the report as JSON and JUnit XML under dir/<plan slug>/,
-// each written to a temporary file and renamed, so a reader never sees
-// half a report.
-func (r *Report) Write(dir string) (jsonPath, xmlPath string, err error) {
+// WriteReport stores the report as JSON and JUnit XML under
+// dir/<plan slug>/, each written to a temporary file and renamed, so a
+// reader never sees half a report.
+func WriteReport(r *Report, dir string) (jsonPath, xmlPath string, err error) {
 	folder := filepath.Join(dir, Slug(r.Plan))
 	if err := os.MkdirAll(folder, 0o755); err != nil {
 		return "", "", err

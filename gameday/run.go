@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/scenario"
 )
 
 // RunOptions configures one drill of one scenario.
@@ -47,7 +50,7 @@ func Images(ctx context.Context, agentBinary, dbImage string) (agent, db string,
 // network are removed before it returns: after a pass, a failure, a
 // timeout, a cancelled ctx or a panic in the controller.
 func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
-	sc, err := lookupScenario(opts.Scenario)
+	sc, err := scenario.Lookup(opts.Scenario)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +60,13 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	pol := opts.Policy
-	runID := fmt.Sprintf("%s-%s-%d", Slug(pol.Plan), sc.name, time.Now().UnixNano())
+	runID := fmt.Sprintf("%s-%s-%d", Slug(pol.Plan), sc.Name, time.Now().UnixNano())
 	if len(runID) > 60 {
 		runID = runID[len(runID)-60:]
 	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: sc.name, RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
+	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
 	canaryMigrations := append([]string(nil), pol.Migrations...)
-	if sc.contract {
+	if sc.Inject.Contract {
 		dir, err := os.MkdirTemp("", "rollbook-drill-")
 		if err != nil {
 			return nil, err
@@ -81,7 +84,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	env, err := drillenv.Start(ctx, drillenv.Options{RunID: runID, AgentImage: opts.AgentImage, DBImage: opts.DBImage, CanaryMigrations: canaryMigrations})
 	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start: %w", sc.name, err)
+		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
 	}
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -96,15 +99,15 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}()
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("drill %s: controller panicked: %v", sc.name, p)
+			err = fmt.Errorf("drill %s: controller panicked: %v", sc.Name, p)
 		}
 	}()
 
 	w := &world{env: env, http: &http.Client{Timeout: 3 * time.Second}}
-	c := &Controller{Policy: pol, Scenario: sc.name, Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log, OnEvent: opts.OnEvent}
-	c.SetFreeze(sc.freeze)
-	c.Record("action", "drill "+runID+" started: containers up")
-	if err := w.put(ctx, env.LoadURL+"/admin/rate", map[string]float64{"rate": pol.Rate}); err != nil {
+	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log, OnEvent: opts.OnEvent}
+	c.SetFreeze(sc.Inject.Freeze)
+	c.Record(Event{Type: drillreport.EventAction, Action: drillreport.ActionStarted, Message: "drill " + runID + " started: containers up"})
+	if err := w.put(ctx, env.LoadURL+drillagent.PathRate, map[string]float64{"rate": pol.Rate}); err != nil {
 		return nil, err
 	}
 	// Let stable traffic establish the baseline before anything is injected.
@@ -122,7 +125,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if final == RolledBack {
 		// Requests the canary took before the shift finish first (slowly,
 		// in the latency drill); only then does a clean window start.
-		_ = realClock.Sleep(realClock{}, ctx, sc.canaryLatency+300*time.Millisecond)
+		_ = realClock.Sleep(realClock{}, ctx, sc.Inject.CanaryLatency+300*time.Millisecond)
 		before, _ := w.Snapshot(ctx)
 		_ = realClock.Sleep(realClock{}, ctx, 500*time.Millisecond)
 		after, _ := w.Snapshot(ctx)
@@ -137,8 +140,8 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	rep.Pages, _ = w.pages(ctx)
 	rep.Timeline, rep.Intervals = c.Events(), c.Measurements()
-	rep.Assertions = sc.assertions(pol, f)
-	if pages := len(rep.Pages); (sc.name == "incompatible-migration" || sc.name == "freeze" || sc.name == "stuck-rollback") && pages == 0 {
+	rep.Assertions = assertions(sc, pol, f)
+	if sc.Page && len(rep.Pages) == 0 {
 		rep.Assertions = append(rep.Assertions, check("the pager received the page", false, "the pager container holds no page"))
 	}
 	if f.triggerAt >= 0 && f.injectedAt >= 0 {
@@ -159,35 +162,39 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	return rep, runErr
 }
 
-func inject(ctx context.Context, w *world, c *Controller, sc scenario) error {
-	if sc.canaryErrors > 0 || sc.canaryLatency > 0 {
-		body := map[string]any{"error_rate": sc.canaryErrors}
-		if sc.canaryLatency > 0 {
-			body["latency"] = sc.canaryLatency.String()
+func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) error {
+	in := sc.Inject
+	injected := func(msg string) {
+		c.Record(Event{Type: drillreport.EventInjection, Message: msg})
+	}
+	if in.CanaryErrors > 0 || in.CanaryLatency > 0 {
+		body := map[string]any{"error_rate": in.CanaryErrors}
+		if in.CanaryLatency > 0 {
+			body["latency"] = in.CanaryLatency.String()
 		}
-		if err := w.put(ctx, w.env.FaultsURL+"/admin/faults", body); err != nil {
+		if err := w.put(ctx, w.env.FaultsURL+drillagent.PathFaults, body); err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("injected: canary answers 5xx at %.0f%%", sc.canaryErrors*100)
-		if sc.canaryLatency > 0 {
-			msg = "injected: canary latency +" + sc.canaryLatency.String()
+		msg := fmt.Sprintf("injected: canary answers 5xx at %.0f%%", in.CanaryErrors*100)
+		if in.CanaryLatency > 0 {
+			msg = "injected: canary latency +" + in.CanaryLatency.String()
 		}
-		c.Record("injection", msg)
+		injected(msg)
 	}
-	if sc.stableBroken {
-		if err := w.post(ctx, w.env.StableURL+"/admin/break", map[string]any{"health": true}); err != nil {
+	if in.StableBroken {
+		if err := w.post(ctx, w.env.StableURL+drillagent.PathBreak, map[string]any{"health": true}); err != nil {
 			return err
 		}
-		c.Record("injection", "injected: stable release reports unhealthy")
+		injected("injected: stable release reports unhealthy")
 	}
-	if sc.contract {
-		c.Record("injection", "injected: canary shipped a contract migration (drops orders.note, which stable reads)")
+	if in.Contract {
+		injected("injected: canary shipped a contract migration (drops orders.note, which stable reads)")
 	}
-	if sc.freeze {
-		c.Record("injection", "freeze switch on")
+	if in.Freeze {
+		injected("freeze switch on")
 	}
-	if sc.name == "healthy-canary" {
-		c.Record("injection", "nothing injected: healthy canary")
+	if in == (scenario.Injection{}) {
+		injected("nothing injected: " + sc.Summary)
 	}
 	return nil
 }
@@ -237,11 +244,11 @@ func (w *world) post(ctx context.Context, url string, body any) error {
 }
 
 func (w *world) SetCanaryWeight(ctx context.Context, pct int) error {
-	return w.put(ctx, w.env.RouterURL+"/admin/weights", map[string]int{"canary": pct})
+	return w.put(ctx, w.env.RouterURL+drillagent.PathWeights, map[string]int{"canary": pct})
 }
 
 func (w *world) Snapshot(ctx context.Context) (analysis.Snapshot, error) {
-	resp, err := w.do(ctx, http.MethodGet, w.env.RouterURL+"/metrics", nil)
+	resp, err := w.do(ctx, http.MethodGet, w.env.RouterURL+drillagent.PathMetrics, nil)
 	if err != nil {
 		return analysis.Snapshot{}, err
 	}
@@ -250,23 +257,23 @@ func (w *world) Snapshot(ctx context.Context) (analysis.Snapshot, error) {
 }
 
 func (w *world) CanaryReady(ctx context.Context) bool {
-	return w.send(ctx, http.MethodGet, w.env.FaultsURL+"/health/ready", nil) == nil
+	return w.send(ctx, http.MethodGet, w.env.FaultsURL+drillagent.PathReady, nil) == nil
 }
 
 func (w *world) StableReady(ctx context.Context) error {
-	return w.send(ctx, http.MethodGet, w.env.StableURL+"/health/ready", nil)
+	return w.send(ctx, http.MethodGet, w.env.StableURL+drillagent.PathReady, nil)
 }
 
 func (w *world) StableSmoke(ctx context.Context) error {
-	return w.send(ctx, http.MethodGet, w.env.StableURL+"/smoke", nil)
+	return w.send(ctx, http.MethodGet, w.env.StableURL+drillagent.PathSmoke, nil)
 }
 
 func (w *world) Page(ctx context.Context, p Page) error {
-	return w.post(ctx, w.env.PagerURL+"/pages", p)
+	return w.post(ctx, w.env.PagerURL+drillagent.PathPages, p)
 }
 
 func (w *world) pages(ctx context.Context) ([]Page, error) {
-	resp, err := w.do(ctx, http.MethodGet, w.env.PagerURL+"/pages", nil)
+	resp, err := w.do(ctx, http.MethodGet, w.env.PagerURL+drillagent.PathPages, nil)
 	if err != nil {
 		return nil, err
 	}

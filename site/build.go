@@ -220,7 +220,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
 	for _, p := range ps {
 		s.findings = append(s.findings, p.diags...)
-		if p.plan == nil || p.plan.Draft && !b.opts.Drafts {
+		if !shown(p.plan, b.opts.Drafts) {
 			continue
 		}
 		name := path.Join(display, p.src.rel)

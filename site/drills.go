@@ -1,11 +1,7 @@
 package site
 
 import (
-	"encoding/json"
-	"errors"
 	"html/template"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -13,42 +9,14 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillchart"
+	"github.com/rollbook/rollbook/internal/drillreport"
 )
 
-// drillReport is the part of a game-day report (gameday.Report) the site
-// shows. It is read loosely, so that reports from newer rollbook versions
-// still show.
-type drillReport struct {
-	Plan       string    `json:"plan"`
-	Scenario   string    `json:"scenario"`
-	Started    time.Time `json:"started"`
-	Passed     bool      `json:"passed"`
-	FinalState string    `json:"final_state"`
-	TTD        *float64  `json:"ttd_plan_seconds"`
-	TTR        *float64  `json:"ttr_plan_seconds"`
-	Timeline   []struct {
-		At      int64  `json:"at_ns"`
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	} `json:"timeline"`
-	Intervals []struct {
-		At     int64 `json:"at_ns"`
-		Stable struct {
-			Requests  float64 `json:"requests"`
-			ErrorRate float64 `json:"error_rate"`
-			P99       float64 `json:"p99_seconds"`
-		} `json:"stable"`
-		Canary struct {
-			Requests  float64 `json:"requests"`
-			ErrorRate float64 `json:"error_rate"`
-			P99       float64 `json:"p99_seconds"`
-		} `json:"canary"`
-	} `json:"intervals"`
-	File string `json:"-"`
-}
+// drillReport is a game-day report as gameday writes it.
+type drillReport = drillreport.Report
 
 // chart draws the report's error rate and p99 with its timeline markers.
-func (r drillReport) chart() template.HTML {
+func chart(r *drillReport) template.HTML {
 	var pts []drillchart.Point
 	for _, iv := range r.Intervals {
 		pts = append(pts, drillchart.Point{At: float64(iv.At) / 1e9, StableErr: iv.Stable.ErrorRate, CanaryErr: iv.Canary.ErrorRate,
@@ -57,8 +25,8 @@ func (r drillReport) chart() template.HTML {
 	var marks []drillchart.Marker
 	for _, e := range r.Timeline {
 		switch e.Type {
-		case "injection", "trigger", "traffic", "page":
-			marks = append(marks, drillchart.Marker{At: float64(e.At) / 1e9, Label: e.Message, Kind: e.Type})
+		case drillreport.EventInjection, drillreport.EventTrigger, drillreport.EventTraffic, drillreport.EventPage:
+			marks = append(marks, drillchart.Marker{At: float64(e.At) / 1e9, Label: e.Message, Kind: string(e.Type)})
 		}
 	}
 	return drillchart.Drill(r.Scenario, pts, marks)
@@ -76,46 +44,20 @@ type ScenarioResult struct {
 	ttd, ttr float64
 }
 
-// readDrills reads every report under dir, newest last. A report that
+// readDrills reads every report under dir, oldest first. A report that
 // cannot be read is logged with its file and skipped: a half-written
 // report from someone else's drill never fails a build.
-func (b *Builder) readDrills(dir string) []drillReport {
-	var out []drillReport
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				b.log.Warn("reading drill reports", "path", p, "err", err)
-			}
-			return nil
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".json") || strings.HasPrefix(d.Name(), ".") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.log.Warn("skipping drill report", "file", p, "err", err)
-			return nil
-		}
-		var r drillReport
-		if err := json.Unmarshal(data, &r); err != nil || r.Plan == "" || r.Scenario == "" || r.Started.IsZero() {
-			if err == nil {
-				err = errors.New("not a drill report (plan, scenario or start time missing)")
-			}
-			b.log.Warn("skipping drill report", "file", p, "err", err)
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		r.File = filepath.ToSlash(rel)
-		out = append(out, r)
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
-	return out
+func (b *Builder) readDrills(dir string) []*drillReport {
+	reports, bad := drillreport.ReadDir(dir)
+	for _, f := range bad {
+		b.log.Warn("skipping drill report", "file", f.File, "err", f.Err)
+	}
+	return reports
 }
 
 // reportPlan is the source path inside content/ of the plan a drill
 // report is about.
-func (b *Builder) reportPlan(r drillReport) string {
+func (b *Builder) reportPlan(r *drillReport) string {
 	content := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
 	return strings.TrimPrefix(strings.TrimPrefix(path.Clean(filepath.ToSlash(r.Plan)), "./"), content)
 }
@@ -129,9 +71,9 @@ func (b *Builder) attachDrills(s *loaded) {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue
 		}
-		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: r.FinalState, TTD: planSecs(r.TTD), TTR: planSecs(r.TTR), Chart: r.chart()}
-		if r.TTD != nil && r.TTR != nil {
-			res.ttd, res.ttr = *r.TTD, *r.TTR
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r)}
+		if r.TTDPlan != nil && r.TTRPlan != nil {
+			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}
 		replaced := false
 		for i := range pg.Scenarios {

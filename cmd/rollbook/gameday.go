@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +15,10 @@ import (
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/scenario"
+	"github.com/rollbook/rollbook/site"
 )
 
 func init() {
@@ -64,7 +63,7 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 		Use:   "run PLAN",
 		Short: "Drill one plan: start the service in containers, ship a bad canary, check the policy",
 		Long: "Drill one plan's rollback policy. PLAN is the plan's file (content/payments/api.md).\n" +
-			"Scenarios default to the plan's gameday.scenarios, or all of: " + strings.Join(gameday.Scenarios, ", ") + ".\n" +
+			"Scenarios default to the plan's gameday.scenarios, or all of them:\n" + scenario.Help() +
 			"Reports are written to --out as JSON and JUnit XML; the exit code is 1 when any assertion fails.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -119,7 +118,7 @@ func (d *driller) images(ctx context.Context) error {
 	if removed, err := drillenv.CleanupOrphans(ctx); err == nil && len(removed) > 0 {
 		fmt.Fprintf(d.w, "removed %d object(s) left by a killed drill\n", len(removed))
 	}
-	bin, err := agentBinary(ctx, d.agent)
+	bin, err := drillenv.FindAgentBinary(ctx, d.agent)
 	if err != nil {
 		return err
 	}
@@ -175,7 +174,7 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 		if rep == nil {
 			continue
 		}
-		jp, xp, werr := rep.Write(d.out)
+		jp, xp, werr := gameday.WriteReport(rep, d.out)
 		if werr != nil {
 			return failed, werr
 		}
@@ -215,7 +214,7 @@ func secs(drill, planTime *float64) string {
 func progress(w io.Writer) func(gameday.Event) {
 	return func(e gameday.Event) {
 		switch e.Type {
-		case "analysis":
+		case drillreport.EventAnalysis:
 			fmt.Fprintf(w, "  %7s  [%s] %s\n", e.AtText, e.State, e.Message)
 		default:
 			fmt.Fprintf(w, "  %7s  %-9s %s\n", e.AtText, e.Type, e.Message)
@@ -233,71 +232,6 @@ func loadPlan(file string) (*plan.Plan, string, error) {
 		return nil, "", errs
 	}
 	return p, filepath.Dir(file), nil
-}
-
-// agentBinary finds a static agent: the flag, rollbook-agent beside this
-// binary or on PATH, or a fresh build from the module source.
-func agentBinary(ctx context.Context, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	exe, _ := os.Executable()
-	var candidates []string
-	if exe != "" {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "rollbook-agent"))
-	}
-	if p, err := exec.LookPath("rollbook-agent"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, c := range candidates {
-		if isStatic(c) {
-			return c, nil
-		}
-	}
-	if root := moduleRoot(); root != "" {
-		out := filepath.Join(os.TempDir(), "rollbook-agent-build", "rollbook-agent")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return "", err
-		}
-		if err := drillenv.BuildAgentBinary(ctx, root, out); err != nil {
-			return "", err
-		}
-		return out, nil
-	}
-	return "", errors.New("no static drill agent: install one with CGO_ENABLED=0 go install github.com/rollbook/rollbook/cmd/rollbook-agent@latest, or pass --agent")
-}
-
-func isStatic(path string) bool {
-	f, err := elf.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return false
-		}
-	}
-	return true
-}
-
-// moduleRoot finds the rollbook source tree from the working directory.
-func moduleRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/rollbook/rollbook\n") {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 func gamedayDueCmd(g *globals) *cobra.Command {
@@ -329,7 +263,7 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--since %q: write an RFC 3339 time such as 2026-11-24T00:00:00Z", since)
 				}
 			}
-			plans, err := scheduledPlans(cfg)
+			plans, err := scheduledPlans(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -378,29 +312,22 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// scheduledPlans reads every plan under the content folder that has a
-// gameday schedule, keyed by its file path.
-func scheduledPlans(cfg *config.Config) (map[string]*plan.Plan, error) {
+// scheduledPlans reads the plans the site shows (its own content scan and
+// draft rule) that have a gameday schedule, keyed by file path from the
+// project root.
+func scheduledPlans(ctx context.Context, cfg *config.Config) (map[string]*plan.Plan, error) {
+	pages, ds, err := site.Plans(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range ds {
+		fmt.Fprintf(os.Stderr, "skipping %s\n", f)
+	}
 	plans := map[string]*plan.Plan{}
-	root := cfg.Path(cfg.ContentDir)
-	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".md") {
-			return err
+	for _, p := range pages {
+		if p.Plan.Gameday.Schedule.Schedule != nil {
+			plans[p.File] = p.Plan
 		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(cfg.Root, p)
-		pl, ds := plan.Parse(filepath.ToSlash(rel), filepath.ToSlash(rel), src)
-		if pl == nil || len(ds.Errors()) > 0 {
-			fmt.Fprintf(os.Stderr, "skipping %s: %v\n", rel, ds.Errors())
-			return nil
-		}
-		if pl.Gameday.Schedule.Schedule != nil {
-			plans[filepath.ToSlash(rel)] = pl
-		}
-		return nil
-	})
-	return plans, err
+	}
+	return plans, nil
 }

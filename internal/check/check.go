@@ -17,6 +17,7 @@ import (
 	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/scenario"
 )
 
 // DefaultStaleAfter is how long a plan may go without review.
@@ -329,20 +330,23 @@ func (c *checker) gameday() {
 		}
 		return false
 	}
+	met := map[scenario.Need]func() bool{
+		scenario.ErrorTrigger:   func() bool { return has(plan.Trigger.IsRatio) },
+		scenario.LatencyTrigger: func() bool { return has(func(t plan.Trigger) bool { return strings.Contains(t.Metric, "latency") }) },
+		scenario.Steps:          func() bool { return len(c.p.Strategy.Steps) > 0 },
+	}
 	for i, s := range c.p.Gameday.Scenarios {
-		p := fmt.Sprintf("gameday.scenarios[%d]", i)
-		switch s {
-		case "bad-canary-errors", "incompatible-migration":
-			if !has(func(t plan.Trigger) bool { return t.IsRatio() }) {
-				c.at(p, "gameday-trigger", fmt.Sprintf("scenario %s needs an error-rate trigger to fire", s), "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200}")
-			}
-		case "bad-canary-latency":
-			if !has(func(t plan.Trigger) bool { return strings.Contains(t.Metric, "latency") }) {
-				c.at(p, "gameday-trigger", "scenario bad-canary-latency needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}")
-			}
+		sc, err := scenario.Lookup(s)
+		if err != nil {
+			continue // the plan's enum reported it
 		}
-		if (s == "bad-canary-errors" || s == "bad-canary-latency" || s == "healthy-canary") && len(c.p.Strategy.Steps) == 0 {
-			c.at(p, "gameday-steps", fmt.Sprintf("scenario %s drills a canary but strategy.steps is empty", s), "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}")
+		p := fmt.Sprintf("gameday.scenarios[%d]", i)
+		for _, n := range sc.Needs {
+			if met[n]() {
+				continue
+			}
+			t := scenario.NeedText[n]
+			c.at(p, t.Rule, fmt.Sprintf(t.Message, s), t.Fix)
 		}
 	}
 }

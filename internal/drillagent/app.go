@@ -219,10 +219,10 @@ func (a *App) state() (pool *pgxpool.Pool, ready, broken bool, errRate float64) 
 // Handler serves the app's endpoints.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathLive, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "live", "release": a.Release})
 	})
-	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathReady, func(w http.ResponseWriter, r *http.Request) {
 		pool, ready, broken, _ := a.state()
 		if !ready || broken {
 			writeJSON(w, 503, map[string]any{"status": "unready", "broken": broken})
@@ -236,7 +236,7 @@ func (a *App) Handler() http.Handler {
 		}
 		writeJSON(w, 200, map[string]string{"status": "ready", "release": a.Release})
 	})
-	mux.HandleFunc("GET /smoke", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathSmoke, func(w http.ResponseWriter, r *http.Request) {
 		pool, ready, _, _ := a.state()
 		if !ready {
 			writeJSON(w, 503, map[string]string{"error": "not ready"})
@@ -257,7 +257,7 @@ func (a *App) Handler() http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"ok": true, "id": id})
 	})
-	mux.HandleFunc("GET /api/orders", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathOrders, func(w http.ResponseWriter, r *http.Request) {
 		// A broken health check does not fail traffic: the stuck-rollback
 		// drill needs a stable release that serves but reports unready.
 		pool, ready, _, errRate := a.state()
@@ -294,7 +294,7 @@ func (a *App) Handler() http.Handler {
 		w.Header().Set("X-Release", a.Release)
 		writeJSON(w, 200, map[string]any{"release": a.Release, "recent": ids})
 	})
-	mux.HandleFunc("POST /admin/break", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+PathBreak, func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Health    bool    `json:"health"`
 			ErrorRate float64 `json:"error_rate"`
@@ -308,7 +308,7 @@ func (a *App) Handler() http.Handler {
 		a.mu.Unlock()
 		writeJSON(w, 200, req)
 	})
-	mux.HandleFunc("GET /admin/state", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathState, func(w http.ResponseWriter, r *http.Request) {
 		_, ready, broken, errRate := a.state()
 		writeJSON(w, 200, map[string]any{"release": a.Release, "ready": ready, "broken": broken, "error_rate": errRate})
 	})

@@ -12,6 +12,7 @@ import (
 type Faults struct {
 	upstream string
 	client   *http.Client
+	mux      *http.ServeMux
 
 	mu  sync.Mutex
 	cfg FaultConfig
@@ -30,35 +31,46 @@ type FaultConfig struct {
 
 // NewFaults returns a pass-through proxy to upstream.
 func NewFaults(upstream string) *Faults {
-	return &Faults{upstream: strings.TrimRight(upstream, "/"), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	f := &Faults{upstream: strings.TrimRight(upstream, "/"), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	f.mux = http.NewServeMux()
+	f.mux.HandleFunc("GET "+PathFaults, f.show)
+	f.mux.HandleFunc("PUT "+PathFaults, f.set)
+	f.mux.HandleFunc("POST "+PathFaults, f.set)
+	f.mux.HandleFunc("/", f.proxy)
+	return f
 }
 
-func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/admin/faults" {
-		if r.Method == http.MethodPut || r.Method == http.MethodPost {
-			var c FaultConfig
-			if err := readJSON(r, &c); err != nil || c.ErrorRate < 0 || c.ErrorRate > 1 {
-				writeJSON(w, 400, map[string]string{"error": `send {"error_rate": 0..1, "latency": "300ms", "hang": false}`})
-				return
-			}
-			if c.Latency != "" {
-				d, err := time.ParseDuration(c.Latency)
-				if err != nil {
-					writeJSON(w, 400, map[string]string{"error": "latency: " + err.Error()})
-					return
-				}
-				c.latency = d
-			}
-			f.mu.Lock()
-			f.cfg = c
-			f.mu.Unlock()
-		}
-		f.mu.Lock()
-		c := f.cfg
-		f.mu.Unlock()
-		writeJSON(w, 200, c)
+func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }
+
+func (f *Faults) set(w http.ResponseWriter, r *http.Request) {
+	var c FaultConfig
+	if err := readJSON(r, &c); err != nil || c.ErrorRate < 0 || c.ErrorRate > 1 {
+		writeJSON(w, 400, map[string]string{"error": `send {"error_rate": 0..1, "latency": "300ms", "hang": false}`})
 		return
 	}
+	if c.Latency != "" {
+		d, err := time.ParseDuration(c.Latency)
+		if err != nil {
+			writeJSON(w, 400, map[string]string{"error": "latency: " + err.Error()})
+			return
+		}
+		c.latency = d
+	}
+	f.mu.Lock()
+	f.cfg = c
+	f.mu.Unlock()
+	f.show(w, r)
+}
+
+func (f *Faults) show(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	c := f.cfg
+	f.mu.Unlock()
+	writeJSON(w, 200, c)
+}
+
+// proxy passes a request on to the canary, with the faults applied.
+func (f *Faults) proxy(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	c := f.cfg
 	f.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 type Load struct {
 	target string
 	client *http.Client
+	mux    *http.ServeMux
 
 	mu      sync.Mutex
 	rate    float64
@@ -23,8 +24,15 @@ type Load struct {
 
 // NewLoad returns a load generator; Run starts it.
 func NewLoad(target string, rate float64) *Load {
-	return &Load{target: target, rate: rate, codes: map[string]uint64{},
+	l := &Load{target: target, rate: rate, codes: map[string]uint64{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	l.mux = http.NewServeMux()
+	l.mux.HandleFunc("GET "+PathRate, l.showRate)
+	l.mux.HandleFunc("PUT "+PathRate, l.setRate)
+	l.mux.HandleFunc("POST "+PathRate, l.setRate)
+	l.mux.HandleFunc("GET "+PathStats, l.stats)
+	l.mux.HandleFunc("GET "+PathReady, ready)
+	return l
 }
 
 // Run paces requests every 5 ms with a bounded pool of workers (enough for
@@ -92,34 +100,35 @@ func (l *Load) one(ctx context.Context) {
 }
 
 func (l *Load) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/admin/rate":
-		if r.Method == http.MethodPut || r.Method == http.MethodPost {
-			var req struct {
-				Rate float64 `json:"rate"`
-			}
-			if err := readJSON(r, &req); err != nil || req.Rate < 0 || req.Rate > 20000 {
-				writeJSON(w, 400, map[string]string{"error": `send {"rate": 0..20000}`})
-				return
-			}
-			l.mu.Lock()
-			l.rate = req.Rate
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		writeJSON(w, 200, map[string]float64{"rate": l.rate})
-	case "/stats":
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		codes := map[string]uint64{}
-		for k, v := range l.codes {
-			codes[k] = v
-		}
-		writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.total, "dropped": l.dropped, "codes": codes})
-	case "/health/ready":
-		writeJSON(w, 200, map[string]string{"status": "ready"})
-	default:
-		http.NotFound(w, r)
+	l.mux.ServeHTTP(w, r)
+}
+
+func (l *Load) setRate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Rate float64 `json:"rate"`
 	}
+	if err := readJSON(r, &req); err != nil || req.Rate < 0 || req.Rate > 20000 {
+		writeJSON(w, 400, map[string]string{"error": `send {"rate": 0..20000}`})
+		return
+	}
+	l.mu.Lock()
+	l.rate = req.Rate
+	l.mu.Unlock()
+	l.showRate(w, r)
+}
+
+func (l *Load) showRate(w http.ResponseWriter, _ *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	writeJSON(w, 200, map[string]float64{"rate": l.rate})
+}
+
+func (l *Load) stats(w http.ResponseWriter, _ *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	codes := map[string]uint64{}
+	for k, v := range l.codes {
+		codes[k] = v
+	}
+	writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.total, "dropped": l.dropped, "codes": codes})
 }

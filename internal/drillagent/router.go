@@ -20,6 +20,7 @@ var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 
 type Router struct {
 	upstream map[string]string
 	client   *http.Client
+	mux      *http.ServeMux
 
 	mu     sync.Mutex
 	canary int // percent
@@ -43,18 +44,19 @@ func NewRouter(stable, canary string, timeout time.Duration) *Router {
 	for _, rel := range []string{"stable", "canary"} {
 		r.stats[rel] = &releaseStats{codes: map[int]uint64{}, buckets: make([]uint64, len(Buckets))}
 	}
+	r.mux = http.NewServeMux()
+	r.mux.HandleFunc("GET "+PathMetrics, func(w http.ResponseWriter, _ *http.Request) { r.metrics(w) })
+	r.mux.HandleFunc("GET "+PathWeights, r.weights)
+	r.mux.HandleFunc("PUT "+PathWeights, r.weights)
+	r.mux.HandleFunc("POST "+PathWeights, r.weights)
+	r.mux.HandleFunc("/", r.route)
 	return r
 }
 
-func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/metrics":
-		rt.metrics(w)
-		return
-	case r.URL.Path == "/admin/weights":
-		rt.weights(w, r)
-		return
-	}
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+
+// route sends one request of the service's traffic to a release.
+func (rt *Router) route(w http.ResponseWriter, r *http.Request) {
 	rt.mu.Lock()
 	weight := rt.canary
 	rt.mu.Unlock()

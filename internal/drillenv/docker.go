@@ -88,6 +88,7 @@ func dockerHost() string {
 
 // dockerClient connects to the local engine and says plainly when it cannot.
 func dockerClient(ctx context.Context) (*client.Client, error) {
+	prepare()
 	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("cannot configure the Docker client for %s: %w", dockerHost(), err)

@@ -24,7 +24,16 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-func init() {
+var prepareOnce sync.Once
+
+// prepare configures testcontainers for drills, once, when the first drill
+// (or image build, or cleanup) talks to the engine, so importing the
+// package changes nothing in the process.
+func prepare() {
+	prepareOnce.Do(prepareTestcontainers)
+}
+
+func prepareTestcontainers() {
 	// The reaper image cannot be pulled here; drills clean up by label.
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/scenario"
 )
 
 // MaxFileSize is the largest source file rollbook reads; larger files are
@@ -233,6 +234,12 @@ type fieldInfo struct {
 
 var fieldCache = map[reflect.Type]map[string]fieldInfo{}
 
+// namedEnums are enums whose values have their home in another package's
+// table, named by an enumof:"NAME" tag.
+var namedEnums = map[string][]string{
+	"scenario": scenario.Names(),
+}
+
 func fields(t reflect.Type) map[string]fieldInfo {
 	if m, ok := fieldCache[t]; ok {
 		return m
@@ -247,6 +254,9 @@ func fields(t reflect.Type) map[string]fieldInfo {
 		fi := fieldInfo{index: f.Index}
 		if e := f.Tag.Get("enum"); e != "" {
 			fi.enum = strings.Split(e, ",")
+		}
+		if e := f.Tag.Get("enumof"); e != "" {
+			fi.enum = namedEnums[e]
 		}
 		m[name] = fi
 	}
@@ -426,6 +436,8 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []stri
 			d.decodeValue(item, out.Index(i), fmt.Sprintf("%s[%d]", p, i), enum)
 		}
 		v.Set(out)
+	case reflect.Map:
+		d.decodeMap(n, v, p)
 	case reflect.Struct:
 		m, ok := unwrap(n).(*ast.MappingNode)
 		if !ok {
@@ -438,6 +450,35 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []stri
 		}
 		d.decodeStruct(m, v, p, false)
 	}
+}
+
+// decodeMap reads a mapping of text keys to text values (env, build args),
+// keeping each value's position at p.KEY.
+func (d *decoder) decodeMap(n ast.Node, v reflect.Value, p string) {
+	tk := n.GetToken()
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		mv, ok2 := n.(*ast.MappingValueNode)
+		if !ok2 {
+			d.add(diag.Error, tk, "type", fmt.Sprintf("%s must be a mapping of names to values, not %s", p, quoteNode(n)), "write it as {NAME: value, ...}")
+			return
+		}
+		m = &ast.MappingNode{Values: []*ast.MappingValueNode{mv}}
+	}
+	d.plan.pos[p] = d.pos(tk)
+	out := reflect.MakeMapWithSize(v.Type(), len(m.Values))
+	for _, mv := range m.Values {
+		key := mapKey(mv.Key)
+		if out.MapIndex(reflect.ValueOf(key)).IsValid() {
+			d.add(diag.Error, mv.Key.GetToken(), "yaml", fmt.Sprintf("key %q is repeated in %s", key, p), "keep one "+key+" key")
+			continue
+		}
+		val := reflect.New(v.Type().Elem()).Elem()
+		d.decodeValue(mv.Value, val, p+"."+key, nil)
+		d.plan.pos[p+"."+key] = d.pos(unwrap(mv.Value).GetToken())
+		out.SetMapIndex(reflect.ValueOf(key), val)
+	}
+	v.Set(out)
 }
 
 func scalarText(n ast.Node) (string, bool) {

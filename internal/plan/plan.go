@@ -225,7 +225,11 @@ type Message struct {
 // Gameday says when and how the plan's policy is drilled.
 type Gameday struct {
 	Schedule  Cron     `yaml:"schedule"`
-	Scenarios []string `yaml:"scenarios" enum:"bad-canary-errors,bad-canary-latency,healthy-canary,incompatible-migration,stuck-rollback,freeze"`
+	Scenarios []string `yaml:"scenarios" enumof:"scenario"` // names from internal/scenario
+	// Service and Database name the team's own service (SPEC 3.1); without
+	// them the drill runs the built-in demo service.
+	Service  GamedayService  `yaml:"service"`
+	Database GamedayDatabase `yaml:"database"`
 }
 
 // Pos is a 1-based position in the plan's source file.
