@@ -353,7 +353,10 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-var scalarType = reflect.TypeOf((*scalar)(nil)).Elem()
+var (
+	scalarType = reflect.TypeOf((*scalar)(nil)).Elem()
+	namesType  = reflect.TypeOf(Names(nil))
+)
 
 func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []string) {
 	n = unwrap(n)
@@ -364,6 +367,14 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []stri
 	if _, ok := n.(*ast.AliasNode); ok {
 		d.add(diag.Error, tk, "yaml", "YAML aliases are not supported in front matter", "write the value out instead of *alias")
 		return
+	}
+	if v.Type() == namesType {
+		// One name stands for a list of one.
+		if text, ok := scalarText(n); ok {
+			d.plan.pos[p] = d.pos(tk)
+			v.Set(reflect.ValueOf(Names{text}))
+			return
+		}
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(scalarType) {
 		text, ok := scalarText(n)

@@ -5,6 +5,7 @@
 package plan
 
 import (
+	"path"
 	"strings"
 	"time"
 )
@@ -16,10 +17,12 @@ const (
 	KindRollback          = "rollback"
 	KindAutomatedRollback = "automated-rollback"
 	KindProcess           = "process"
+	// KindAlert is an alert runbook: one page per alerting rule (SPEC 4).
+	KindAlert = "alert"
 )
 
 // Kinds lists every plan kind in a stable order.
-var Kinds = []string{KindRollout, KindDeployment, KindRollback, KindAutomatedRollback, KindProcess}
+var Kinds = []string{KindRollout, KindDeployment, KindRollback, KindAutomatedRollback, KindProcess, KindAlert}
 
 // Plan is one Markdown source file: front matter and body.
 type Plan struct {
@@ -35,7 +38,7 @@ type Plan struct {
 	BodyLine int    `yaml:"-"`
 
 	Title          string        `yaml:"title"`
-	Kind           string        `yaml:"kind" enum:"rollout,deployment,rollback,automated-rollback,process"`
+	Kind           string        `yaml:"kind" enum:"rollout,deployment,rollback,automated-rollback,process,alert"`
 	Service        string        `yaml:"service"`
 	Owners         []string      `yaml:"owners"`
 	Tags           []string      `yaml:"tags"`
@@ -56,6 +59,11 @@ type Plan struct {
 	Contacts       Contacts      `yaml:"contacts"`
 	Communication  []Message     `yaml:"communication"`
 	Gameday        Gameday       `yaml:"gameday"`
+
+	// Alert runbooks (kind: alert): the alerting rules the page explains,
+	// and their severity. With no alert: the file name is the alert name.
+	Alert    Names  `yaml:"alert"`
+	Severity string `yaml:"severity"`
 
 	// Hugo-style page keys.
 	Description string   `yaml:"description"`
@@ -230,6 +238,27 @@ type Gameday struct {
 	// them the drill runs the built-in demo service.
 	Service  GamedayService  `yaml:"service"`
 	Database GamedayDatabase `yaml:"database"`
+}
+
+// Names is a list of names that front matter may also write as one
+// value: alert: KubePodCrashLooping or alert: [A, B].
+type Names []string
+
+// AlertNames returns the alerts an alert runbook explains: its alert:
+// key, else its file name (KubePodCrashLooping.md). Other pages have none.
+func (p *Plan) AlertNames() []string {
+	if p.Kind != KindAlert || p.Section {
+		return nil
+	}
+	if len(p.Alert) > 0 {
+		return p.Alert
+	}
+	base := path.Base(p.Path)
+	base = strings.TrimSuffix(base, path.Ext(base))
+	if base == "index" || base == "README" {
+		base = path.Base(path.Dir(p.Path))
+	}
+	return []string{base}
 }
 
 // Pos is a 1-based position in the plan's source file.

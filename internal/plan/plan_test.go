@@ -189,3 +189,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAlertRunbook(t *testing.T) {
+	for _, tc := range []struct {
+		path, fm string
+		want     []string
+	}{
+		{"k8s/KubePodCrashLooping.md", "kind: alert\nseverity: warning\n", []string{"KubePodCrashLooping"}},
+		{"k8s/crash.md", "kind: alert\nalert: KubePodCrashLooping\n", []string{"KubePodCrashLooping"}},
+		{"k8s/crash.md", "kind: alert\nalert: [KubePodCrashLooping, KubePodNotReady]\n", []string{"KubePodCrashLooping", "KubePodNotReady"}},
+		{"k8s/crash.md", "kind: rollout\nalert: X\n", nil},
+	} {
+		p, ds := Parse("content/"+tc.path, tc.path, []byte("---\n"+tc.fm+"---\n# T\n"))
+		if len(ds) != 0 {
+			t.Fatalf("%s: %v", tc.fm, ds)
+		}
+		if got := p.AlertNames(); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: alert names %v, want %v", tc.fm, got, tc.want)
+		}
+	}
+	p, _ := Parse("content/a.md", "a.md", []byte("---\nkind: alert\nalert: X\nseverity: critical\n---\n"))
+	if p.Pos("alert") != (Pos{Line: 3, Col: 8}) || p.Severity != "critical" {
+		t.Errorf("alert at %v, severity %q", p.Pos("alert"), p.Severity)
+	}
+	if len(RequiredSections(KindAlert, "medium")) != 2 || len(RequiredSections(KindAlert, "high")) != 4 {
+		t.Errorf("alert sections = %+v", Sections[KindAlert])
+	}
+}

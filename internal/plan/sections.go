@@ -76,6 +76,13 @@ var Sections = map[string][]Section{
 		{Name: "Rollout steps", Core: true, Hint: "The steps of the process, in order."},
 		{Name: "Retro", Hint: "How the team reviews each change."},
 	},
+	// The prometheus-operator runbook template.
+	KindAlert: {
+		{Name: "Meaning", Core: true, Aliases: []string{"Description", "Summary"}, Hint: "What the alert means: what the expression measures and when it fires."},
+		{Name: "Impact", Aliases: []string{"Consequences"}, Hint: "What users or other systems notice while it fires."},
+		{Name: "Diagnosis", Aliases: []string{"Investigation", "Triage"}, Hint: "How to find the cause: dashboards, queries and commands, most likely first."},
+		{Name: "Mitigation", Core: true, Aliases: []string{"Resolution", "Remediation", "Fix"}, Hint: "What to do about it: exact commands, who to escalate to."},
+	},
 }
 
 // RequiredSections returns the sections a plan of this kind and risk must
