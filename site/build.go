@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/alertrule"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/diag"
@@ -190,6 +191,8 @@ type loaded struct {
 	sv       *siteView
 	findings diag.List
 	mu       sync.Mutex
+	// alerts are the alert_rules' alerts joined to the pages (nil without alert_rules).
+	alerts *alertrule.Index
 }
 
 func (s *loaded) assetSet() map[string]bool {
@@ -302,6 +305,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.loadAlerts(s)
 	// rollbook.yaml's rules: decide what each finding is (SPEC 1.4).
 	s.findings = b.cfg.Severities().Apply(s.findings)
 	b.attachDrills(s)

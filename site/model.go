@@ -38,6 +38,10 @@ type Page struct {
 	HistoryChart template.HTML
 	// Exports are the plan's policy as controller manifests, or why not.
 	Exports []ExportLink
+	// Alerts are the alerting rules an alert runbook explains (Alert panel);
+	// AlertList is the Alerts page's content.
+	Alerts    []*AlertView
+	AlertList *AlertList
 
 	// Lists: the pages a list page shows, and the terms of a taxonomy.
 	Pages    []*Page

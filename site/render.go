@@ -75,6 +75,8 @@ type siteView struct {
 	Stale       []*Page
 	Now         time.Time
 	Dev         bool // served by rollbook serve: live reload is injected
+	// AlertsURL is the Alerts page's path, "" without alert_rules.
+	AlertsURL string
 
 	theme *theme
 	cards *sync.Map // cardKey -> template.HTML
@@ -264,7 +266,7 @@ func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (targ
 		if strings.HasSuffix(p, "/") && clean != "/" {
 			clean += "/"
 		}
-		if _, found := s.byURL[clean]; found || reservedURL(clean) || clean == "/" {
+		if _, found := s.byURL[clean]; found || reservedURL(clean) || clean == "/" || s.alertPage(clean) {
 			return clean + frag, true, true
 		}
 		if _, found := s.byURL[clean+"/"]; found {
@@ -353,6 +355,9 @@ func (sv *siteView) forget(old *Page) {
 func (b *Builder) siteView(s *loaded) *siteView {
 	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev,
 		theme: b.theme, cards: &sync.Map{}}
+	if s.alerts != nil && s.byURL[alertsListURL] == nil {
+		sv.AlertsURL = alertsListURL
+	}
 	for _, pg := range s.plans {
 		if pg.Stale {
 			sv.Stale = append(sv.Stale, pg)
@@ -426,6 +431,9 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	if err := b.writePage(w, sv, &Page{Type: "404", URL: "/404.html", Title: "Page not found"}); err != nil {
 		return err
 	}
+	if err := b.writeAlerts(ctx, s, w); err != nil {
+		return err
+	}
 	for alias, to := range s.aliases {
 		if err := w.write(outputFile(alias), redirectPage(relURL(alias, to))); err != nil {
 			return err
@@ -468,6 +476,9 @@ func siteURLs(s *loaded, sv *siteView) []string {
 		}
 	}
 	urls = append(urls, "/stale/", "/drills/")
+	if sv.AlertsURL != "" {
+		urls = append(urls, sv.AlertsURL)
+	}
 	sort.Strings(urls)
 	return urls
 }

@@ -32,7 +32,7 @@ type theme struct {
 
 // pageTemplates are the page types; each is rendered with base.html and
 // the partials.
-var pageTemplates = []string{"home", "plan", "page", "section", "terms", "term", "stale", "drills", "404"}
+var pageTemplates = []string{"home", "plan", "page", "section", "terms", "term", "stale", "drills", "404", "alerts"}
 
 func loadTheme(cfg *config.Config) (*theme, error) {
 	files := map[string][]byte{}

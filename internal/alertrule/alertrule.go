@@ -21,6 +21,8 @@ type File struct {
 	// Path is the file's name as findings show it ("rules/node.yaml").
 	Path   string
 	Groups []*Group
+	// Problems are what Prometheus would refuse in the file, in file order.
+	Problems []Problem
 }
 
 // Group is one rule group.

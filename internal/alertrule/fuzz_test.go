@@ -24,7 +24,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		// YAML breaks lines at \n, \r\n and a lone \r.
 		lines := bytes.Count(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\n")) + bytes.Count(src, []byte("\r")) - bytes.Count(src, []byte("\r\n")) + 1
-		fl, ps := Parse("f.yaml", src)
+		fl := Parse("f.yaml", src)
+		ps := fl.Problems
 		for _, p := range ps {
 			if p.Pos.Line < 1 || p.Pos.Col < 1 || p.Pos.Line > lines || p.Message == "" {
 				t.Fatalf("problem outside the file (%d lines): %+v", lines, p)

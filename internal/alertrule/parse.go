@@ -67,11 +67,21 @@ const MaxFileSize = 10 << 20
 // documents; other documents (a Deployment beside the rules) are skipped.
 // Alerts are returned even from a file with problems, so a bad rule does
 // not hide the others.
-func Parse(name string, src []byte) (*File, []Problem) {
+func Parse(name string, src []byte) *File {
 	f := &File{Path: name}
+	f.Problems = parseInto(f, src)
+	sort.SliceStable(f.Problems, func(i, j int) bool {
+		a, b := f.Problems[i].Pos, f.Problems[j].Pos
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
+	return f
+}
+
+func parseInto(f *File, src []byte) []Problem {
+	name := f.Path
 	var ps []Problem
 	if len(src) > MaxFileSize {
-		return f, []Problem{{Kind: BadFile, Pos: Pos{1, 1}, Message: fmt.Sprintf("rule file is %d bytes, over the %d MiB limit", len(src), MaxFileSize>>20), Fix: "split the rule file"}}
+		return []Problem{{Kind: BadFile, Pos: Pos{1, 1}, Message: fmt.Sprintf("rule file is %d bytes, over the %d MiB limit", len(src), MaxFileSize>>20), Fix: "split the rule file"}}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	sawGroups := false
@@ -99,14 +109,16 @@ func Parse(name string, src []byte) (*File, []Problem) {
 		ps = append(ps, Problem{Kind: BadFile, Pos: Pos{1, 1}, Message: "file holds no rule groups: neither a Prometheus rule file (groups:) nor a PrometheusRule manifest (spec.groups)",
 			Fix: "start the file with groups: - name: … rules: …, or remove it from alert_rules"})
 	}
-	return f, ps
+	return ps
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 
 // yamlError takes the position out of a YAML syntax error. Prometheus's
-// YAML library names the line only for some errors; the site's front-matter
-// parser then locates it (line and column) so the writer is sent there.
+// YAML library names the line only for some errors, and often the line
+// where the enclosing list began; the front-matter parser (goccy) names
+// the token at fault, so its line and column are taken when they are not
+// before the library's.
 func yamlError(err error, src []byte) (Pos, string) {
 	msg := err.Error()
 	at := Pos{1, 1}
@@ -119,7 +131,7 @@ func yamlError(err error, src []byte) (Pos, string) {
 	if _, gerr := goccy.ParseBytes(src, 0); gerr != nil {
 		var ye goyaml.Error
 		if errors.As(gerr, &ye) && ye.GetToken() != nil {
-			if tp := ye.GetToken().Position; tp.Line > 0 && (at.Line == 1 || tp.Line == at.Line) {
+			if tp := ye.GetToken().Position; tp.Line >= at.Line {
 				at = Pos{tp.Line, max(tp.Column, 1)}
 			}
 		}

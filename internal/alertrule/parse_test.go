@@ -12,7 +12,8 @@ func TestParseRuleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, ps := Parse("rules/node.yaml", src)
+	f := Parse("rules/node.yaml", src)
+	ps := f.Problems
 	if len(ps) != 0 {
 		t.Fatalf("problems: %+v", ps)
 	}
@@ -47,7 +48,8 @@ func TestParseManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, ps := Parse("deploy/payments.yaml", src)
+	f := Parse("deploy/payments.yaml", src)
+	ps := f.Problems
 	if len(ps) != 0 {
 		t.Fatalf("problems: %+v", ps)
 	}
@@ -85,7 +87,8 @@ func TestParseBadInput(t *testing.T) {
 		{"no alert name", "groups:\n  - name: g\n    rules:\n      - expr: up\n" + good, BadRule, Pos{4, 9}, "'record' or 'alert'", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, ps := Parse("r.yaml", []byte(tc.src))
+			f := Parse("r.yaml", []byte(tc.src))
+			ps := f.Problems
 			if len(ps) != 1 {
 				t.Fatalf("want one problem, got %+v", ps)
 			}

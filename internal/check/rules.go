@@ -61,6 +61,18 @@ var rules = []Rule{
 	{"duplicate-url", diag.Error, "no two pages or aliases have the same URL"},
 	{"markdown", diag.Error, "the page body renders"},
 	{"broken-link", diag.Error, "internal links reach a page or file"},
+
+	// Alert runbooks and alerting rules (SPEC 4, alerts.go).
+	{"alert-rules-glob", diag.Warning, "each alert_rules pattern matches a file"},
+	{"alert-rule-file", diag.Error, "a rule file is YAML holding rule groups"},
+	{"alert-group-name", diag.Error, "a rule group has a name, unique in its file"},
+	{"alert-expr", diag.Error, "an alerting rule has an expr, and it is PromQL"},
+	{"alert-rule", diag.Error, "a rule is one Prometheus loads (fields, labels, templates, durations)"},
+	{"alert-runbook-url", diag.Error, "a runbook_url annotation is a URL"},
+	{"alert-runbook-broken", diag.Error, "a runbook_url into the site reaches a page"},
+	{"alert-no-runbook", diag.Error, "an alert of a severity in alerts.require_runbook has a runbook"},
+	{"alert-duplicate", diag.Error, "one alert name has one runbook"},
+	{"alert-orphan-runbook", diag.Warning, "an alert runbook's alert is in a rule file"},
 }
 
 // Off is the severity rollbook.yaml gives a rule to drop its findings.

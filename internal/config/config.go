@@ -46,9 +46,14 @@ type Config struct {
 	// Rules changes rule severities (SPEC 1.4): rule name -> error,
 	// warning or off. Read it through Severities.
 	Rules map[string]string `yaml:"rules"`
+	// AlertRules are globs of Prometheus rule files and PrometheusRule
+	// manifests, relative to Root (SPEC 4); see alerts.go.
+	AlertRules []string `yaml:"alert_rules"`
+	Alerts     Alerts   `yaml:"alerts"`
 
 	staleAfter time.Duration
 	severities check.Severities
+	alertGlobs []check.Glob
 }
 
 // Load reads root/rollbook.yaml if it exists and fills in defaults.
@@ -66,6 +71,9 @@ func Load(root string) (*Config, error) {
 			return nil, fmt.Errorf("%s: %s", FileName, yaml.FormatError(err, false, false))
 		}
 		if err := c.readRules(src); err != nil {
+			return nil, err
+		}
+		if err := c.readAlerts(src); err != nil {
 			return nil, err
 		}
 	}
