@@ -63,7 +63,14 @@ type Server struct {
 	// build counts good builds; a tab that connects after missing a
 	// reload (it was reloading) compares it with the build it showed.
 	build int
+
+	// watching is closed once every source is watched (or the poller
+	// has its first snapshot): a save before that could go unseen.
+	watching     chan struct{}
+	watchingOnce sync.Once
 }
+
+func (s *Server) markWatching() { s.watchingOnce.Do(func() { close(s.watching) }) }
 
 type buildError struct {
 	Message  string         `json:"message"`
@@ -116,7 +123,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: log, hub: newHub()}
+	s := &Server{opts: opts, log: log, hub: newHub(), watching: make(chan struct{})}
 	s.builder.Store(b)
 	s.rebuild(context.Background(), []string{}, "") // the builder is fresh: build it
 	return s, nil

@@ -70,7 +70,12 @@ func startWith(t *testing.T, opts Options) (*Server, *httptest.Server, func()) {
 		})
 	}
 	t.Cleanup(stop)
-	time.Sleep(50 * time.Millisecond) // let the watcher register
+	// A save made before the watches are in place would go unseen.
+	select {
+	case <-s.watching:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not start watching its sources")
+	}
 	return s, hs, stop
 }
 

@@ -89,6 +89,7 @@ func (s *Server) Watch(ctx context.Context) error {
 	for _, f := range files {
 		watchedFile[f] = true
 	}
+	s.markWatching()
 	var timer *time.Timer
 	var fire <-chan time.Time
 	changed := map[string]bool{} // since the last rebuild
@@ -219,6 +220,7 @@ func (s *Server) poll(ctx context.Context, every time.Duration) error {
 
 // pollFrom polls for the changes since the snapshot prev.
 func (s *Server) pollFrom(ctx context.Context, every time.Duration, prev map[string]stamp) error {
+	s.markWatching()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
