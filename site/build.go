@@ -22,6 +22,7 @@ import (
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
 )
 
@@ -221,12 +222,19 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		return nil, err
 	}
 	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
+	index := folderIndexes(ps, b.opts.Drafts)
 	for _, p := range ps {
 		s.findings = append(s.findings, p.diags...)
 		if !shown(p.plan, b.opts.Drafts) {
 			continue
 		}
 		name := path.Join(display, p.src.rel)
+		if dir := path.Dir(p.src.rel); plan.IndexRank(path.Base(p.src.rel)) >= 0 && index[dir] != p.src.rel {
+			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Warning, Rule: "index-page",
+				Message: fmt.Sprintf("%s is not built: the folder's page is %s (%s are chosen in that order)", path.Base(p.src.rel), path.Base(index[dir]), strings.Join(plan.IndexNames, ", ")),
+				Fix:     fmt.Sprintf("merge it into %s, or rename it so it becomes a page of its own", path.Base(index[dir]))})
+			continue
+		}
 		u, err := pageURL(p.plan)
 		if err != nil {
 			pos := p.plan.Pos("url")
@@ -310,6 +318,23 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	s.findings = b.cfg.Severities().Apply(s.findings)
 	b.attachDrills(s)
 	return s, nil
+}
+
+// folderIndexes picks each folder's index page among its index files
+// (plan.IndexNames, in that order), by folder.
+func folderIndexes(ps []parsed, drafts bool) map[string]string {
+	index := map[string]string{}
+	for _, p := range ps {
+		rank := plan.IndexRank(path.Base(p.src.rel))
+		if rank < 0 || p.plan == nil || p.plan.Draft && !drafts {
+			continue
+		}
+		dir := path.Dir(p.src.rel)
+		if cur, ok := index[dir]; !ok || rank < plan.IndexRank(path.Base(cur)) {
+			index[dir] = p.src.rel
+		}
+	}
+	return index
 }
 
 // checkPage runs the plan rules on a plan page and fills in what they

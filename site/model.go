@@ -185,7 +185,7 @@ func pageURL(p *plan.Plan) (string, error) {
 		}
 		base = p.Slug
 	}
-	if base == "_index" || base == "index" {
+	if base == "_index" || base == "index" || p.Slug == "" && plan.IndexRank(file) >= 0 {
 		return path.Clean("/"+dir) + trailing(dir), nil
 	}
 	return path.Clean("/"+dir+"/"+urlize(base)) + "/", nil

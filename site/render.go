@@ -286,12 +286,16 @@ func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (targ
 		if t, found := s.byPath[target]; found {
 			return t.URL + frag, true, true
 		}
+		// A README.md the folder's _index.md won over: its folder's page.
+		if t := folderPage(s, path.Dir(target)); t != nil && plan.IndexRank(path.Base(target)) >= 0 {
+			return t.URL + frag, true, true
+		}
 		return "", false, true
 	}
 	if assets[target] {
 		return "/" + target + frag, true, true
 	}
-	if t, found := s.byPath[path.Join(target, "_index.md")]; found {
+	if t := folderPage(s, target); t != nil {
 		return t.URL + frag, true, true
 	}
 	// A URL-style link, relative to the page's URL.
@@ -303,6 +307,31 @@ func resolveLink(s *loaded, assets map[string]bool, pg *Page, dest string) (targ
 		return u + frag, true, true
 	}
 	return "", false, true
+}
+
+// folderIndexFiles are the index file names looked up for a folder link,
+// with the other spellings of README.md GitHub shows as the folder page.
+var folderIndexFiles = append(slices.Clone(plan.IndexNames), "readme.md", "Readme.md")
+
+// folderPage returns the page of a content folder (slash path, "." for
+// the top): its index page, or nil when it has none.
+func folderPage(s *loaded, dir string) *Page {
+	for _, n := range folderIndexFiles {
+		if pg := s.byPath[path.Join(dir, n)]; pg != nil {
+			return pg
+		}
+	}
+	return nil
+}
+
+// parentFolder is the folder whose section page lists pg: a folder's
+// index page is listed by the folder above it.
+func parentFolder(pg *Page) string {
+	dir := path.Dir(pg.Plan.Path)
+	if plan.IndexRank(path.Base(pg.Plan.Path)) >= 0 {
+		return path.Dir(dir)
+	}
+	return dir
 }
 
 // view returns the site as templates see it, made once per build.
@@ -392,11 +421,8 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 		}
 		dir := path.Dir(pg.Plan.Path)
 		for _, c := range s.pages {
-			if c != pg && strings.HasPrefix(c.Plan.Path, dir+"/") {
-				rest := strings.TrimPrefix(c.Plan.Path, dir+"/")
-				if !strings.Contains(rest, "/") || strings.Count(rest, "/") == 1 && path.Base(rest) == "_index.md" {
-					pg.Children = append(pg.Children, c)
-				}
+			if c != pg && parentFolder(c) == dir {
+				pg.Children = append(pg.Children, c)
 			}
 		}
 		sortPages(pg.Children)

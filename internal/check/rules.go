@@ -61,6 +61,7 @@ var rules = []Rule{
 	{"duplicate-url", diag.Error, "no two pages or aliases have the same URL"},
 	{"markdown", diag.Error, "the page body renders"},
 	{"broken-link", diag.Error, "internal links reach a page or file"},
+	{"index-page", diag.Warning, "a folder has one index page (_index.md, index.md or README.md)"},
 
 	// Alert runbooks and alerting rules (SPEC 4, alerts.go).
 	{"alert-rules-glob", diag.Warning, "each alert_rules pattern matches a file"},

@@ -30,7 +30,7 @@ const MaxFileSize = 10 << 20
 // folder. Findings are returned with the plan; a plan is returned (possibly
 // partly filled) unless the file cannot be read as text at all.
 func Parse(name, rel string, src []byte) (*Plan, diag.List) {
-	p := &Plan{Path: rel, Section: path.Base(rel) == "_index.md", pos: map[string]Pos{}}
+	p := &Plan{Path: rel, pos: map[string]Pos{}}
 	var ds diag.List
 	errAt := func(line, col int, rule, msg, fix string) {
 		ds = append(ds, diag.Finding{File: name, Line: line, Col: col, Severity: diag.Error, Rule: rule, Message: msg, Fix: fix})
@@ -55,13 +55,57 @@ func Parse(name, rel string, src []byte) (*Plan, diag.List) {
 		d.decodeFile(fm)
 		ds = append(ds, d.diags...)
 	}
+	// A folder's page lists the folder; Hugo's _index.md always does, an
+	// index.md or README.md unless it is itself a plan (a leaf bundle).
+	rank := IndexRank(path.Base(rel))
+	p.Section = rank == 0 || rank > 0 && p.Kind == ""
+	heading, line := firstHeading(body)
 	if p.Title == "" {
-		p.Title = firstHeading(body)
+		p.Title = heading
+	}
+	if heading != "" && strings.EqualFold(heading, p.Title) {
+		// The page header shows the title; the heading it came from would
+		// show it twice. The line stays (blank) so positions still match.
+		p.Body = blankLine(body, line)
 	}
 	if p.Title == "" {
 		p.Title = titleFromPath(rel)
 	}
 	return p, ds
+}
+
+// IndexNames are the file names that make a folder's own page, in the
+// order one is chosen when a folder has several: Hugo's _index.md, then
+// index.md, then README.md (GitHub, MkDocs).
+var IndexNames = []string{"_index.md", "index.md", "README.md"}
+
+// IndexRank is a file name's place in IndexNames, or -1. README.md
+// matches in any case (readme.md, Readme.md), as GitHub shows them all.
+func IndexRank(name string) int {
+	switch {
+	case name == "_index.md":
+		return 0
+	case name == "index.md":
+		return 1
+	case strings.EqualFold(name, "README.md"):
+		return 2
+	}
+	return -1
+}
+
+// blankLine returns a copy of body with its line'th line (0-based) empty.
+func blankLine(body []byte, line int) []byte {
+	start := 0
+	for i := 0; i < line; i++ {
+		start += bytes.IndexByte(body[start:], '\n') + 1
+	}
+	end := len(body)
+	if i := bytes.IndexByte(body[start:], '\n'); i >= 0 {
+		end = start + i
+	}
+	out := make([]byte, 0, len(body)-(end-start))
+	out = append(out, body[:start]...)
+	return append(out, body[end:]...)
 }
 
 // splitFrontMatter separates "---" YAML front matter from the body. fm is nil
@@ -111,9 +155,11 @@ func invalidUTF8(src []byte) (line, col int) {
 	return line, col
 }
 
-func firstHeading(body []byte) string {
+// firstHeading returns the text of the first "# " heading outside code
+// fences, and its line in body (0-based).
+func firstHeading(body []byte) (string, int) {
 	inFence := false
-	for len(body) > 0 {
+	for n := 0; len(body) > 0; n++ {
 		var l []byte
 		l, body, _ = bytes.Cut(body, []byte("\n"))
 		t := bytes.TrimSpace(l)
@@ -122,15 +168,15 @@ func firstHeading(body []byte) string {
 			continue
 		}
 		if !inFence && bytes.HasPrefix(l, []byte("# ")) {
-			return strings.TrimSpace(strings.TrimRight(string(l[2:]), "#"))
+			return strings.TrimSpace(strings.TrimRight(strings.TrimSpace(string(l[2:])), "#")), n
 		}
 	}
-	return ""
+	return "", 0
 }
 
 func titleFromPath(rel string) string {
 	base := strings.TrimSuffix(path.Base(rel), path.Ext(rel))
-	if base == "_index" || base == "index" {
+	if IndexRank(path.Base(rel)) >= 0 {
 		base = path.Base(path.Dir(rel))
 		if base == "." || base == "/" {
 			return "Home"

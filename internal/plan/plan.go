@@ -28,7 +28,8 @@ var Kinds = []string{KindRollout, KindDeployment, KindRollback, KindAutomatedRol
 type Plan struct {
 	// Path is the file's path relative to the content folder, with slashes.
 	Path string `yaml:"-"`
-	// Section is true for _index.md files: list pages, not plans.
+	// Section is true for a folder's index page (IndexNames) that is not
+	// itself a plan: it lists the folder.
 	Section bool `yaml:"-"`
 	// HasFrontMatter is false for plain Markdown files.
 	HasFrontMatter bool `yaml:"-"`

@@ -119,11 +119,22 @@ func TestParseTooLarge(t *testing.T) {
 }
 
 func TestParseHugoPages(t *testing.T) {
-	tests := []struct{ name, rel, src, title string }{
-		{"no front matter", "notes/on-call.md", "# On-call handbook\n\ntext\n", "On-call handbook"},
-		{"no heading", "notes/db-failover.md", "just text\n", "Db failover"},
-		{"section", "payments/_index.md", "---\ntitle: Payments\nweight: 3\n---\n", "Payments"},
-		{"hugo keys", "a.md", "---\ntitle: A\ndraft: true\naliases: [/old/a/]\ndate: 2026-01-02T03:04:05Z\ncustom: {x: 1}\n---\n", "A"},
+	tests := []struct {
+		name, rel, src, title, body string
+		section                     bool
+	}{
+		{"no front matter", "notes/on-call.md", "# On-call handbook\n\ntext\n", "On-call handbook", "\n\ntext\n", false},
+		{"heading after text", "notes/x.md", "intro\n\n# On call #\r\ntext\n", "On call", "intro\n\n\ntext\n", false},
+		{"heading in a fence", "notes/y.md", "```\n# not a heading\n```\n", "Y", "```\n# not a heading\n```\n", false},
+		{"front matter title and the same heading", "z.md", "---\ntitle: Z page\n---\n# Z Page\nz\n", "Z page", "\nz\n", false},
+		{"front matter title and another heading", "z.md", "---\ntitle: Z\n---\n# Other\n", "Z", "# Other\n", false},
+		{"no heading", "notes/db-failover.md", "just text\n", "Db failover", "just text\n", false},
+		{"section", "payments/_index.md", "---\ntitle: Payments\nweight: 3\n---\n", "Payments", "", true},
+		{"index.md", "payments/index.md", "text\n", "Payments", "text\n", true},
+		{"README.md", "db/README.md", "# Database\n", "Database", "\n", true},
+		{"readme.md", "db/readme.md", "text\n", "Db", "text\n", true},
+		{"README.md that is a plan", "db/README.md", "---\nkind: process\n---\n", "Db", "", false},
+		{"hugo keys", "a.md", "---\ntitle: A\ndraft: true\naliases: [/old/a/]\ndate: 2026-01-02T03:04:05Z\ncustom: {x: 1}\n---\n", "A", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,8 +142,8 @@ func TestParseHugoPages(t *testing.T) {
 			if len(ds) != 0 {
 				t.Fatalf("findings: %v", ds)
 			}
-			if p.Title != tt.title {
-				t.Errorf("title = %q, want %q", p.Title, tt.title)
+			if p.Title != tt.title || string(p.Body) != tt.body || p.Section != tt.section {
+				t.Errorf("title %q, body %q, section %v; want %q, %q, %v", p.Title, p.Body, p.Section, tt.title, tt.body, tt.section)
 			}
 		})
 	}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Promote the standby.
+exec pg_ctl promote -D "$PGDATA"
