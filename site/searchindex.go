@@ -81,6 +81,7 @@ func searchDoc(pg *Page) search.Doc {
 	for _, h := range pg.Headings {
 		d.Headings = append(d.Headings, search.Heading{ID: h.ID, Text: h.Text})
 	}
+	d.Alerts, d.Severity = alertTerms(pg)
 	d.Body = plainText(string(pg.Content))
 	d.Summary = p.Change.Summary
 	if d.Summary == "" {

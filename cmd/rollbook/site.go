@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scaffold"
 	"github.com/rollbook/rollbook/site"
 )
@@ -95,7 +96,7 @@ func newCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "new KIND NAME",
 		Short: "Write a plan skeleton with every section of its kind",
-		Long:  "Write content/NAME.md (NAME may hold folders: payments/api-canary) with the front matter and every section of KIND:\nrollout, deployment, rollback, automated-rollback or process.",
+		Long:  "Write content/NAME.md (NAME may hold folders: payments/api-canary) with the front matter and every section of KIND:\nrollout, deployment, rollback, automated-rollback, process or alert (NAME's file name is the alert's name; its severity and expression come from the alert_rules files).",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name := args[0], strings.TrimSuffix(args[1], ".md")
@@ -115,7 +116,13 @@ func newCmd(g *globals) *cobra.Command {
 			}
 			title := strings.ReplaceAll(filepath.Base(clean), "-", " ")
 			title = strings.ToUpper(title[:1]) + title[1:]
-			src, err := scaffold.Skeleton(kind, title, service, time.Now())
+			var src []byte
+			if kind == plan.KindAlert {
+				// NAME's file name is the alert's name (KubePodCrashLooping).
+				src, err = alertSkeleton(cfg, filepath.Base(clean), service)
+			} else {
+				src, err = scaffold.Skeleton(kind, title, service, time.Now())
+			}
 			if err != nil {
 				return err
 			}

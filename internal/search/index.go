@@ -29,9 +29,13 @@ type Doc struct {
 	URL, Title, Service, Kind, Risk string
 	Environments, Owners, Tags      []string
 	Drill                           string
-	Headings                        []Heading
-	Body                            string
-	Summary                         string
+	// Alerts are the alert names an alert runbook explains, found like
+	// its title; Severity is their severity, a facet.
+	Alerts   []string
+	Severity string
+	Headings []Heading
+	Body     string
+	Summary  string
 }
 
 // Heading is an anchor a result can link to.
@@ -82,6 +86,7 @@ func analyze(d Doc) docTerms {
 	add(d.Title, WeightTitle, -1)
 	add(d.Service, WeightService, -1)
 	add(strings.Join(d.Tags, " "), WeightTags, -1)
+	add(strings.Join(d.Alerts, " "), WeightTitle, -1)
 	for hi, h := range d.Headings {
 		add(h.Text, WeightHeading, hi)
 	}

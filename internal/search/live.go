@@ -157,6 +157,6 @@ func sameRow(a, b Doc) bool {
 }
 
 func sameFacets(a, b Doc) bool {
-	return a.Service == b.Service && a.Kind == b.Kind && a.Risk == b.Risk && a.Drill == b.Drill &&
+	return a.Service == b.Service && a.Kind == b.Kind && a.Risk == b.Risk && a.Drill == b.Drill && a.Severity == b.Severity &&
 		slices.Equal(a.Environments, b.Environments) && slices.Equal(a.Owners, b.Owners)
 }

@@ -283,7 +283,7 @@ func (l *Live) writeChunk(c int) error {
 }
 
 func (l *Live) writeFacets() error {
-	facets := map[string]map[string][]int{"service": {}, "kind": {}, "risk": {}, "environment": {}, "owner": {}, "drill": {}}
+	facets := map[string]map[string][]int{"service": {}, "kind": {}, "risk": {}, "environment": {}, "owner": {}, "drill": {}, "severity": {}}
 	for i, d := range l.docs {
 		addF := func(f, v string) {
 			if v != "" {
@@ -294,6 +294,7 @@ func (l *Live) writeFacets() error {
 		addF("kind", d.Kind)
 		addF("risk", d.Risk)
 		addF("drill", d.Drill)
+		addF("severity", d.Severity)
 		for _, e := range d.Environments {
 			addF("environment", e)
 		}

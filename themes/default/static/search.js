@@ -370,7 +370,7 @@ function init(box) {
   function renderFacets(show) {
     facetsEl.replaceChildren();
     if (!show && !input.value) return;
-    for (const f of ["service", "kind", "risk", "environment", "owner", "drill"]) {
+    for (const f of ["service", "kind", "risk", "severity", "environment", "owner", "drill"]) {
       const values = facets[f] || {};
       for (const v of Object.keys(values).sort()) {
         let n = 0;
