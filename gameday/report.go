@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 // Report is the record of one drill of one scenario (the JSON that the
@@ -16,14 +17,7 @@ import (
 type Report = drillreport.Report
 
 // Slug is the plan's path as a folder name.
-func Slug(planPath string) string {
-	s := strings.TrimSuffix(filepath.ToSlash(planPath), ".md")
-	s = strings.Trim(strings.NewReplacer("/", "-", " ", "-").Replace(s), "-.")
-	if s == "" {
-		return "plan"
-	}
-	return s
-}
+func Slug(planPath string) string { return plan.Slug(planPath) }
 
 // WriteReport stores the report as JSON and JUnit XML under
 // dir/<plan slug>/, each written to a temporary file and renamed, so a

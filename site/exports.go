@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rollbook/rollbook/internal/export"
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 // exportable reports whether a plan has a drilled policy (a gameday
@@ -31,7 +32,7 @@ func (b *Builder) exportPage(pg *Page, w *writer) error {
 	}
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	in := export.Input{Plan: pg.Plan, Dir: filepath.Join(contentDir, filepath.FromSlash(path.Dir(pg.Plan.Path))), PromQL: b.cfg.PromQL}
-	base := "/_export/" + strings.TrimSuffix(strings.ReplaceAll(pg.Plan.Path, "/", "-"), ".md")
+	base := "/_export/" + plan.Slug(pg.Plan.Path)
 	for _, t := range export.Targets {
 		res, err := t.Export(in)
 		if err != nil {

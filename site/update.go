@@ -262,7 +262,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		default:
 			b.swap(s, e.old, e.cur)
 		}
-		base := "_export/" + strings.TrimSuffix(strings.ReplaceAll(e.page().Plan.Path, "/", "-"), ".md")
+		base := "_export/" + plan.Slug(e.page().Plan.Path)
 		for _, t := range export.Targets {
 			gone = append(gone, base+t.Suffix())
 		}

@@ -112,7 +112,7 @@ func argo(tg Target, in Input) (*Result, error) {
 			break
 		}
 	}
-	ro := argoRollout{APIVersion: ArgoAPI, Kind: "Rollout", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
+	ro := argoRollout{APIVersion: ArgoAPI, Kind: "Rollout", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": plan.Slug(p.Path)}}}
 	for _, s := range p.Strategy.Steps {
 		w := s.Weight
 		ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps, argoStep{SetWeight: &w})
@@ -163,10 +163,6 @@ func argo(tg Target, in Input) (*Result, error) {
 	}
 	res.YAML, err = marshal(docs, comment(header))
 	return res, err
-}
-
-func slug(path string) string {
-	return strings.Trim(strings.NewReplacer("/", "-", ".md", "").Replace(path), "-")
 }
 
 // argoMetrics are the AnalysisTemplate metrics of one check: the analysis

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rollbook/rollbook/internal/metricquery"
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 type flaggerCanary struct {
@@ -77,7 +78,7 @@ func flagger(tg Target, in Input) (*Result, error) {
 		return nil, fmt.Errorf("%s: not exported to Flagger: %s, and Flagger rolls back automatically when its threshold is reached (it cannot hold a failed canary for a human); export to Argo Rollouts instead, whose Inconclusive analysis pauses for a person", p.Path, blocked)
 	}
 	res := &Result{Warnings: unsupported(p, tg)}
-	c := flaggerCanary{APIVersion: FlaggerAPI, Kind: "Canary", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": slug(p.Path)}}}
+	c := flaggerCanary{APIVersion: FlaggerAPI, Kind: "Canary", Metadata: meta{Name: p.Service, Labels: map[string]string{"rollbook.io/plan": plan.Slug(p.Path)}}}
 	c.Spec.TargetRef.APIVersion, c.Spec.TargetRef.Kind, c.Spec.TargetRef.Name = "apps/v1", "Deployment", p.Service
 	// The plan does not know the service's port; 80 is the common default.
 	c.Spec.Service.Port = ServicePort
