@@ -241,7 +241,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			if p.plan.URL == "" {
 				pos = p.plan.Pos("slug")
 			}
-			s.findings = append(s.findings, diag.Finding{File: name, Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "url", Message: err.Error(), Fix: "use a path inside the site, for example url: /payments/canary/"})
+			s.findings = append(s.findings, diag.At(name, pos.Line, pos.Col).Error("url", err.Error(), "use a path inside the site, for example url: /payments/canary/"))
 			continue
 		}
 		pg := &Page{Type: "page", URL: u, Title: p.plan.Title, Plan: p.plan}
@@ -255,13 +255,13 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			pg.Type = "plan"
 		}
 		if other, dup := s.byURL[u]; dup {
-			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "duplicate-url",
-				Message: fmt.Sprintf("page URL %s is also produced by %s", u, path.Join(display, other.Plan.Path)), Fix: "give one of them a different slug: or url:"})
+			s.findings = append(s.findings, diag.At(name, 1, 1).Error("duplicate-url",
+				fmt.Sprintf("page URL %s is also produced by %s", u, path.Join(display, other.Plan.Path)), "give one of them a different slug: or url:"))
 			continue
 		}
 		if reservedURL(u) {
-			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "duplicate-url",
-				Message: fmt.Sprintf("page URL %s is reserved for a generated page", u), Fix: "rename the file or set another slug:"})
+			s.findings = append(s.findings, diag.At(name, 1, 1).Error("duplicate-url",
+				fmt.Sprintf("page URL %s is reserved for a generated page", u), "rename the file or set another slug:"))
 			continue
 		}
 		s.byURL[u] = pg
@@ -273,7 +273,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			au := path.Clean("/" + a)
 			if strings.Contains(a, "..") {
 				pos := pg.Plan.Pos(fmt.Sprintf("aliases[%d]", i))
-				s.findings = append(s.findings, diag.Finding{File: path.Join(display, pg.Plan.Path), Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "url", Message: fmt.Sprintf("alias %q escapes the output folder", a), Fix: "write a site path such as /old/path/"})
+				s.findings = append(s.findings, diag.At(path.Join(display, pg.Plan.Path), pos.Line, pos.Col).Error("url", fmt.Sprintf("alias %q escapes the output folder", a), "write a site path such as /old/path/"))
 				continue
 			}
 			if path.Ext(au) == "" {
@@ -281,7 +281,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			}
 			if _, taken := s.byURL[au]; taken || s.aliases[au] != "" {
 				pos := pg.Plan.Pos(fmt.Sprintf("aliases[%d]", i))
-				s.findings = append(s.findings, diag.Finding{File: path.Join(display, pg.Plan.Path), Line: pos.Line, Col: pos.Col, Severity: diag.Error, Rule: "duplicate-url", Message: fmt.Sprintf("alias %s is already a page or another alias", au), Fix: "remove the alias"})
+				s.findings = append(s.findings, diag.At(path.Join(display, pg.Plan.Path), pos.Line, pos.Col).Error("duplicate-url", fmt.Sprintf("alias %s is already a page or another alias", au), "remove the alias"))
 				continue
 			}
 			s.aliases[au] = pg.URL

@@ -94,8 +94,7 @@ func parseAll(ctx context.Context, srcs []source, displayDir string, cache *page
 		s := srcs[i]
 		name := path.Join(displayDir, s.rel)
 		if s.size > plan.MaxFileSize {
-			out[i] = parsed{src: s, diags: diag.List{{File: name, Line: 1, Col: 1, Severity: diag.Error, Rule: "file-size",
-				Message: fmt.Sprintf("file is %d bytes, over the %d MiB limit", s.size, plan.MaxFileSize>>20), Fix: "split the plan, or move generated data out of content/"}}}
+			out[i] = parsed{src: s, diags: diag.List{plan.TooLarge(name, s.size)}}
 			return nil
 		}
 		data, err := os.ReadFile(s.abs)

@@ -179,7 +179,7 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	name := path.Join(display, pg.Plan.Path)
 	res, err := b.cache.render(b.md, pg.Plan.Body, pg.Plan.BodyLine-1)
 	if err != nil {
-		return diag.List{{File: name, Line: pg.Plan.BodyLine, Col: 1, Severity: diag.Error, Rule: "markdown", Message: err.Error(), Fix: "fix the Markdown"}}
+		return diag.List{diag.At(name, pg.Plan.BodyLine, 1).Error("markdown", err.Error(), "fix the Markdown")}
 	}
 	rewrites := map[string]string{}
 	pg.linksTo = pg.linksTo[:0]
@@ -189,8 +189,8 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 			continue
 		}
 		if !ok {
-			ds = append(ds, diag.Finding{File: name, Line: l.Line, Col: 1, Severity: diag.Error, Rule: "broken-link",
-				Message: fmt.Sprintf("link %q points to no page or file", l.Dest), Fix: "link to an existing plan by its file, for example ../payments/api-canary.md"})
+			ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+				fmt.Sprintf("link %q points to no page or file", l.Dest), "link to an existing plan by its file, for example ../payments/api-canary.md"))
 			continue
 		}
 		rewrites[l.Dest] = relURL(pg.URL, target)

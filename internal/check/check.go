@@ -74,11 +74,14 @@ type checker struct {
 // registered severity (rules.go).
 func (c *checker) at(path string, rule, msg, fix string) {
 	pos := c.p.Pos(path)
-	c.ds = append(c.ds, diag.Finding{File: c.name, Line: pos.Line, Col: pos.Col, Severity: severity(rule), Rule: rule, Message: msg, Fix: fix})
+	c.add(pos.Line, pos.Col, rule, msg, fix)
 }
 
-func (c *checker) atLine(line int, rule, msg, fix string) {
-	c.ds = append(c.ds, diag.Finding{File: c.name, Line: line, Col: 1, Severity: severity(rule), Rule: rule, Message: msg, Fix: fix})
+func (c *checker) atLine(line int, rule, msg, fix string) { c.add(line, 1, rule, msg, fix) }
+
+// add reports a finding at line:col of the plan, with its rule's severity.
+func (c *checker) add(line, col int, rule, msg, fix string) {
+	c.ds = append(c.ds, diag.At(c.name, line, col).As(severity(rule), rule, msg, fix))
 }
 
 // find returns the heading that names the section, or nil.
@@ -202,8 +205,8 @@ func (c *checker) query(path, q string) {
 	if !strings.Contains(q, "\n") {
 		col += pe.Offset + c.p.QuoteWidth(path)
 	}
-	c.ds = append(c.ds, diag.Finding{File: c.name, Line: line, Col: col, Severity: severity("trigger-query"), Rule: "trigger-query",
-		Message: "query does not parse as PromQL: " + pe.Message, Fix: "write a PromQL expression (check it with promtool or the Prometheus UI), for example sum(rate(orders_total[5m]))"})
+	c.add(line, col, "trigger-query", "query does not parse as PromQL: "+pe.Message,
+		"write a PromQL expression (check it with promtool or the Prometheus UI), for example sum(rate(orders_total[5m]))")
 }
 
 func (c *checker) dataRecovery() {

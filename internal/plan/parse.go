@@ -25,6 +25,11 @@ import (
 // almost always generated output or a mistake, and would slow every build.
 const MaxFileSize = 10 << 20
 
+// TooLarge is the finding for a file over MaxFileSize, which is not read.
+func TooLarge(name string, size int64) diag.Finding {
+	return diag.At(name, 1, 1).Error("file-size", fmt.Sprintf("file is %d bytes, over the %d MiB limit", size, MaxFileSize>>20), "split the plan, or move generated data out of content/")
+}
+
 // Parse reads one Markdown source. name is the path shown in findings (for
 // example "content/payments/api.md"); rel is the path inside the content
 // folder. Findings are returned with the plan; a plan is returned (possibly
@@ -33,11 +38,10 @@ func Parse(name, rel string, src []byte) (*Plan, diag.List) {
 	p := &Plan{Path: rel, pos: map[string]Pos{}}
 	var ds diag.List
 	errAt := func(line, col int, rule, msg, fix string) {
-		ds = append(ds, diag.Finding{File: name, Line: line, Col: col, Severity: diag.Error, Rule: rule, Message: msg, Fix: fix})
+		ds = append(ds, diag.At(name, line, col).Error(rule, msg, fix))
 	}
 	if len(src) > MaxFileSize {
-		errAt(1, 1, "file-size", fmt.Sprintf("file is %d bytes, over the %d MiB limit", len(src), MaxFileSize>>20), "split the plan, or move generated data out of content/")
-		return nil, ds
+		return nil, diag.List{TooLarge(name, int64(len(src)))}
 	}
 	if !utf8.Valid(src) {
 		line, col := invalidUTF8(src)
@@ -201,7 +205,7 @@ func (d *decoder) add(sev diag.Severity, tk *token.Token, rule, msg, fix string)
 	if tk != nil {
 		line, col = tk.Position.Line+d.lineOffset, tk.Position.Column
 	}
-	d.diags = append(d.diags, diag.Finding{File: d.name, Line: line, Col: col, Severity: sev, Rule: rule, Message: msg, Fix: fix})
+	d.diags = append(d.diags, diag.At(d.name, line, col).As(sev, rule, msg, fix))
 }
 
 func (d *decoder) pos(tk *token.Token) Pos {
