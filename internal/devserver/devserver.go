@@ -106,7 +106,7 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	s.hub.closeAll()
+	s.Close()
 	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	return srv.Shutdown(shut)
@@ -135,8 +135,13 @@ func newBuilder(opts Options, log *slog.Logger) (*site.Builder, error) {
 	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, Memory: true})
 }
 
-// Close releases the server's resources.
-func (s *Server) Close() error { return nil }
+// Close ends every open tab's event stream and refuses new ones, so that
+// an http.Server's Shutdown is not held by them (a tab reconnects to
+// whatever serves next); pages are still served.
+func (s *Server) Close() error {
+	s.hub.close()
+	return nil
+}
 
 // rebuild brings the site up to date with the changed files (nil: all
 // of them); on success tabs reload (or swap CSS when only a stylesheet
@@ -244,8 +249,9 @@ func writeEvent(w http.ResponseWriter, name string, data any) {
 
 // hub fans events out to every open tab.
 type hub struct {
-	mu   sync.Mutex
-	subs map[chan []byte]bool
+	mu     sync.Mutex
+	subs   map[chan []byte]bool
+	closed bool // a closed hub hands out closed channels
 }
 
 func newHub() *hub { return &hub{subs: map[chan []byte]bool{}} }
@@ -253,8 +259,12 @@ func newHub() *hub { return &hub{subs: map[chan []byte]bool{}} }
 func (h *hub) add() chan []byte {
 	ch := make(chan []byte, 8)
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(ch)
+		return ch
+	}
 	h.subs[ch] = true
-	h.mu.Unlock()
 	return ch
 }
 
@@ -267,8 +277,10 @@ func (h *hub) remove(ch chan []byte) {
 	h.mu.Unlock()
 }
 
-func (h *hub) closeAll() {
+// close ends every subscription, now and to come.
+func (h *hub) close() {
 	h.mu.Lock()
+	h.closed = true
 	for ch := range h.subs {
 		delete(h.subs, ch)
 		close(ch)

@@ -64,9 +64,8 @@ func startWith(t *testing.T, opts Options) (*Server, *httptest.Server, func()) {
 		once.Do(func() {
 			cancel()
 			<-done
-			s.hub.closeAll()
-			hs.Close()
 			s.Close()
+			hs.Close()
 		})
 	}
 	t.Cleanup(stop)
@@ -406,4 +405,46 @@ func TestBrowserScrollStylesAndWarnings(t *testing.T) {
 	}
 	eval(`(() => { document.querySelector('#rollbook-warnings button').click(); return ""; })()`)
 	waitJS(`!document.getElementById("rollbook-warnings")`, "the banner to be dismissed")
+}
+
+// TestCloseEndsEventStreams: Close ends an open tab's event stream (an
+// http.Server's Shutdown would otherwise wait for it), a tab connecting
+// afterwards gets its greeting and an ended stream, and pages are still
+// served.
+func TestCloseEndsEventStreams(t *testing.T) {
+	s, hs, _ := start(t, fixture(t))
+	resp, err := http.Get(hs.URL + "/_rollbook/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := resp.Body.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("event stream before Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); ended <- err }()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Errorf("event stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event stream is still open 10 s after Close")
+	}
+	// The client's timeout fails the read if the stream stays open.
+	after, err := (&http.Client{Timeout: 10 * time.Second}).Get(hs.URL + "/_rollbook/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(after.Body)
+	after.Body.Close()
+	if err != nil || !strings.Contains(string(body), "event: hello") {
+		t.Errorf("a tab connecting after Close read %q, %v", body, err)
+	}
+	if code, _ := get(t, hs.URL+"/ops/flip/"); code != http.StatusOK {
+		t.Errorf("a page after Close: status %d", code)
+	}
 }
