@@ -87,7 +87,7 @@ func (b *Builder) loadAlerts(s *loaded) {
 	globs := b.cfg.AlertGlobs()
 	matched, err := alertrule.Expand(b.cfg.Root, b.cfg.AlertRules)
 	if err != nil {
-		s.findings = append(s.findings, diag.Finding{File: config.FileName, Line: globs[0].Line, Col: globs[0].Col, Severity: diag.Error, Rule: "alert-rule-file", Message: err.Error(), Fix: "fix alert_rules"})
+		s.findings = append(s.findings, diag.At(config.FileName, globs[0].Line, globs[0].Col).Error("alert-rule-file", err.Error(), "fix alert_rules"))
 		return
 	}
 	var files []*alertrule.File

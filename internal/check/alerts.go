@@ -51,7 +51,7 @@ var problemRules = map[alertrule.ProblemKind]string{
 func Alerts(ix *alertrule.Index, pages map[string]*plan.Plan, opts AlertOptions) diag.List {
 	var ds diag.List
 	add := func(file string, at alertrule.Pos, rule, msg, fix string) {
-		ds = append(ds, diag.Finding{File: file, Line: at.Line, Col: at.Col, Severity: severity(rule), Rule: rule, Message: msg, Fix: fix})
+		ds = append(ds, diag.At(file, at.Line, at.Col).As(severity(rule), rule, msg, fix))
 	}
 	for _, g := range opts.Globs {
 		if g.Files == 0 {
@@ -122,9 +122,9 @@ func duplicates(ix *alertrule.Index) diag.List {
 		if sameRunbook(first, j) {
 			continue
 		}
-		ds = append(ds, diag.Finding{File: j.File, Line: j.URL.Pos.Line, Col: j.URL.Pos.Col, Severity: severity("alert-duplicate"), Rule: "alert-duplicate",
-			Message: fmt.Sprintf("alert %s is also defined at %s:%d with runbook_url %q: one alert name, two runbooks", j.Name, first.File, first.Pos.Line, first.URL.Value),
-			Fix:     "give both rules the same runbook_url, or rename one of the alerts"})
+		ds = append(ds, diag.At(j.File, j.URL.Pos.Line, j.URL.Pos.Col).As(severity("alert-duplicate"), "alert-duplicate",
+			fmt.Sprintf("alert %s is also defined at %s:%d with runbook_url %q: one alert name, two runbooks", j.Name, first.File, first.Pos.Line, first.URL.Value),
+			"give both rules the same runbook_url, or rename one of the alerts"))
 	}
 	return ds
 }
@@ -164,8 +164,8 @@ func orphans(ix *alertrule.Index, pages map[string]*plan.Plan, contentDir string
 			if !explicit {
 				what = fmt.Sprintf("alert runbook (named %s by its file, no alert: key)", name)
 			}
-			ds = append(ds, diag.Finding{File: path.Join(contentDir, p), Line: at.Line, Col: at.Col, Severity: severity("alert-orphan-runbook"), Rule: "alert-orphan-runbook",
-				Message: what + ", which is in no rule file: renamed or deleted?", Fix: fix})
+			ds = append(ds, diag.At(path.Join(contentDir, p), at.Line, at.Col).As(severity("alert-orphan-runbook"), "alert-orphan-runbook",
+				what+", which is in no rule file: renamed or deleted?", fix))
 		}
 	}
 	return ds
