@@ -230,9 +230,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		}
 		name := path.Join(display, p.src.rel)
 		if dir := path.Dir(p.src.rel); plan.IndexRank(path.Base(p.src.rel)) >= 0 && index[dir] != p.src.rel {
-			s.findings = append(s.findings, diag.Finding{File: name, Line: 1, Col: 1, Severity: diag.Warning, Rule: "index-page",
-				Message: fmt.Sprintf("%s is not built: the folder's page is %s (%s are chosen in that order)", path.Base(p.src.rel), path.Base(index[dir]), strings.Join(plan.IndexNames, ", ")),
-				Fix:     fmt.Sprintf("merge it into %s, or rename it so it becomes a page of its own", path.Base(index[dir]))})
+			s.findings = append(s.findings, diag.At(name, 1, 1).As(diag.Warning, "index-page",
+				fmt.Sprintf("%s is not built: the folder's page is %s (%s are chosen in that order)", path.Base(p.src.rel), path.Base(index[dir]), strings.Join(plan.IndexNames, ", ")),
+				fmt.Sprintf("merge it into %s, or rename it so it becomes a page of its own", path.Base(index[dir]))))
 			continue
 		}
 		u, err := pageURL(p.plan)
