@@ -7,8 +7,10 @@ import (
 	"html"
 	"html/template"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,16 +114,94 @@ func (b *Builder) loadAlerts(s *loaded) {
 	}
 	ix := alertrule.Join(files, pages, b.cfg.BaseURL)
 	s.alerts = ix
-	s.findings = append(s.findings, check.Alerts(ix, plans, check.AlertOptions{
+	ds := check.Alerts(ix, plans, check.AlertOptions{
 		RequireRunbook: b.cfg.RequiredSeverities(), Globs: globs, Config: config.FileName,
 		ContentDir: filepath.ToSlash(b.cfg.ContentDir), BaseURL: b.cfg.BaseURL,
-	})...)
-	contentRel := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
+	})
+	ds = b.cfg.Severities().Apply(ds)
+	s.findings = append(s.findings, ds...)
+	b.alerts = alertState{ix: ix, findings: ds}
+	for _, f := range files {
+		b.alerts.ruleFiles = append(b.alerts.ruleFiles, filepath.Join(b.cfg.Root, filepath.FromSlash(f.Path)))
+	}
+	display := filepath.ToSlash(b.cfg.ContentDir)
 	for _, pg := range s.pages {
-		for _, j := range ix.ForPage(pg.Plan.Path) {
-			pg.Alerts = append(pg.Alerts, alertView(j, contentRel))
+		if pg.Type == "plan" {
+			// checkPage attached the last build's alerts; these replace them.
+			pg.Warnings = slices.DeleteFunc(pg.Warnings, func(f diag.Finding) bool { return strings.HasPrefix(f.Rule, "alert-") })
+			b.attachAlerts(pg, path.Join(display, pg.Plan.Path))
 		}
 	}
+}
+
+// alertState is what the last build found in the rule files, for the
+// pages rollbook serve updates in place.
+type alertState struct {
+	ix        *alertrule.Index
+	findings  diag.List // after rollbook.yaml's rules:
+	ruleFiles []string  // absolute paths of the rule files read
+}
+
+// RuleFiles are the alert_rules files the last build read, which rollbook
+// serve watches beside the content.
+func (b *Builder) RuleFiles() []string { return slices.Clone(b.alerts.ruleFiles) }
+
+// attachAlerts gives a page its alerts (the Alert panel) and the warnings
+// the alert checks found in it (the page's banner).
+func (b *Builder) attachAlerts(pg *Page, name string) {
+	pg.Alerts = nil
+	if b.alerts.ix == nil {
+		return
+	}
+	contentRel := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
+	for _, j := range b.alerts.ix.ForPage(pg.Plan.Path) {
+		pg.Alerts = append(pg.Alerts, alertView(j, contentRel))
+	}
+	for _, f := range b.alerts.findings {
+		if f.File == name && f.Severity == diag.Warning {
+			pg.Warnings = append(pg.Warnings, f)
+		}
+	}
+}
+
+// alertsTouched reports whether changed files move the join of alerts to
+// pages: a rule file, or an alert runbook added, deleted or given other
+// alert names or severity. rollbook serve then builds the whole site; an
+// alert runbook's text edited is updated in place.
+func (b *Builder) alertsTouched(s *loaded, files []string) bool {
+	if s.alerts == nil {
+		return false
+	}
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
+	for _, f := range files {
+		f = filepath.Clean(f)
+		if slices.Contains(b.alerts.ruleFiles, f) {
+			return true
+		}
+		if rel, err := filepath.Rel(b.cfg.Root, f); err == nil && slices.ContainsFunc(b.cfg.AlertRules, func(g string) bool { return alertrule.Match(g, filepath.ToSlash(rel)) }) {
+			return true // a new rule file
+		}
+		rel, err := filepath.Rel(contentDir, f)
+		if err != nil || strings.HasPrefix(rel, "..") || !strings.EqualFold(filepath.Ext(rel), ".md") {
+			continue
+		}
+		rel = filepath.ToSlash(rel)
+		old := s.byPath[rel]
+		var cur *plan.Plan
+		if data, err := os.ReadFile(f); err == nil {
+			cur, _ = plan.Parse(rel, rel, data)
+		}
+		wasAlert := old != nil && old.Plan.Kind == plan.KindAlert
+		isAlert := cur != nil && cur.Kind == plan.KindAlert
+		switch {
+		case !wasAlert && !isAlert:
+		case wasAlert != isAlert || cur == nil:
+			return true
+		case !slices.Equal(old.Plan.AlertNames(), cur.AlertNames()) || old.Plan.Severity != cur.Severity:
+			return true
+		}
+	}
+	return false
 }
 
 // readRuleFile reads and parses one rule file; one that cannot be read is

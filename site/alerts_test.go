@@ -183,3 +183,46 @@ func TestNoAlertRules(t *testing.T) {
 		t.Error("an Alerts page without alert_rules")
 	}
 }
+
+// rollbook serve: an alert runbook's text edited in place keeps its Alert
+// panel; a rule file or a runbook's alert names changed rebuild the join.
+// Each step gives the site a fresh build would.
+func TestAlertsServeUpdate(t *testing.T) {
+	root := withConfig(t, relaxed)
+	b := memSite(t, root)
+	page := filepath.Join(root, "content", "kubernetes", "pod-not-ready.md")
+	rules := filepath.Join(root, "rules", "kubernetes.yaml")
+	edit := func(file, old, new string) {
+		t.Helper()
+		src, err := os.ReadFile(file)
+		if err != nil || !strings.Contains(string(src), old) {
+			t.Fatalf("%s lacks %q (%v)", file, old, err)
+		}
+		if err := os.WriteFile(file, []byte(strings.Replace(string(src), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name, file, old, new, want string
+	}{
+		{"runbook text", page, "Pods do not become ready.", "Pods never become ready.", "Pods never become ready."},
+		{"rule file", rules, "Deployment rollout is not progressing.", "The rollout is stuck.", "The rollout is stuck."},
+		{"alert names", page, "alert: [KubePodNotReady, KubeDeploymentRolloutStuck]", "alert: [KubePodNotReady]", "KubePodNotReady"},
+	} {
+		edit(step.file, step.old, step.new)
+		if _, err := b.Update(context.Background(), []string{step.file}); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got := string(b.Files()["kubernetes/pod-not-ready/index.html"])
+		if !strings.Contains(got, step.want) || !strings.Contains(got, `class="panel panel-alert"`) {
+			t.Errorf("%s: the runbook lacks %q or its Alert panel", step.name, step.want)
+		}
+		sameSite(t, step.name, b.Files(), memSite(t, root).Files())
+	}
+	if got := string(b.Files()["kubernetes/pod-not-ready/index.html"]); strings.Contains(got, "<code>KubeDeploymentRolloutStuck</code>") {
+		t.Error("the alert taken out of alert: is still on the page")
+	}
+	if len(b.RuleFiles()) != 5 {
+		t.Errorf("rule files to watch: %v", b.RuleFiles())
+	}
+}

@@ -98,6 +98,8 @@ type Builder struct {
 	// place; pending are the files changed since it.
 	last    *state
 	pending map[string]bool
+	// alerts is the last build's alerting rules (alerts.go).
+	alerts alertState
 }
 
 // Files returns the last good in-memory build (Options.Memory), by slash
@@ -346,6 +348,7 @@ func (b *Builder) checkPage(pg *Page, name string, now time.Time) diag.List {
 	pg.Warnings = ds.Warnings()
 	pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())
 	pg.Migrations = b.migrationViews(pg, contentDir)
+	b.attachAlerts(pg, name)
 	return ds
 }
 

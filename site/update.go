@@ -99,6 +99,9 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	// A migration's SQL is read by the plans that ship it: they are checked
 	// and rendered again.
 	files = withMigrationPlans(s, contentDir, files)
+	if b.alertsTouched(s, files) {
+		return nil, false, nil // the join of alerts to pages spans the site
+	}
 	// A new or deleted page comes alone, or the two together: a rename.
 	lone := len(files) == 1 || renamed(s, contentDir, files)
 	for _, f := range files {

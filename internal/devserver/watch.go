@@ -38,7 +38,7 @@ func ignored(name string) bool {
 func (s *Server) sources() (dirs []string, files []string) {
 	cfg := s.builder.Load().Config()
 	dirs = []string{cfg.Path(cfg.ContentDir), cfg.Path(filepath.Join("themes", cfg.Theme)), cfg.Path(cfg.DrillsDir)}
-	files = []string{cfg.Path("rollbook.yaml")}
+	files = append([]string{cfg.Path("rollbook.yaml")}, s.builder.Load().RuleFiles()...)
 	return dirs, files
 }
 
