@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/rollbook/rollbook/internal/diag"
 )
 
 // Page is a page of the site an alert may be joined to.
@@ -78,18 +80,15 @@ func (ix *Index) Linked(path string) bool { return ix.linked[path] }
 // Closest returns the alert name nearest to name (a renamed alert), or ""
 // when none is close.
 func (ix *Index) Closest(name string) string {
-	best, bestD := "", max(3, len(name)/4+1)
 	keys := make([]string, 0, len(ix.names))
 	for k := range ix.names {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		if d := EditDistance(strings.ToLower(name), k); d < bestD {
-			best, bestD = ix.names[k][0].Name, d
-		}
+	if k := diag.Closest(name, keys, max(3, len(name)/4+1)); k != "" {
+		return ix.names[k][0].Name
 	}
-	return best
+	return ""
 }
 
 // Join joins each alert of files to its runbook page: by its runbook_url

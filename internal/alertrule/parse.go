@@ -18,6 +18,8 @@ import (
 
 	goyaml "github.com/goccy/go-yaml"
 	goccy "github.com/goccy/go-yaml/parser"
+
+	"github.com/rollbook/rollbook/internal/diag"
 )
 
 // ProblemKind says what is wrong with a rule file; the checks give each
@@ -301,7 +303,7 @@ func unknownKeys(m *yaml.Node, known []string, what string) []Problem {
 			continue
 		}
 		fix := "remove it; a " + what + " has " + strings.Join(known, ", ")
-		if s := closest(k.Value, known); s != "" {
+		if s := diag.Closest(k.Value, known, 3); s != "" {
 			fix = fmt.Sprintf("did you mean %q?", s)
 		}
 		ps = append(ps, Problem{Kind: BadRule, Pos: pos(k), Message: fmt.Sprintf("field %q is not known in a %s: Prometheus refuses the file", k.Value, what), Fix: fix})
@@ -444,36 +446,4 @@ func indentOf(src []byte, l int) int {
 		n++
 	}
 	return n
-}
-
-// closest returns the name within two edits of s, or "".
-func closest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := EditDistance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// EditDistance is the Levenshtein distance between a and b, in bytes.
-func EditDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -368,39 +368,14 @@ func mapKey(k ast.MapKeyNode) string {
 	return strings.TrimSpace(k.String())
 }
 
+// closest is the known key within two edits of key, or "".
 func closest(key string, fs map[string]fieldInfo) string {
-	best, bestD := "", 3
 	names := make([]string, 0, len(fs))
 	for n := range fs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		if dd := editDistance(key, n); dd < bestD {
-			best, bestD = n, dd
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return diag.Closest(key, names, 3)
 }
 
 var (
