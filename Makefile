@@ -6,13 +6,22 @@ BENCH_N ?= 10000
 export TESTCONTAINERS_RYUK_DISABLED = true
 export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
 
-.PHONY: all build run test vet lint bench fuzz clean
+.PHONY: all build run test vet lint bench fuzz clean example-images
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/rollbook ./cmd/rollbook
 	CGO_ENABLED=0 $(GO) build -o bin/rollbook-agent ./cmd/rollbook-agent
+
+# The example service the checkout and payments plans drill (SPEC 3.1):
+# a static binary beside its Dockerfile, and the stable releases' images
+# the plans name by tag (their canaries are built from the Dockerfile).
+EXAMPLE = cmd/example-orders
+example-images:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(EXAMPLE)/example-orders ./$(EXAMPLE)
+	docker build -q --build-arg VERSION=5.9.2 -t example-orders:5.9.2 $(EXAMPLE)
+	docker build -q --build-arg VERSION=2.3.1 -t example-orders:2.3.1 $(EXAMPLE)
 
 run: build
 	./bin/rollbook serve --port $(PORT)
@@ -44,4 +53,4 @@ fuzz:
 	$(GO) test ./site -run XXX -fuzz FuzzCollapseSpace -fuzztime 30s
 
 clean:
-	rm -rf bin public drills .public.tmp-*
+	rm -rf bin public drills .public.tmp-* $(EXAMPLE)/example-orders

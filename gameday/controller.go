@@ -360,8 +360,6 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	switch {
 	case c.freeze.Load():
 		return c.halt(ctx, "freeze on: no automatic action", why)
-	case !c.Policy.Rollback.Automatic:
-		return c.halt(ctx, "automatic rollback is off: a human decides", why)
 	}
 	if len(c.Policy.Contract) > 0 {
 		f := c.Policy.Contract[0]
@@ -369,16 +367,23 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 		dyn := ""
 		if err := c.Health.StableSmoke(ctx); err != nil {
 			dyn = "; the stable release's smoke check fails against the migrated database: " + err.Error()
-			c.record(Event{Type: drillreport.EventGuard, Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+		} else {
+			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(true), Message: "migration guard (dynamic): stable smoke still passes against the migrated database"})
 		}
 		return c.halt(ctx, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
 	}
 	if len(c.Policy.Migrations) > 0 {
 		if err := c.Health.StableSmoke(ctx); err != nil {
-			c.record(Event{Type: drillreport.EventGuard, Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
 			return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
 		}
-		c.record(Event{Type: drillreport.EventGuard, Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
+		c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(true), Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
+	}
+	// A human decides only once the guard had its say: a blocked
+	// rollback is the reason the page names.
+	if !c.Policy.Rollback.Automatic {
+		return c.halt(ctx, "automatic rollback is off: a human decides", why)
 	}
 	mx := c.Policy.Rollback.MaxAutomatic
 	if !c.Ledger.Allow(c.Clock.Now(), mx.Count, mx.Per.D()) {

@@ -336,8 +336,8 @@ func TestEveryAssertionKnown(t *testing.T) {
 	pol := testPolicy(true)
 	f := facts{injectedAt: 0, triggerAt: time.Second, rolledBackAt: 2 * time.Second}
 	for _, s := range scenario.All {
-		got := assertions(s, pol, f)
-		if len(got) != len(s.Asserts) {
+		got := append(assertions(s, s.Asserts, pol, f), assertions(s, s.ExpandAsserts, pol, f)...)
+		if len(got) != len(s.Asserts)+len(s.ExpandAsserts) {
 			t.Errorf("%s: %d assertions for %d kinds", s.Name, len(got), len(s.Asserts))
 		}
 		for _, a := range got {

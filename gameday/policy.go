@@ -27,6 +27,11 @@ type Policy struct {
 	// found in them.
 	Migrations []string
 	Contract   []migrate.Finding
+	// ContractFiles are the Migrations that hold a contract change.
+	ContractFiles map[string]bool
+	// OwnService is the team's own service (gameday.service), nil for
+	// the built-in demo service.
+	OwnService *ServicePlan
 
 	// Scale divides every plan duration: 120 runs a 2-minute window in one
 	// second. Rate is the load generator's requests per second.
@@ -67,6 +72,9 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 			return Policy{}, err
 		}
 	}
+	if p.Gameday.Service.Defined() {
+		pol.OwnService = &ServicePlan{GamedayService: p.Gameday.Service, Database: p.Gameday.Database, Dir: planDir}
+	}
 	if pol.Scale <= 0 {
 		var bake time.Duration
 		for _, s := range pol.Steps {
@@ -81,6 +89,18 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 	return pol, nil
 }
 
+// ServicePlan is a plan's gameday.service and gameday.database, with the
+// plan's folder that their paths are relative to.
+type ServicePlan struct {
+	plan.GamedayService
+	Database plan.GamedayDatabase
+	Dir      string
+}
+
+// ExpandOnly reports whether the plan's own migrations hold no contract
+// change: its incompatible-migration drill proves rollback safe instead.
+func (p Policy) ExpandOnly() bool { return p.OwnService != nil && len(p.ContractFiles) == 0 }
+
 // AddMigration adds a canary migration and classifies it.
 func (p *Policy) AddMigration(file string) error {
 	res, err := migrate.AnalyzeFile(file)
@@ -90,6 +110,10 @@ func (p *Policy) AddMigration(file string) error {
 	p.Migrations = append(p.Migrations, file)
 	for _, f := range res.Findings {
 		if f.Phase == migrate.Contract {
+			if p.ContractFiles == nil {
+				p.ContractFiles = map[string]bool{}
+			}
+			p.ContractFiles[file] = true
 			f.Statement = filepath.Base(file) + ": " + f.Statement
 			p.Contract = append(p.Contract, f)
 		}

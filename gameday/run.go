@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillenv"
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
@@ -26,6 +28,9 @@ type RunOptions struct {
 	// AgentImage and DBImage are ready image references (see Images).
 	AgentImage string
 	DBImage    string
+	// RunID names the drill's containers (default: plan, scenario and
+	// start time).
+	RunID string
 	// Timeout bounds the whole drill; 0 means 3 minutes.
 	Timeout time.Duration
 	Ledger  *Ledger
@@ -64,25 +69,17 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if len(runID) > 60 {
 		runID = runID[len(runID)-60:]
 	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
-	canaryMigrations := append([]string(nil), pol.Migrations...)
-	if sc.Inject.Contract {
-		dir, err := os.MkdirTemp("", "rollbook-drill-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		// The demo service's stable release reads orders.note; the canary drops it.
-		f := filepath.Join(dir, "9999_drill_drop_orders_note.sql")
-		if err := os.WriteFile(f, []byte("-- injected by the incompatible-migration drill\nALTER TABLE orders DROP COLUMN note;\n"), 0o644); err != nil {
-			return nil, err
-		}
-		if err := pol.AddMigration(f); err != nil {
-			return nil, err
-		}
-		canaryMigrations = append(canaryMigrations, f)
+	if opts.RunID != "" {
+		runID = opts.RunID
 	}
-	env, err := drillenv.Start(ctx, drillenv.Options{RunID: runID, AgentImage: opts.AgentImage, DBImage: opts.DBImage, CanaryMigrations: canaryMigrations})
+	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
+	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
+	if err != nil {
+		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+	}
+	defer done()
+	rep.Images = images
+	env, err := drillenv.Start(ctx, envOpts)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
 	}
@@ -104,7 +101,16 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}()
 
 	w := &world{env: env, http: &http.Client{Timeout: 3 * time.Second}}
-	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log, OnEvent: opts.OnEvent}
+	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
+	c.OnEvent = func(e Event) {
+		if opts.OnEvent != nil {
+			opts.OnEvent(e)
+		}
+		// The releases' own words at the moment the trigger fired.
+		if e.Type == drillreport.EventTrigger {
+			c.Record(Event{Type: drillreport.EventLog, Message: "the releases' last log lines at the trigger", Logs: releaseLogs(ctx, env)})
+		}
+	}
 	c.SetFreeze(sc.Inject.Freeze)
 	c.Record(Event{Type: drillreport.EventAction, Action: drillreport.ActionStarted, Message: "drill " + runID + " started: containers up"})
 	if err := w.put(ctx, env.LoadURL+drillagent.PathRate, map[string]float64{"rate": pol.Rate}); err != nil {
@@ -140,8 +146,15 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	rep.Pages, _ = w.pages(ctx)
 	rep.Timeline, rep.Intervals = c.Events(), c.Measurements()
-	rep.Assertions = assertions(sc, pol, f)
-	if sc.Page && len(rep.Pages) == 0 {
+	asserts, paged := sc.Asserts, sc.Page
+	if pol.ExpandOnly() && len(sc.ExpandAsserts) > 0 {
+		// The opposite proof: a safe rollback pages nobody.
+		asserts, paged = sc.ExpandAsserts, false
+	}
+	rep.Assertions = assertions(sc, asserts, pol, f)
+	rep.Guard = guardSummary(pol, sc, f)
+	rep.Logs = releaseLogs(ctx, env)
+	if paged && len(rep.Pages) == 0 {
 		rep.Assertions = append(rep.Assertions, check("the pager received the page", false, "the pager container holds no page"))
 	}
 	if f.triggerAt >= 0 && f.injectedAt >= 0 {
@@ -182,13 +195,23 @@ func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) 
 		injected(msg)
 	}
 	if in.StableBroken {
-		if err := w.post(ctx, w.env.StableURL+drillagent.PathBreak, map[string]any{"health": true}); err != nil {
+		if w.env.Service != nil {
+			// The team's service cannot be told to break: the proxy its
+			// health checks pass through fails them instead.
+			if err := w.put(ctx, w.env.StableHealthURL+drillagent.PathFaults, map[string]any{"error_rate": 1, "faults_health": true}); err != nil {
+				return err
+			}
+		} else if err := w.post(ctx, w.env.StableURL+drillagent.PathBreak, map[string]any{"health": true}); err != nil {
 			return err
 		}
 		injected("injected: stable release reports unhealthy")
 	}
 	if in.Contract {
-		injected("injected: canary shipped a contract migration (drops orders.note, which stable reads)")
+		if w.env.Service == nil {
+			injected("injected: canary shipped a contract migration (drops orders.note, which stable reads)")
+		} else {
+			injected("the canary shipped the plan's own migrations: " + strings.Join(migrationNames(c.Policy.Migrations), ", "))
+		}
 	}
 	if in.Freeze {
 		injected("freeze switch on")
@@ -257,14 +280,21 @@ func (w *world) Snapshot(ctx context.Context) (analysis.Snapshot, error) {
 }
 
 func (w *world) CanaryReady(ctx context.Context) bool {
-	return w.send(ctx, http.MethodGet, w.env.FaultsURL+drillagent.PathReady, nil) == nil
+	return w.send(ctx, http.MethodGet, w.env.FaultsURL+w.env.ReadyPath, nil) == nil
 }
 
 func (w *world) StableReady(ctx context.Context) error {
-	return w.send(ctx, http.MethodGet, w.env.StableURL+drillagent.PathReady, nil)
+	if w.env.StableHealthURL != "" {
+		return w.send(ctx, http.MethodGet, w.env.StableHealthURL+w.env.ReadyPath, nil)
+	}
+	return w.send(ctx, http.MethodGet, w.env.StableURL+w.env.ReadyPath, nil)
 }
 
+// StableSmoke runs the stable release's own smoke list (the demo's /smoke).
 func (w *world) StableSmoke(ctx context.Context) error {
+	if w.env.Service != nil {
+		return drillenv.Smoke(ctx, w.env.StableURL, w.env.Service.Smoke)
+	}
 	return w.send(ctx, http.MethodGet, w.env.StableURL+drillagent.PathSmoke, nil)
 }
 
@@ -280,4 +310,120 @@ func (w *world) pages(ctx context.Context) ([]Page, error) {
 	defer resp.Body.Close()
 	var ps []Page
 	return ps, json.NewDecoder(resp.Body).Decode(&ps)
+}
+
+// environment says what the drill of sc starts: the demo service with an
+// injected contract migration when the scenario needs one, or the team's
+// own service with the plan's migrations (its contract ones only in the
+// scenario that ships them). It returns the policy as drilled and a
+// function that removes temporary files.
+func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, agentImage, dbImage string) (drillenv.Options, []drillreport.Image, Policy, func(), error) {
+	opts := drillenv.Options{RunID: runID, AgentImage: agentImage, DBImage: dbImage}
+	done := func() {}
+	if pol.OwnService == nil {
+		opts.CanaryMigrations = append([]string(nil), pol.Migrations...)
+		if sc.Inject.Contract {
+			dir, err := os.MkdirTemp("", "rollbook-drill-")
+			if err != nil {
+				return opts, nil, pol, done, err
+			}
+			done = func() { os.RemoveAll(dir) }
+			// The demo service's stable release reads orders.note; the canary drops it.
+			f := filepath.Join(dir, "9999_drill_drop_orders_note.sql")
+			if err := os.WriteFile(f, []byte("-- injected by the incompatible-migration drill\nALTER TABLE orders DROP COLUMN note;\n"), 0o644); err != nil {
+				return opts, nil, pol, done, err
+			}
+			if err := pol.AddMigration(f); err != nil {
+				return opts, nil, pol, done, err
+			}
+			opts.CanaryMigrations = append(opts.CanaryMigrations, f)
+		}
+		return opts, nil, pol, done, nil
+	}
+	sp := pol.OwnService
+	svc := &drillenv.Service{Port: sp.Port, Env: sp.Env, Ready: sp.Ready, Smoke: sp.Smoke, Traffic: sp.Traffic, Database: sp.Database.Name}
+	if sp.Database.Schema != "" {
+		svc.Schema = filepath.Join(sp.Dir, filepath.FromSlash(sp.Database.Schema))
+	}
+	var images []drillreport.Image
+	for _, r := range []struct {
+		name string
+		rel  plan.Release
+		dst  *drillenv.Image
+	}{{"stable", sp.Stable, &svc.Stable}, {"canary", sp.Canary, &svc.Canary}} {
+		spec := drillenv.ReleaseSpec{Release: r.name, Image: r.rel.Image, Dockerfile: r.rel.Build.Dockerfile, Args: r.rel.Build.Args}
+		if c := filepath.FromSlash(r.rel.Build.Context); filepath.IsAbs(c) {
+			spec.Context = c
+		} else if c != "" {
+			spec.Context = filepath.Join(sp.Dir, c)
+		}
+		img, err := drillenv.ReleaseImage(ctx, spec)
+		if err != nil {
+			return opts, nil, pol, done, err
+		}
+		*r.dst = img
+		images = append(images, drillreport.Image{Release: r.name, Ref: img.Ref, ID: img.ID, Built: img.Built})
+	}
+	for _, d := range sp.DependsOn {
+		img, err := drillenv.ReleaseImage(ctx, drillenv.ReleaseSpec{Release: d.Name, Image: d.Image})
+		if err != nil {
+			return opts, nil, pol, done, fmt.Errorf("dependency %s: %w", d.Name, err)
+		}
+		svc.Deps = append(svc.Deps, drillenv.Dependency{Name: d.Name, Image: d.Image, Port: d.Port, Env: d.Env})
+		images = append(images, drillreport.Image{Release: d.Name, Ref: img.Ref, ID: img.ID})
+	}
+	// Contract migrations run after the release is done everywhere; only
+	// the scenario that ships one early runs it during the canary.
+	drilled := pol
+	drilled.Migrations, drilled.Contract = nil, nil
+	for _, f := range pol.Migrations {
+		if pol.ContractFiles[f] && !sc.Inject.Contract {
+			continue
+		}
+		drilled.Migrations = append(drilled.Migrations, f)
+	}
+	if sc.Inject.Contract {
+		drilled.Contract = pol.Contract
+	}
+	svc.Migrations = drilled.Migrations
+	opts.Service = svc
+	return opts, images, drilled, done, nil
+}
+
+func migrationNames(files []string) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, filepath.Base(f))
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}
+
+// releaseLogs are the last lines of each release's log.
+func releaseLogs(ctx context.Context, env *drillenv.Env) []drillreport.ReleaseLog {
+	var out []drillreport.ReleaseLog
+	for _, r := range []string{"stable", "canary"} {
+		if lines := env.LogLines(ctx, r, 20); len(lines) > 0 {
+			out = append(out, drillreport.ReleaseLog{Release: r, Lines: lines})
+		}
+	}
+	return out
+}
+
+// guardSummary says what the drill proved about the migration guard.
+func guardSummary(pol Policy, sc scenario.Scenario, f facts) string {
+	if !sc.Inject.Contract {
+		return ""
+	}
+	switch {
+	case f.smokePassed == nil:
+		return "the migration guard was not reached (no trigger fired)"
+	case pol.ExpandOnly() && *f.smokePassed:
+		return "expand-only migrations (" + strings.Join(migrationNames(pol.Migrations), ", ") + "): the stable release's smoke checks still pass after the canary's migrations, so rolling back is safe"
+	case !*f.smokePassed:
+		return "contract migration (" + strings.Join(migrationNames(pol.Migrations), ", ") + "): the stable release's smoke checks fail against the migrated database; the guard blocked the automatic rollback and paged"
+	}
+	return "the stable release's smoke checks pass after the migrations"
 }

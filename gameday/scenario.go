@@ -34,6 +34,7 @@ type facts struct {
 	afterErrRate  float64
 	baseErrRate   float64
 	afterCanary   float64
+	smokePassed   *bool // the dynamic guard's last verdict
 }
 
 func collect(evs []Event) facts {
@@ -73,6 +74,10 @@ func collect(evs []Event) facts {
 				f.pages++
 				f.pageText += e.Page.Summary + ": " + e.Page.Reason + "\n"
 			}
+		case drillreport.EventGuard:
+			if e.SmokePassed != nil {
+				f.smokePassed = e.SmokePassed
+			}
 		case drillreport.EventAction:
 			if e.Action == drillreport.ActionCanaryStopped {
 				f.canaryStopped = true
@@ -88,9 +93,9 @@ func check(name string, ok bool, format string, args ...any) Assertion {
 }
 
 // assertions returns what the scenario must show (its row of the table).
-func assertions(s scenario.Scenario, p Policy, f facts) []Assertion {
+func assertions(s scenario.Scenario, kinds []scenario.Assertion, p Policy, f facts) []Assertion {
 	var out []Assertion
-	for _, a := range s.Asserts {
+	for _, a := range kinds {
 		if r, ok := assert(a, s, p, f); ok {
 			out = append(out, r)
 		}
@@ -143,6 +148,10 @@ func assert(a scenario.Assertion, s scenario.Scenario, p Policy, f facts) (Asser
 		return check("then halted and paged", f.final == Halted && f.pages >= 1, "final state %s, pages %d", f.final, f.pages), true
 	case scenario.NoThrashing:
 		return check("no thrashing", !f.weightRaised, "canary weight raised again after the rollback began: %v", f.weightRaised), true
+	case scenario.StableSmokeFails:
+		return check("the stable release's smoke checks fail against the migrated database", f.smokePassed != nil && !*f.smokePassed, "dynamic guard verdict: %s", verdict(f.smokePassed)), true
+	case scenario.StableSmokePasses:
+		return check("the stable release's smoke checks pass after the canary's migrations (rollback is safe)", f.smokePassed != nil && *f.smokePassed, "dynamic guard verdict: %s", verdict(f.smokePassed)), true
 	case scenario.NoAutomaticAction:
 		return check("no automatic action", f.rollbacks == 0 && f.finalWeight == f.weightAtTrig && !f.canaryStopped, "rollbacks %d, weight %d%% → %d%%, canary stopped %v", f.rollbacks, f.weightAtTrig, f.finalWeight, f.canaryStopped), true
 	}
@@ -159,4 +168,14 @@ func triggerLimit(p Policy, fired string) time.Duration {
 		}
 	}
 	return w
+}
+
+func verdict(p *bool) string {
+	switch {
+	case p == nil:
+		return "not reached"
+	case *p:
+		return "smoke passes"
+	}
+	return "smoke fails"
 }

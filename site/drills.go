@@ -40,8 +40,30 @@ type ScenarioResult struct {
 	State    string
 	TTD, TTR string
 	// Chart is the drill's error rate and p99 over time.
-	Chart    template.HTML
+	Chart template.HTML
+	// Images are the releases drilled (empty for the demo service), Guard
+	// what the migration guard proved, Logs the releases' last lines.
+	Images   []DrilledImage
+	Guard    string
+	Logs     []drillreport.ReleaseLog
 	ttd, ttr float64
+}
+
+// DrilledImage is one release image a drill ran: its tag and image ID.
+type DrilledImage struct {
+	Release, Ref, ID, Built string
+}
+
+func drilledImages(r *drillReport) []DrilledImage {
+	var out []DrilledImage
+	for _, im := range r.Images {
+		id := strings.TrimPrefix(im.ID, "sha256:")
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		out = append(out, DrilledImage{Release: im.Release, Ref: im.Ref, ID: id, Built: im.Built})
+	}
+	return out
 }
 
 // readDrills reads every report under dir, oldest first. A report that
@@ -71,7 +93,7 @@ func (b *Builder) attachDrills(s *loaded) {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue
 		}
-		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r)}
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}

@@ -307,6 +307,9 @@ func TestDrillReportsOnSite(t *testing.T) {
 	}
 	reports := map[string]string{
 		"1-bad-canary-errors.json": `{"plan":"content/payments/api-canary.md","scenario":"bad-canary-errors","started":"2026-11-20T10:00:00Z","passed":true,"final_state":"rolled-back","ttd_plan_seconds":150,"ttr_plan_seconds":17,
+			"images":[{"release":"stable","ref":"payments:2.3.1","id":"sha256:941d96239b7e269120f40063687f8dc75e1b9627d53ee698eecf1e7ce1d28357"},{"release":"canary","ref":"rollbook-build:ceeb90b047b7","id":"sha256:2da323e92b1887d962888ae2f4335fe20343efdc89b6201e2bb74fda534af4de","built":"built from services/payments/Dockerfile"}],
+			"guard":"expand-only migrations (0042_add_ledger_ref.sql): the stable release's smoke checks still pass after the canary's migrations, so rolling back is safe",
+			"logs":[{"release":"canary","lines":["level=ERROR msg=\"request failed\" err=<boom>"]}],
 			"timeline":[{"at_ns":100000000,"type":"injection","message":"injected"},{"at_ns":900000000,"type":"trigger","message":"trigger fired"}],
 			"intervals":[{"at_ns":250000000,"stable":{"requests":100,"error_rate":0.01,"p99_seconds":0.1},"canary":{"requests":60,"error_rate":0.3,"p99_seconds":0.12}},{"at_ns":500000000,"stable":{"requests":100,"error_rate":0.0,"p99_seconds":0.1},"canary":{"requests":60,"error_rate":0.28,"p99_seconds":0.12}}]}`,
 		"2-freeze.json":  `{"plan":"content/payments/api-canary.md","scenario":"freeze","started":"2026-11-20T10:01:00Z","passed":false,"final_state":"halted"}`,
@@ -334,7 +337,8 @@ func TestDrillReportsOnSite(t *testing.T) {
 		t.Error("a plan without a schedule is shown overdue")
 	}
 	page := read(t, root, "payments/api-canary/index.html")
-	for _, want := range []string{"last drill: fail", "bad-canary-errors", "2m30s", "17s", "drill-fail", `class="drill-chart"`, "series-canary", "marker-trigger", "drill-history"} {
+	for _, want := range []string{"last drill: fail", "bad-canary-errors", "2m30s", "17s", "drill-fail", `class="drill-chart"`, "series-canary", "marker-trigger", "drill-history",
+		"<code>payments:2.3.1</code>", ">941d96239b7e<", "stable: ", "canary: ", "rolling back is safe", "err=&lt;boom&gt;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("plan page lacks %q", want)
 		}

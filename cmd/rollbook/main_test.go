@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,6 +169,12 @@ func TestScheduledDrillShowsOnSite(t *testing.T) {
 	plan := strings.Replace(string(src), "scenarios: [bad-canary-errors, bad-canary-latency, healthy-canary, incompatible-migration, stuck-rollback, freeze]", "scenarios: [bad-canary-errors]", 1)
 	if plan == string(src) {
 		t.Fatal("fixture: scenarios line not found")
+	}
+	// The drill of the built-in demo service: the plan's own service
+	// (cmd/example-orders) is drilled in gameday's tests.
+	svc := regexp.MustCompile(`(?s)\n  # Drilled on the example.*?\n  database: \{name: payments\}`)
+	if plan = svc.ReplaceAllString(plan, ""); strings.Contains(plan, "service:\n") {
+		t.Fatal("fixture: gameday.service block not removed")
 	}
 	write := func(rel, body string) {
 		p := filepath.Join(dir, rel)

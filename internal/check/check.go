@@ -58,6 +58,7 @@ func Plan(p *plan.Plan, name string, opts Options) diag.List {
 	c.window()
 	c.review()
 	c.gameday()
+	c.gamedayService()
 	c.ds.Sort()
 	return c.ds
 }

@@ -55,6 +55,7 @@ var rules = []Rule{
 	{"stale-review", diag.Warning, "a plan was reviewed within stale_after"},
 	{"gameday-trigger", diag.Error, "a drilled scenario has the trigger it needs to fire"},
 	{"gameday-steps", diag.Error, "a drilled canary scenario has canary steps"},
+	{"gameday-service", diag.Error, "gameday.service and gameday.database name releases, paths, checks and files a drill can use"},
 
 	// The site (package site).
 	{"url", diag.Error, "a page's url, slug and aliases stay inside the site"},

@@ -65,14 +65,23 @@ func Main(ctx context.Context, args []string) int {
 		}
 		h = NewPager()
 	case "load":
-		var target string
+		var target, mix string
 		var rate float64
-		fs.StringVar(&target, "target", "http://router:8080/api/orders", "URL to send requests to")
+		fs.StringVar(&target, "target", "http://router:8080"+PathOrders, "URL to send requests to (with --mix: the base URL)")
+		fs.StringVar(&mix, "mix", "", `request mix as JSON: [{"Method": "GET", "Path": "/orders", "Body": "", "Weight": 9}, …]`)
 		fs.Float64Var(&rate, "rate", 50, "requests per second")
 		if err := fs.Parse(rest); err != nil {
 			return 2
 		}
 		l := NewLoad(target, rate)
+		if mix != "" {
+			var m []MixRequest
+			if err := json.Unmarshal([]byte(mix), &m); err != nil || len(m) == 0 {
+				fmt.Fprintf(os.Stderr, "--mix: want a JSON list of requests: %v\n", err)
+				return 2
+			}
+			l.SetMix(m)
+		}
 		h, start = l, l.Run
 	default:
 		fmt.Fprintf(os.Stderr, "unknown role %q: use app, router, faults, pager or load\n", role)

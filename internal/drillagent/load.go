@@ -3,8 +3,10 @@ package drillagent
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,11 +16,14 @@ type Load struct {
 	target string
 	client *http.Client
 	mux    *http.ServeMux
+	// mix is the request mix (empty: GET target); total its weights.
+	mix   []MixRequest
+	total int
 
 	mu      sync.Mutex
 	rate    float64
 	codes   map[string]uint64
-	total   uint64
+	sent    uint64
 	dropped uint64
 }
 
@@ -79,9 +84,57 @@ func (l *Load) Run(ctx context.Context) error {
 	}
 }
 
+// MixRequest is one request of a traffic mix, sent in proportion to its
+// weight (plan.Request's fields, as JSON).
+type MixRequest struct {
+	Method string `json:"Method"`
+	Path   string `json:"Path"`
+	Body   string `json:"Body"`
+	Weight int    `json:"Weight"`
+}
+
+// SetMix makes the load generator send mix to target+path instead of GET
+// target. A weight of 0 counts as 1.
+func (l *Load) SetMix(mix []MixRequest) {
+	l.mix, l.total = mix, 0
+	for i := range l.mix {
+		if l.mix[i].Weight <= 0 {
+			l.mix[i].Weight = 1
+		}
+		if l.mix[i].Method == "" {
+			l.mix[i].Method = http.MethodGet
+		}
+		l.total += l.mix[i].Weight
+	}
+}
+
+func (l *Load) request(ctx context.Context) (*http.Request, error) {
+	if len(l.mix) == 0 {
+		return http.NewRequestWithContext(ctx, http.MethodGet, l.target, nil)
+	}
+	n := rand.IntN(l.total)
+	m := l.mix[0]
+	for _, x := range l.mix {
+		if n < x.Weight {
+			m = x
+			break
+		}
+		n -= x.Weight
+	}
+	var body io.Reader
+	if m.Body != "" {
+		body = strings.NewReader(m.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, m.Method, l.target+m.Path, body)
+	if err == nil && m.Body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, err
+}
+
 func (l *Load) one(ctx context.Context) {
 	code := "error"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.target, nil)
+	req, err := l.request(ctx)
 	if err == nil {
 		resp, err := l.client.Do(req)
 		if err == nil {
@@ -95,7 +148,7 @@ func (l *Load) one(ctx context.Context) {
 	}
 	l.mu.Lock()
 	l.codes[code]++
-	l.total++
+	l.sent++
 	l.mu.Unlock()
 }
 
@@ -130,5 +183,5 @@ func (l *Load) stats(w http.ResponseWriter, _ *http.Request) {
 	for k, v := range l.codes {
 		codes[k] = v
 	}
-	writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.total, "dropped": l.dropped, "codes": codes})
+	writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.sent, "dropped": l.dropped, "codes": codes})
 }

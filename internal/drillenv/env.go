@@ -74,6 +74,10 @@ type Options struct {
 	BeforeCanary func(ctx context.Context, e *Env) error
 	// Log receives progress at debug level; nil discards it.
 	Log *slog.Logger
+	// Service, when set, runs the team's own releases instead of the demo
+	// app (SPEC 3.1); StableMigrations and CanaryMigrations are then
+	// unused.
+	Service *Service
 }
 
 // Env is a running drill environment. The URLs are http://127.0.0.1:PORT
@@ -85,6 +89,12 @@ type Env struct {
 	// PagerURL serves /pages; LoadURL serves /stats and /admin/rate;
 	// StableURL and CanaryURL reach each release directly.
 	RouterURL, FaultsURL, PagerURL, LoadURL, StableURL, CanaryURL string
+	// StableHealthURL reaches the stable release through a fault injector
+	// of its own (the team's service only: stuck-rollback breaks its
+	// health there); ReadyPath is the releases' readiness path.
+	StableHealthURL, ReadyPath string
+	// Service is the team's service this drill runs (nil: the demo app).
+	Service *Service
 
 	log        *slog.Logger
 	mu         sync.Mutex
@@ -155,36 +165,57 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	tcl := tcLogger{log}
 
 	run := func(ctx context.Context, name, image string, wt wait.Strategy, files []testcontainers.ContainerFile, env map[string]string, port string, cmd ...string) error {
-		start := time.Now()
-		copts := []testcontainers.ContainerCustomizer{
-			testcontainers.WithLogger(tcl),
-			testcontainers.WithLabels(labels),
-			tcnetwork.WithNetwork([]string{name}, nw),
-			testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", opts.RunID, name)),
-			testcontainers.WithExposedPorts(port),
-			testcontainers.WithWaitStrategy(wt),
-		}
-		if len(cmd) > 0 {
-			copts = append(copts, testcontainers.WithCmd(cmd...))
-		}
-		if len(files) > 0 {
-			copts = append(copts, testcontainers.WithFiles(files...))
-		}
-		if len(env) > 0 {
-			copts = append(copts, testcontainers.WithEnv(env))
-		}
-		ct, err := testcontainers.Run(ctx, image, copts...)
-		if ct != nil {
-			e.mu.Lock()
-			e.containers[name] = ct
-			e.mu.Unlock()
-		}
-		if err != nil {
-			return fmt.Errorf("starting %s (%s): %w%s", name, image, startErr(ctx, err), logsTail(ct))
-		}
-		log.Debug("container ready", "drill", opts.RunID, "name", name, "took", time.Since(start).Round(time.Millisecond))
-		return nil
+		return e.run(ctx, nw, labels, tcl, name, image, wt, files, env, port, cmd...)
 	}
+	if opts.Service != nil {
+		if err := e.startService(ctx, opts, run); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+	e.ReadyPath = "/health/ready"
+	if err := e.startDemo(ctx, opts, run, stableFiles, canaryFiles); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// runFunc starts one container of the drill and waits for wt.
+type runFunc func(ctx context.Context, name, image string, wt wait.Strategy, files []testcontainers.ContainerFile, env map[string]string, port string, cmd ...string) error
+
+func (e *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, labels map[string]string, tcl tcLogger, name, image string, wt wait.Strategy, files []testcontainers.ContainerFile, env map[string]string, port string, cmd ...string) error {
+	start := time.Now()
+	copts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithLogger(tcl),
+		testcontainers.WithLabels(labels),
+		tcnetwork.WithNetwork([]string{name}, nw),
+		testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", e.RunID, name)),
+		testcontainers.WithExposedPorts(port),
+		testcontainers.WithWaitStrategy(wt),
+	}
+	if len(cmd) > 0 {
+		copts = append(copts, testcontainers.WithCmd(cmd...))
+	}
+	if len(files) > 0 {
+		copts = append(copts, testcontainers.WithFiles(files...))
+	}
+	if len(env) > 0 {
+		copts = append(copts, testcontainers.WithEnv(env))
+	}
+	ct, err := testcontainers.Run(ctx, image, copts...)
+	if ct != nil {
+		e.mu.Lock()
+		e.containers[name] = ct
+		e.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("starting %s (%s): %w%s", name, image, startErr(ctx, err), logsTail(ct))
+	}
+	e.log.Debug("container ready", "drill", e.RunID, "name", name, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (e *Env) startDemo(ctx context.Context, opts Options, run runFunc, stableFiles, canaryFiles []testcontainers.ContainerFile) (err error) {
 	// The fault injector and the router pass /health/* on to releases that
 	// may not be up yet: they are ready when their own admin API answers.
 	ready := func(path string) wait.Strategy {
@@ -217,32 +248,32 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return run(gctx, "router", opts.AgentImage, ready("/admin/weights"), nil, nil, agentPort, "router", "--stable", "http://stable:8080", "--canary", "http://faults:8080")
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
 	for name, dst := range map[string]*string{"router": &e.RouterURL, "faults": &e.FaultsURL, "pager": &e.PagerURL, "load": &e.LoadURL, "stable": &e.StableURL} {
-		if *dst, err = e.endpoint(ctx, name); err != nil {
-			return nil, err
+		if *dst, err = e.endpoint(ctx, name, agentPort); err != nil {
+			return err
 		}
 	}
 	if opts.BeforeCanary != nil {
 		if err := opts.BeforeCanary(ctx, e); err != nil {
-			return nil, fmt.Errorf("before the canary: %w", err)
+			return fmt.Errorf("before the canary: %w", err)
 		}
 	}
 	if err := run(ctx, "canary", opts.AgentImage, ready("/health/ready"), canaryFiles, nil, agentPort, "app", "--release", "canary", "--db", dbURL, "--migrations", "/migrations"); err != nil {
-		return nil, err
+		return err
 	}
-	if e.CanaryURL, err = e.endpoint(ctx, "canary"); err != nil {
-		return nil, err
+	if e.CanaryURL, err = e.endpoint(ctx, "canary", agentPort); err != nil {
+		return err
 	}
 	// Load starts once the whole path behind the router answers, so its
 	// counts hold no start-up errors.
 	if opts.LoadRate > 0 {
 		if err := setRate(ctx, e.LoadURL, opts.LoadRate); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return e, nil
+	return nil
 }
 
 func setRate(ctx context.Context, loadURL string, rate float64) error {
@@ -262,11 +293,11 @@ func setRate(ctx context.Context, loadURL string, rate float64) error {
 	return nil
 }
 
-func (e *Env) endpoint(ctx context.Context, name string) (string, error) {
+func (e *Env) endpoint(ctx context.Context, name, port string) (string, error) {
 	e.mu.Lock()
 	ct := e.containers[name]
 	e.mu.Unlock()
-	u, err := ct.PortEndpoint(ctx, agentPort, "http")
+	u, err := ct.PortEndpoint(ctx, port, "http")
 	if err != nil {
 		return "", fmt.Errorf("finding the %s port on the host: %w", name, err)
 	}

@@ -72,6 +72,9 @@ type Event struct {
 	Page   *Page  `json:"page,omitempty"`
 	Error  string `json:"error,omitempty"`
 	Action Action `json:"action,omitempty"`
+	// SmokePassed is the dynamic migration guard's verdict (guard events):
+	// the stable release's smoke checks against the migrated database.
+	SmokePassed *bool `json:"smoke_passed,omitempty"`
 	// Logs holds each release's last log lines (log events).
 	Logs    []ReleaseLog      `json:"logs,omitempty"`
 	Results []analysis.Result `json:"results,omitempty"`

@@ -100,8 +100,17 @@ func SampleEnvData(deps []Dependency) EnvData {
 	return d
 }
 
-// EnvFields lists EnvData's fields, for error messages.
-const EnvFields = ".DatabaseURL, .DatabaseHost, .DatabasePort, .DatabaseName, .DatabaseUser, .Release, .Port, (index .Hosts \"NAME\")"
+// EnvFields lists what env templates can use, for error messages.
+const EnvFields = `.DatabaseURL, .DatabaseHost, .DatabasePort, .DatabaseName, .DatabaseUser, .Release, .Port, .Host "DEPENDENCY"`
+
+// Host is a dependency's host:port on the drill network.
+func (d EnvData) Host(name string) (string, error) {
+	h, ok := d.Hosts[name]
+	if !ok {
+		return "", fmt.Errorf("no dependency %q in depends_on", name)
+	}
+	return h, nil
+}
 
 // RenderEnv fills in env templates; an unknown field or dependency is an
 // error naming the key.

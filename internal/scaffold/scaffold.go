@@ -68,6 +68,24 @@ rollback:
   automatic: true
   decision_maker: incident commander
   max_automatic: {count: 1, per: 1h}
+# Game day (rollbook gameday run): uncomment to drill your own service
+# instead of the built-in demo one (SPEC 3.1).
+# gameday:
+#   scenarios: [bad-canary-errors, healthy-canary, incompatible-migration]
+#   service:
+#     stable: {image: "{{.Service}}:TODO-current"}     # a local image: docker build -t / docker load
+#     canary: {build: {context: ../../services/{{.Service}}, dockerfile: Dockerfile, args: {VERSION: "TODO-new"}}}
+#     port: 8080                                   # the port the service listens on in its container
+#     env: {DATABASE_URL: "{{"{{"}} .DatabaseURL {{"}}"}}"}     # also .DatabaseHost, .Port, .Release, .Host "cache"
+#     ready: /health/ready                         # polled until 200 before traffic starts
+#     metrics: /metrics                            # optional: the service's own Prometheus metrics
+#     smoke:                                       # the stable release's own checks: the migration guard
+#       - {method: GET, path: "/TODO?limit=1", expect: 200}
+#     traffic:                                     # the load generator's request mix
+#       - {method: GET, path: /TODO, weight: 9}
+#       - {method: POST, path: /TODO, body: '{"TODO": 1}', weight: 1}
+#     depends_on: []                               # e.g. {name: cache, image: "redis-local:7", port: 6379}
+#   database: {name: {{.Service}}}                  # add schema: schema.sql to start from a schema dump
 {{- end}}
 contacts:
   primary: "@TODO-oncall"

@@ -45,6 +45,8 @@ const (
 	HaltedAndPaged                            // halted with a page
 	NoThrashing                               // no weight above 0 once a rollback began
 	NoAutomaticAction                         // no rollback, no weight change, canary running
+	StableSmokeFails                          // the dynamic guard saw stable's smoke checks fail
+	StableSmokePasses                         // the dynamic guard saw them pass after the migrations
 )
 
 // Need is something a plan must have for a scenario to be drilled.
@@ -75,7 +77,10 @@ type Scenario struct {
 	Page       bool
 	PageReason string
 	Asserts    []Assertion
-	Needs      []Need
+	// ExpandAsserts replace Asserts when the team's own service is drilled
+	// with a plan whose migrations are expand-only: the opposite proof.
+	ExpandAsserts []Assertion
+	Needs         []Need
 }
 
 // All is the table, in the order drills run.
@@ -100,8 +105,9 @@ var All = []Scenario{
 	{
 		Name: "incompatible-migration", Summary: "the canary ships a contract migration and errors: the migration guard must block the rollback and page",
 		Inject: Injection{CanaryErrors: 0.3, Contract: true}, Page: true, PageReason: "migration",
-		Asserts: []Assertion{TriggerFires, RollbackBlocked, PagedWithReason, TrafficStaysPut},
-		Needs:   []Need{ErrorTrigger},
+		Asserts:       []Assertion{TriggerFires, StableSmokeFails, RollbackBlocked, PagedWithReason, TrafficStaysPut},
+		ExpandAsserts: []Assertion{TriggerFires, StableSmokePasses, RollbackWithinTarget, TrafficBackOnStable},
+		Needs:         []Need{ErrorTrigger},
 	},
 	{
 		Name: "stuck-rollback", Summary: "the stable release is broken too: one rollback, then halted and paged",

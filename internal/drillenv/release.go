@@ -1,0 +1,215 @@
+package drillenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// ReleaseSpec says where a release's image comes from: a tag on the
+// engine (Image), or a Docker build of Context (absolute) with Dockerfile
+// and Args.
+type ReleaseSpec struct {
+	Release    string // stable, canary or a dependency's name, for messages
+	Image      string
+	Context    string
+	Dockerfile string
+	Args       map[string]string
+	// Tag names a built image (default rollbook-build:<hash of the inputs>).
+	Tag string
+}
+
+// Image is a release image on the engine.
+type Image struct {
+	Release string
+	Ref     string // the tag
+	ID      string // the engine's image ID
+	Built   string // "built from DIR/Dockerfile" for a build, else ""
+}
+
+// ReleaseImage returns the image of one release: an image named by tag
+// must be on the engine (or pullable); a build runs with testcontainers'
+// FromDockerfile and, when it fails, the error holds the build log's last
+// lines.
+func ReleaseImage(ctx context.Context, spec ReleaseSpec) (Image, error) {
+	c, err := dockerClient(ctx)
+	if err != nil {
+		return Image{}, err
+	}
+	defer c.Close()
+	if spec.Image != "" {
+		if err := ensureReleaseImage(ctx, c, spec); err != nil {
+			return Image{}, err
+		}
+		return inspect(ctx, c, spec.Release, spec.Image, "")
+	}
+	return buildRelease(ctx, c, spec)
+}
+
+func ensureReleaseImage(ctx context.Context, c *client.Client, spec ReleaseSpec) error {
+	if imageExists(ctx, c, spec.Image) {
+		return nil
+	}
+	// A registry may not answer at all here: the pull gets 20 seconds.
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	resp, err := c.ImagePull(pctx, spec.Image, client.ImagePullOptions{})
+	if err == nil {
+		err = resp.Wait(pctx)
+	}
+	if err == nil && imageExists(ctx, c, spec.Image) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("the %s release's image %s is not on the Docker engine and could not be pulled (%v): build it (docker build -t %s DIR) or load it (docker load -i FILE.tar), or give gameday.service.%s a build: {context: DIR}",
+		spec.Release, spec.Image, err, spec.Image, spec.Release)
+}
+
+func inspect(ctx context.Context, c *client.Client, release, ref, built string) (Image, error) {
+	res, err := c.ImageInspect(ctx, ref)
+	if err != nil {
+		return Image{}, fmt.Errorf("inspecting the %s release's image %s: %w", release, ref, err)
+	}
+	return Image{Release: release, Ref: ref, ID: res.ID, Built: built}, nil
+}
+
+// buildMu serialises builds: two drills building one context at once
+// would only compete for the two cores.
+var buildMu sync.Mutex
+
+func buildRelease(ctx context.Context, c *client.Client, spec ReleaseSpec) (Image, error) {
+	dockerfile := spec.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	st, err := os.Stat(spec.Context)
+	if err != nil || !st.IsDir() {
+		return Image{}, fmt.Errorf("the %s release's build context %s is not a folder: fix gameday.service.%s.build.context (relative to the plan)", spec.Release, spec.Context, spec.Release)
+	}
+	df := filepath.Join(spec.Context, filepath.FromSlash(dockerfile))
+	if _, err := os.Stat(df); err != nil {
+		return Image{}, fmt.Errorf("the %s release's Dockerfile %s does not exist: add it, or set gameday.service.%s.build.dockerfile to its path inside the context", spec.Release, df, spec.Release)
+	}
+	tag := spec.Tag
+	if tag == "" {
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\n%s\n", spec.Context, dockerfile)
+		keys := make([]string, 0, len(spec.Args))
+		for k := range spec.Args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s=%s\n", k, spec.Args[k])
+		}
+		tag = "rollbook-build:" + hex.EncodeToString(h.Sum(nil))[:12]
+	}
+	repo, version, _ := strings.Cut(tag, ":")
+	if version == "" {
+		version = "latest"
+	}
+	args := map[string]*string{}
+	for k, v := range spec.Args {
+		args[k] = &v
+	}
+	log := &lastLines{max: 20}
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return Image{}, fmt.Errorf("building the %s release: %w", spec.Release, err)
+	}
+	defer p.Close()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	_, err = p.BuildImage(bctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
+		Context: spec.Context, Dockerfile: dockerfile, BuildArgs: args, Repo: repo, Tag: version, KeepImage: true,
+		BuildLogWriter: log,
+		BuildOptionsModifier: func(o *client.ImageBuildOptions) {
+			o.Labels = map[string]string{LabelManaged: "true"}
+		},
+	}})
+	if err != nil {
+		if ctx.Err() != nil {
+			return Image{}, ctx.Err()
+		}
+		return Image{}, fmt.Errorf("building the %s release from %s failed: %w\nlast lines of the build log:\n%s", spec.Release, df, err, log.String())
+	}
+	return inspect(ctx, c, spec.Release, tag, "built from "+df)
+}
+
+// lastLines keeps the last max lines written to it.
+type lastLines struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	part  []byte
+}
+
+func (l *lastLines) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part = append(l.part, b...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimRight(string(l.part[:i]), "\r"); strings.TrimSpace(line) != "" {
+			l.lines = append(l.lines, line)
+		}
+		l.part = l.part[i+1:]
+		if len(l.lines) > l.max {
+			l.lines = l.lines[len(l.lines)-l.max:]
+		}
+	}
+	return len(b), nil
+}
+
+func (l *lastLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := append([]string(nil), l.lines...)
+	if s := strings.TrimSpace(string(l.part)); s != "" {
+		out = append(out, s)
+	}
+	return strings.Join(out, "\n")
+}
+
+// lastLogLines returns the last n lines of a container's output.
+func lastLogLines(ctx context.Context, ct *testcontainers.DockerContainer, n int) []string {
+	if ct == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	rc, err := ct.Logs(ctx)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	l := &lastLines{max: n}
+	_, _ = io.Copy(l, io.LimitReader(rc, 8<<20))
+	s := l.String()
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+var errNotReady = errors.New("not ready")
