@@ -251,8 +251,17 @@ var exprFormatter = chtml.New(chtml.WithClasses(true), chtml.PreventSurroundingP
 func highlightPromQL(expr string) template.HTML {
 	if promqlLexer != nil {
 		if it, err := promqlLexer.Tokenise(nil, expr); err == nil {
+			// The lexer does not know the colons of recording-rule names
+			// (job:http_requests:rate5m) and marks them as errors.
+			var toks []chroma.Token
+			for _, t := range it.Tokens() {
+				if t.Type == chroma.Error && t.Value == ":" {
+					t.Type = chroma.NameVariable
+				}
+				toks = append(toks, t)
+			}
 			var buf bytes.Buffer
-			if err := exprFormatter.Format(&buf, styles.Fallback, it); err == nil {
+			if err := exprFormatter.Format(&buf, styles.Fallback, chroma.Literator(toks...)); err == nil {
 				return template.HTML(buf.String()) //nolint:gosec // chroma escapes the expression's text
 			}
 		}

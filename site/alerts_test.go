@@ -226,3 +226,15 @@ func TestAlertsServeUpdate(t *testing.T) {
 		t.Errorf("rule files to watch: %v", b.RuleFiles())
 	}
 }
+
+func TestHighlightPromQL(t *testing.T) {
+	for _, tc := range []struct{ expr, want, not string }{
+		{`sum(job:http_requests:rate5m{code=~"5.."}) > 0.02`, `<span class="k">sum</span>`, `class="err"`},
+		{`up{job="</code><script>alert(1)</script>"} == 0`, `&lt;script&gt;`, `<script>`},
+	} {
+		got := string(highlightPromQL(tc.expr))
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("%s: %s", tc.expr, got)
+		}
+	}
+}
