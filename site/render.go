@@ -214,7 +214,7 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	}
 	pg.Content = template.HTML(content)
 	pg.Headings = res.Headings
-	if pg.Type == "plan" {
+	if pg.Type == "plan" && pg.Plan.Kind != plan.KindAlert { // an alert runbook rolls nothing out
 		pg.StateSVG = statesvg.Render(machine(pg))
 	}
 	return ds
