@@ -46,6 +46,15 @@ type AlertList struct {
 	Total      int
 	// Files are the rule files read, for the page's note.
 	Files []string
+	// Orphans are alert runbooks whose alert is in no rule file.
+	Orphans []Orphan
+}
+
+// Orphan is an alert runbook naming an alert no rule file has.
+type Orphan struct {
+	Page    *Page
+	Alert   string
+	Closest string // the nearest alert name, a rename, or ""
 }
 
 // SeverityAlerts is the alerts of one severity and their coverage.
@@ -288,8 +297,16 @@ func severityLess(a, b string) bool {
 }
 
 // alertList groups the site's alerts by severity and rule group.
-func (b *Builder) alertList(ix *alertrule.Index) *AlertList {
+func (b *Builder) alertList(ix *alertrule.Index, pages []*Page) *AlertList {
 	l := &AlertList{}
+	for _, pg := range pages {
+		if pg.Type != "plan" || pg.Plan.Kind != plan.KindAlert {
+			continue
+		}
+		for _, n := range ix.Unknown(pg.Plan.Path, pg.Plan.AlertNames(), len(pg.Plan.Alert) > 0) {
+			l.Orphans = append(l.Orphans, Orphan{Page: pg, Alert: n, Closest: ix.Closest(n)})
+		}
+	}
 	contentRel := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
 	bySev := map[string]*SeverityAlerts{}
 	required := map[string]bool{}
@@ -359,7 +376,7 @@ func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *writer) error {
 		taken[strings.ToLower(u)] = true
 	}
 	if !taken[alertsListURL] {
-		pg := &Page{Type: "alerts", URL: alertsListURL, Title: "Alerts", AlertList: b.alertList(s.alerts)}
+		pg := &Page{Type: "alerts", URL: alertsListURL, Title: "Alerts", AlertList: b.alertList(s.alerts, s.pages)}
 		if err := b.writePage(w, b.view(s), pg); err != nil {
 			return err
 		}

@@ -123,7 +123,7 @@ func TestAlertPanelAndList(t *testing.T) {
 	}
 	list := read(t, root, "alerts/index.html")
 	golden.Check(t, filepath.Join("testdata", "golden", "alerts-page.html"), []byte(section(t, list, `<article class="alerts-page">`, "</article>")))
-	for _, want := range []string{"<strong>16 of 31</strong>", `<a href="#severity-critical">critical</a>`, "https://wiki.example.com/payments/latency"} {
+	for _, want := range []string{"renamed to <code>KubeClientCertificateExpiration</code>?", "<strong>16 of 31</strong>", `<a href="#severity-critical">critical</a>`, "https://wiki.example.com/payments/latency"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("alerts page lacks %q", want)
 		}

@@ -77,6 +77,20 @@ func (ix *Index) Named(name string) []*Joined { return ix.names[strings.ToLower(
 // Linked reports whether some alert's runbook_url reaches the page.
 func (ix *Index) Linked(path string) bool { return ix.linked[path] }
 
+// Unknown returns the names of an alert runbook (at path) that no rule
+// file has: each name its alert: key writes (explicit), or the name its
+// file gives it when no runbook_url reaches it either. A renamed or deleted
+// alert leaves such a runbook.
+func (ix *Index) Unknown(path string, names []string, explicit bool) []string {
+	var out []string
+	for _, n := range names {
+		if len(ix.Named(n)) == 0 && (explicit || !ix.Linked(path)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Closest returns the alert name nearest to name (a renamed alert), or ""
 // when none is close.
 func (ix *Index) Closest(name string) string {

@@ -148,13 +148,10 @@ func orphans(ix *alertrule.Index, pages map[string]*plan.Plan, contentDir string
 	for _, p := range paths {
 		pl := pages[p]
 		explicit := len(pl.Alert) > 0
-		for i, name := range pl.AlertNames() {
-			if len(ix.Named(name)) > 0 || !explicit && ix.Linked(p) {
-				continue
-			}
+		for _, name := range ix.Unknown(p, pl.AlertNames(), explicit) {
 			at := pl.Pos("kind")
 			if explicit {
-				at = pl.Pos(fmt.Sprintf("alert[%d]", i))
+				at = pl.Pos(fmt.Sprintf("alert[%d]", slices.Index(pl.AlertNames(), name)))
 			}
 			fix := "add the alert to a rule file under alert_rules, or remove the page if the alert is gone"
 			if c := ix.Closest(name); c != "" {
