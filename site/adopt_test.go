@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -194,4 +196,137 @@ func searchDocsByURL(t *testing.T, root string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestAdoptSourceLinks: with repo_url, links to scripts and dashboards
+// outside the content folder point to them in the repository, every page
+// has "Edit this page", and a page not written yet stays a broken link;
+// "Last changed" comes from git when the project is a checkout.
+func TestAdoptSourceLinks(t *testing.T) {
+	root := adoptSite(t, "repo_url: https://github.com/acme/runbooks/\nrules:\n  broken-link: warning\n  required-section: off\n  index-page: off\n")
+	gitCommit(t, root, "2026-11-20T09:30:00Z")
+	res, err := build(t, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := findingKeys(res.Findings); strings.Join(got, ",") != "docs/github/README.md:10 warning broken-link" {
+		t.Fatalf("findings with repo_url: %v", res.Findings)
+	}
+	db := read(t, root, "github/index.html")
+	for _, want := range []string{
+		`<a href="https://github.com/acme/runbooks/blob/main/scripts/failover.sh">failover.sh</a>`,
+		`<a href="https://github.com/acme/runbooks/blob/main/dashboards/replication.json">replication dashboard</a>`,
+		`<a href="https://github.com/acme/runbooks/edit/main/docs/github/README.md" rel="edit">Edit this page</a>`,
+		`Last changed <time datetime="2026-11-20T09:30:00Z">2026-11-20</time>`,
+	} {
+		if !strings.Contains(db, want) {
+			t.Errorf("github/ lacks %s", want)
+		}
+	}
+	disk := read(t, root, "github/uncategorized/disk-full/index.html")
+	if !strings.Contains(disk, `href="https://github.com/acme/runbooks/blob/main/scripts/failover.sh"`) || !strings.Contains(disk, `edit/main/docs/github/uncategorized/disk-full.md"`) {
+		t.Error("disk-full lacks its repository links")
+	}
+	if strings.Contains(read(t, root, "kinds/index.html"), "Edit this page") {
+		t.Error("a generated list page has an Edit link")
+	}
+
+	// Without git and without repo_url: no dates, no edit links, and the
+	// broken-link says how to fix it.
+	root = adoptSite(t, "")
+	ds, err := Check(context.Background(), Options{Root: root, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ds[0].Message, "scripts/failover.sh, which is in the repository") || !strings.Contains(ds[0].Fix, "repo_url") {
+		t.Errorf("a link to a repository file without repo_url: %v", ds[0])
+	}
+	root = adoptSite(t, "rules:\n  broken-link: off\n  required-section: off\n")
+	if _, err := build(t, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	if page := read(t, root, "github/index.html"); strings.Contains(page, "Last changed") || strings.Contains(page, "Edit this page") {
+		t.Error("a site outside git and without repo_url shows source links")
+	}
+}
+
+// gitCommit makes root a git checkout with everything committed at date.
+func gitCommit(t *testing.T, root, date string) {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-qm", "runbooks"}} {
+		cmd := exec.Command("git", append([]string{"-C", root}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date,
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
+			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestSymlinksLeavingContent: a page, an asset and a migration's SQL that
+// are symlinks to files outside the content folder are refused alike,
+// with a finding each, and nothing of the outside files is published.
+func TestSymlinksLeavingContent(t *testing.T) {
+	root := copyTree(t, "testdata/basic")
+	outside := t.TempDir()
+	secret := "SECRET-OUTSIDE-CONTENT"
+	files := map[string]string{"page.md": "# Outside\n" + secret + "\n", "diagram.svg": "<svg>" + secret + "</svg>", "drop.sql": "-- " + secret + "\nALTER TABLE orders DROP COLUMN ledger_ref;\n"}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(outside, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := filepath.Join(root, "content", "payments")
+	for link, target := range map[string]string{"outside.md": "page.md", "diagram.svg": "diagram.svg", "migrations/0042_add_ledger_ref.sql": "drop.sql"} {
+		l := filepath.Join(content, filepath.FromSlash(link))
+		_ = os.Remove(l)
+		if err := os.Symlink(filepath.Join(outside, target), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := Check(context.Background(), Options{Root: root, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range ds {
+		if f.Rule == "content-symlink" || f.Rule == "migration-file" {
+			got = append(got, fmt.Sprintf("%s %s %s", f.File, f.Severity, f.Rule))
+			if !strings.Contains(f.Message, "outside the content folder") || f.Fix == "" {
+				t.Errorf("finding does not say why: %v", f)
+			}
+		}
+	}
+	want := []string{"content/payments/api-canary.md error migration-file", "content/payments/diagram.svg error content-symlink",
+		"content/payments/migrations/0042_add_ledger_ref.sql error content-symlink", "content/payments/outside.md error content-symlink"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("symlink findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range ds {
+		if strings.Contains(f.Message, "contract") {
+			t.Errorf("the outside SQL was analysed: %v", f)
+		}
+	}
+	if _, err := build(t, root, func(o *Options) { o.Force = true }); err == nil {
+		t.Fatal("built with symlinks leaving the content folder")
+	}
+	root2 := adoptSite(t, "rules:\n  content-symlink: warning\n  broken-link: off\n  required-section: off\n")
+	if err := os.Symlink(filepath.Join(outside, "page.md"), filepath.Join(root2, "docs", "outside.md")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "diagram.svg"), filepath.Join(root2, "docs", "diagram.svg")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(t, root2, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = filepath.WalkDir(filepath.Join(root2, "public"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), secret) {
+				t.Errorf("%s holds the outside file's content", p)
+			}
+		}
+		return nil
+	})
 }

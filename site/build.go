@@ -19,6 +19,7 @@ import (
 	"github.com/rollbook/rollbook/internal/alertrule"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/internal/contentpath"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
@@ -91,6 +92,10 @@ type Builder struct {
 	analyses map[string]analysis
 
 	files atomic.Pointer[map[string][]byte]
+
+	// lastChanged is when git last changed each content file, read once
+	// per full build.
+	lastChanged map[string]time.Time
 
 	// cache keeps parsed and rendered pages between in-memory builds.
 	cache *pageCache
@@ -214,7 +219,7 @@ func (s *loaded) add(ds ...diag.Finding) {
 
 func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	srcs, assets, err := scan(ctx, contentDir)
+	srcs, assets, refused, err := scanRefusing(ctx, contentDir)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +229,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		return nil, err
 	}
 	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
+	for _, oe := range refused {
+		s.findings = append(s.findings, diag.At(path.Join(display, oe.Rel), 1, 1).Error("content-symlink", oe.Error(), contentpath.Fix))
+	}
 	index := folderIndexes(ps, b.opts.Drafts)
 	for _, p := range ps {
 		s.findings = append(s.findings, p.diags...)
@@ -382,7 +390,7 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 		v := MigrationView{Migration: m, Safety: m.Phase}
 		if m.File != "" {
 			rel := path.Join(path.Dir(pg.Plan.Path), m.File)
-			if !strings.HasPrefix(rel, "../") {
+			if !strings.HasPrefix(rel, "../") && contentpath.Check(contentDir, rel) == nil {
 				v.Link = "/" + rel
 				if res, err := b.analyze(filepath.Join(contentDir, filepath.FromSlash(rel))); err == nil {
 					v.Safety = string(res.Phase)
@@ -423,10 +431,12 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	b.cache.begin()
 	ok := false
 	defer func() { b.cache.finish(ok) }()
+	lastChanged := b.readLastChanged(ctx)
 	s, err := b.load(ctx, w)
 	if err != nil {
 		return nil, err
 	}
+	b.lastChanged = lastChanged()
 	b.log.Debug("plans read and checked", "pages", len(s.pages), "took", time.Since(start))
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rollbook/rollbook/internal/contentpath"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -33,6 +35,14 @@ func skipped(name string) bool {
 // scan lists the content folder: Markdown sources and other files (copied
 // as they are, so plans can link to their SQL and diagrams).
 func scan(ctx context.Context, dir string) (md, assets []source, err error) {
+	md, assets, _, err = scanRefusing(ctx, dir)
+	return md, assets, err
+}
+
+// scanRefusing is scan, also naming the symlinks it refused because they
+// lead outside the content folder (symlinks are never followed; those
+// that stay inside are left out quietly, as before).
+func scanRefusing(ctx context.Context, dir string) (md, assets []source, refused []*contentpath.OutsideError, err error) {
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -50,13 +60,19 @@ func scan(ctx context.Context, dir string) (md, assets []source, err error) {
 		if d.IsDir() {
 			return nil
 		}
-		if !d.Type().IsRegular() {
-			// Symlinks could point outside the site; they are not followed.
-			return nil
-		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		if !d.Type().IsRegular() {
+			// Symlinks could point outside the site; they are not followed.
+			if d.Type()&fs.ModeSymlink != 0 {
+				var oe *contentpath.OutsideError
+				if errors.As(contentpath.Check(dir, filepath.ToSlash(rel)), &oe) {
+					refused = append(refused, oe)
+				}
+			}
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -71,11 +87,11 @@ func scan(ctx context.Context, dir string) (md, assets []source, err error) {
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", dir, err)
+		return nil, nil, nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	sort.Slice(md, func(i, j int) bool { return md[i].rel < md[j].rel })
 	sort.Slice(assets, func(i, j int) bool { return assets[i].rel < assets[j].rel })
-	return md, assets, nil
+	return md, assets, refused, nil
 }
 
 // parsed is one source after reading and parsing.

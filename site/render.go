@@ -78,6 +78,9 @@ type siteView struct {
 	// AlertsURL is the Alerts page's path, "" without alert_rules.
 	AlertsURL string
 
+	editURL     func(rel string) string // nil without repo_url
+	lastChanged map[string]time.Time    // content path -> last commit
+
 	theme *theme
 	cards *sync.Map // cardKey -> template.HTML
 }
@@ -189,8 +192,18 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 			continue
 		}
 		if !ok {
-			ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
-				fmt.Sprintf("link %q points to no page or file", l.Dest), "link to an existing plan by its file, for example ../payments/api-canary.md"))
+			rel, frag, inRepo := b.repoFile(pg, l.Dest)
+			switch {
+			case inRepo && b.cfg.RepoURL != "":
+				rewrites[l.Dest] = b.cfg.RepoFileURL(rel) + frag
+			case inRepo:
+				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+					fmt.Sprintf("link %q points to %s, which is in the repository but not in the site", l.Dest, rel),
+					"set repo_url: (for example https://github.com/acme/runbooks) in rollbook.yaml so links to repository files point to the repository"))
+			default:
+				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+					fmt.Sprintf("link %q points to no page or file", l.Dest), "link to an existing page by its file (for example ../payments/api-canary.md), or write the page"))
+			}
 			continue
 		}
 		rewrites[l.Dest] = relURL(pg.URL, target)
@@ -383,9 +396,12 @@ func (sv *siteView) forget(old *Page) {
 
 func (b *Builder) siteView(s *loaded) *siteView {
 	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev,
-		theme: b.theme, cards: &sync.Map{}}
+		theme: b.theme, cards: &sync.Map{}, lastChanged: b.lastChanged}
 	if s.alerts != nil && s.byURL[alertsListURL] == nil {
 		sv.AlertsURL = alertsListURL
+	}
+	if b.cfg.RepoURL != "" {
+		sv.editURL = func(rel string) string { return b.cfg.EditURL(b.projectPath(rel)) }
 	}
 	for _, pg := range s.plans {
 		if pg.Stale {

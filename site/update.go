@@ -139,7 +139,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		if old == nil && !lone {
 			return nil, false, nil // new pages, or ones that did not build
 		}
-		info, err := os.Stat(f)
+		info, err := os.Lstat(f) // a symlink is not followed: it builds the whole site
 		if errors.Is(err, fs.ErrNotExist) && old != nil && lone && removable(s, old) {
 			edits = append(edits, &edit{old: old, name: path.Join(display, rel)})
 			continue

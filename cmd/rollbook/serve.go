@@ -23,6 +23,7 @@ func serveCmd(g *globals) *cobra.Command {
 			opts.Ready = func(url string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s (Ctrl-C to stop)\n", opts.Root, url)
 			}
+			opts.Rebuilt = func(r devserver.Rebuild) { fmt.Fprintln(cmd.OutOrStdout(), r) }
 			return devserver.Run(cmd.Context(), opts)
 		},
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,6 +61,32 @@ func TestServeLoopbackAndInterrupt(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("GET %s: %d", addr, resp.StatusCode)
+	}
+	// Each rebuild is one line naming the changed file, as hugo server
+	// prints it. The watcher starts beside the listener, so the file is
+	// saved again until a rebuild shows (a save before it is not seen).
+	rebuilt := make(chan string, 1)
+	go func() {
+		defer close(rebuilt)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "rebuilt ") {
+				rebuilt <- sc.Text()
+				return
+			}
+		}
+	}()
+	var line string
+	for i := 0; line == "" && i < 30; i++ {
+		if err := os.WriteFile(filepath.Join(root, "content", "_index.md"), []byte(fmt.Sprintf("---\ntitle: Serve test\n---\nChanged %d.\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case line = <-rebuilt:
+		case <-time.After(3 * time.Second):
+		}
+	}
+	if !regexp.MustCompile(`^rebuilt 1 page in \d+ ms \(content/_index\.md\)$`).MatchString(line) {
+		t.Errorf("rebuild line %q, want \"rebuilt 1 page in N ms (content/_index.md)\"", line)
 	}
 	// Not reachable on another address of this machine.
 	if ip := otherAddress(); ip != "" {

@@ -6,13 +6,13 @@ package check
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/contentpath"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
@@ -59,6 +59,7 @@ func Plan(p *plan.Plan, name string, opts Options) diag.List {
 	c.review()
 	c.gameday()
 	c.gamedayService()
+	c.placeholders()
 	c.ds.Sort()
 	return c.ds
 }
@@ -240,7 +241,10 @@ func (c *checker) migrations() {
 			continue
 		}
 		file := filepath.Join(c.opts.ContentDir, filepath.FromSlash(rel))
-		if _, err := os.Stat(file); err != nil {
+		if err := contentpath.Check(c.opts.ContentDir, rel); contentpath.IsOutside(err) {
+			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q: %v", m.File, err), contentpath.Fix)
+			continue
+		} else if err != nil {
 			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q does not exist (looked for %s)", m.File, filepath.ToSlash(file)), "fix the path (relative to the plan's folder) or add the SQL file")
 			continue
 		}

@@ -191,3 +191,30 @@ func TestQueryTriggerPosition(t *testing.T) {
 		}
 	}
 }
+
+// A plan fresh from rollbook new warns once about its TODO prompts, at
+// the first; a plan that mentions a to-do list in a sentence does not.
+func TestTodoPlaceholders(t *testing.T) {
+	src, err := scaffold.Skeleton(plan.KindRollout, "New plan", "svc", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var todos diag.List
+	for _, f := range run(t, string(src)) {
+		if f.Rule == "todo-placeholder" {
+			todos = append(todos, f)
+		}
+	}
+	if len(todos) != 1 || todos[0].Severity != diag.Warning || todos[0].Line != 5 || !strings.Contains(todos[0].Message, "(first in owners)") {
+		t.Fatalf("skeleton: %v", todos)
+	}
+	body := strings.Replace(base, "## Verification signals\nx", "## Verification signals\nTODO: the 2-5 min signals\n\n```\n# TODO: in a code block\n```\nOur TODO list is short.", 1)
+	ds := run(t, body)
+	var got []string
+	for _, f := range ds {
+		got = append(got, f.String())
+	}
+	if len(ds) != 1 || ds[0].Rule != "todo-placeholder" || ds[0].Line != 20 || !strings.Contains(ds[0].Message, "1 TODO placeholder(s)") {
+		t.Fatalf("body placeholders: %v", got)
+	}
+}

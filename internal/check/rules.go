@@ -56,12 +56,14 @@ var rules = []Rule{
 	{"gameday-trigger", diag.Error, "a drilled scenario has the trigger it needs to fire"},
 	{"gameday-steps", diag.Error, "a drilled canary scenario has canary steps"},
 	{"gameday-service", diag.Error, "gameday.service and gameday.database name releases, paths, checks and files a drill can use"},
+	{"todo-placeholder", diag.Warning, "no TODO placeholder from rollbook new is left in a plan"},
 
 	// The site (package site).
 	{"url", diag.Error, "a page's url, slug and aliases stay inside the site"},
 	{"duplicate-url", diag.Error, "no two pages or aliases have the same URL"},
 	{"markdown", diag.Error, "the page body renders"},
 	{"broken-link", diag.Error, "internal links reach a page or file"},
+	{"content-symlink", diag.Error, "no page or asset is a symlink leading outside the content folder"},
 	{"index-page", diag.Warning, "a folder has one index page (_index.md, index.md or README.md)"},
 
 	// Alert runbooks and alerting rules (SPEC 4, alerts.go).

@@ -50,6 +50,14 @@ type Config struct {
 	// manifests, relative to Root (SPEC 4); see alerts.go.
 	AlertRules []string `yaml:"alert_rules"`
 	Alerts     Alerts   `yaml:"alerts"`
+	// RepoURL is the repository the project folder lives in, for example
+	// https://github.com/acme/runbooks; it gives pages an "Edit this page"
+	// link and links to repository files that are not content a target.
+	RepoURL string `yaml:"repo_url"`
+	// EditPath follows RepoURL to edit a file of the project folder
+	// (default edit/main/; for a project in a subfolder of the repository
+	// write edit/main/ops/runbooks/). Its blob/ twin views a file.
+	EditPath string `yaml:"edit_path"`
 
 	staleAfter time.Duration
 	severities check.Severities
@@ -109,6 +117,17 @@ func (c *Config) defaults() error {
 	if !strings.HasSuffix(c.BaseURL, "/") {
 		c.BaseURL += "/"
 	}
+	if c.RepoURL != "" {
+		u, err := url.Parse(c.RepoURL)
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("repo_url %q is not a repository URL; write for example https://github.com/acme/runbooks", c.RepoURL)
+		}
+		c.RepoURL = strings.TrimSuffix(c.RepoURL, "/")
+	}
+	if c.EditPath == "" {
+		c.EditPath = "edit/main/"
+	}
+	c.EditPath = strings.Trim(c.EditPath, "/") + "/"
 	c.staleAfter = 90 * 24 * time.Hour
 	if c.StaleAfter != "" {
 		d, err := plan.ParseDuration(c.StaleAfter)
@@ -179,6 +198,32 @@ func (c *Config) readRules(src []byte) error {
 // Severities is what rules: changes, to apply to every finding of
 // check and build.
 func (c *Config) Severities() check.Severities { return c.severities }
+
+// EditURL is where a file of the project folder (slash path relative to
+// Root) is edited in the repository, or "" without repo_url.
+func (c *Config) EditURL(rel string) string {
+	if c.RepoURL == "" {
+		return ""
+	}
+	return c.RepoURL + "/" + c.EditPath + rel
+}
+
+// RepoFileURL is where a file or folder of the project folder is viewed
+// in the repository, or "" without repo_url. GitHub's and GitLab's edit
+// paths (edit/BRANCH/, -/edit/BRANCH/) have a blob/ twin for viewing;
+// another edit_path is used as it is.
+func (c *Config) RepoFileURL(rel string) string {
+	if c.RepoURL == "" {
+		return ""
+	}
+	view := c.EditPath
+	if rest, ok := strings.CutPrefix(view, "edit/"); ok {
+		view = "blob/" + rest
+	} else if rest, ok := strings.CutPrefix(view, "-/edit/"); ok {
+		view = "-/blob/" + rest
+	}
+	return c.RepoURL + "/" + view + rel
+}
 
 // StaleAfterDuration is how long a plan may go unreviewed.
 func (c *Config) StaleAfterDuration() time.Duration { return c.staleAfter }

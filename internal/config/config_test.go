@@ -65,3 +65,27 @@ func TestRulesErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRepoURL(t *testing.T) {
+	tests := []struct{ yaml, edit, view string }{
+		{"repo_url: https://github.com/acme/runbooks/\n", "https://github.com/acme/runbooks/edit/main/docs/a.md", "https://github.com/acme/runbooks/blob/main/docs/a.md"},
+		{"repo_url: https://gitlab.example.com/acme/runbooks\nedit_path: /-/edit/trunk/ops\n", "https://gitlab.example.com/acme/runbooks/-/edit/trunk/ops/docs/a.md", "https://gitlab.example.com/acme/runbooks/-/blob/trunk/ops/docs/a.md"},
+		{"repo_url: https://git.example.com/r\nedit_path: src/branch/main\n", "https://git.example.com/r/src/branch/main/docs/a.md", "https://git.example.com/r/src/branch/main/docs/a.md"},
+		{"title: x\n", "", ""},
+	}
+	for _, tt := range tests {
+		c, err := load(t, tt.yaml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.EditURL("docs/a.md"); got != tt.edit {
+			t.Errorf("%q: EditURL %q, want %q", tt.yaml, got, tt.edit)
+		}
+		if got := c.RepoFileURL("docs/a.md"); got != tt.view {
+			t.Errorf("%q: RepoFileURL %q, want %q", tt.yaml, got, tt.view)
+		}
+	}
+	if _, err := load(t, "repo_url: github.com/acme/runbooks\n"); err == nil || !strings.Contains(err.Error(), "write for example https://") {
+		t.Errorf("repo_url without a scheme: %v", err)
+	}
+}

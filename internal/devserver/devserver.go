@@ -43,6 +43,50 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready is called with the site's URL once the server listens.
 	Ready func(url string)
+	// Rebuilt is called after each build, good or not (rollbook serve
+	// prints one line for it, as hugo server does).
+	Rebuilt func(Rebuild)
+}
+
+// Rebuild is one build of the dev server.
+type Rebuild struct {
+	Pages int
+	Took  time.Duration
+	// Files are the changed files that caused it, relative to the
+	// project folder; none for a first or full build.
+	Files []string
+	// Err is the build's error: the last good site is still served.
+	Err error
+}
+
+// String is the one line rollbook serve prints, for example
+// "rebuilt 3 pages in 41 ms (content/payments/api.md)".
+func (r Rebuild) String() string {
+	var b strings.Builder
+	if r.Err != nil {
+		b.WriteString("build failed; serving the last good site")
+		if fe, ok := site.IsFindings(r.Err); ok {
+			fmt.Fprintf(&b, ": %d error(s)", len(fe.Findings.Errors()))
+			if len(fe.Findings) > 0 {
+				b.WriteString(", first " + fe.Findings[0].String())
+			}
+		}
+	} else {
+		pages := "pages"
+		if r.Pages == 1 {
+			pages = "page"
+		}
+		fmt.Fprintf(&b, "rebuilt %d %s in %d ms", r.Pages, pages, r.Took.Milliseconds())
+	}
+	if len(r.Files) > 0 {
+		const shown = 3
+		b.WriteString(" (" + strings.Join(r.Files[:min(len(r.Files), shown)], ", "))
+		if len(r.Files) > shown {
+			fmt.Fprintf(&b, " and %d more", len(r.Files)-shown)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }
 
 //go:embed live.js
@@ -165,6 +209,13 @@ func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) 
 	} else {
 		res, err = s.builder.Load().Update(ctx, changed)
 	}
+	if s.opts.Rebuilt != nil {
+		r := Rebuild{Took: time.Since(start), Err: err, Files: s.relative(changed)}
+		if res != nil {
+			r.Pages = res.Pages
+		}
+		s.opts.Rebuilt(r)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -187,6 +238,19 @@ func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) 
 	} else {
 		s.hub.send("reload", map[string]any{"build": s.build, "warnings": s.warnings})
 	}
+}
+
+// relative names changed files by their path in the project folder.
+func (s *Server) relative(files []string) []string {
+	root := s.builder.Load().Config().Root
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		if r, err := filepath.Rel(root, f); err == nil && !strings.HasPrefix(r, "..") {
+			f = r
+		}
+		out = append(out, filepath.ToSlash(f))
+	}
+	return out
 }
 
 // Handler serves the site, the live-reload script and its event stream.
