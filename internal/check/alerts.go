@@ -64,6 +64,7 @@ func Alerts(ix *alertrule.Index, pages map[string]*plan.Plan, opts AlertOptions)
 			add(f.Path, p.Pos, problemRules[p.Kind], p.Message, p.Fix)
 		}
 	}
+	paths := sortedPaths(pages)
 	required := func(sev string) bool {
 		return slices.ContainsFunc(opts.RequireRunbook, func(s string) bool { return strings.EqualFold(s, sev) })
 	}
@@ -74,7 +75,7 @@ func Alerts(ix *alertrule.Index, pages map[string]*plan.Plan, opts AlertOptions)
 				"write the runbook's URL, for example "+strings.TrimSuffix(opts.BaseURL, "/")+alertrule.StableURL(j.Name))
 		case alertrule.Broken:
 			fix := fmt.Sprintf("write the runbook (rollbook new alert %s) or point runbook_url at an existing page", j.Name)
-			if ps := byName(pages, j.Name); ps != "" {
+			if ps := byName(pages, paths, j.Name); ps != "" {
 				fix = fmt.Sprintf("the runbook of %s is %s: point runbook_url at it, or at %s", j.Name, path.Join(opts.ContentDir, ps), strings.TrimSuffix(opts.BaseURL, "/")+alertrule.StableURL(j.Name))
 			}
 			add(j.File, j.URL.Pos, "alert-runbook-broken", fmt.Sprintf("runbook_url %q of alert %s reaches no page of this site", j.URL.Value, j.Name), fix)
@@ -85,18 +86,22 @@ func Alerts(ix *alertrule.Index, pages map[string]*plan.Plan, opts AlertOptions)
 		}
 	}
 	ds = append(ds, duplicates(ix)...)
-	ds = append(ds, orphans(ix, pages, opts.ContentDir)...)
+	ds = append(ds, orphans(ix, pages, paths, opts.ContentDir)...)
 	ds.Sort()
 	return ds
 }
 
-// byName returns the path of an alert runbook page explaining name, or "".
-func byName(pages map[string]*plan.Plan, name string) string {
+func sortedPaths(pages map[string]*plan.Plan) []string {
 	paths := make([]string, 0, len(pages))
 	for p := range pages {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	return paths
+}
+
+// byName returns the path of an alert runbook page explaining name, or "".
+func byName(pages map[string]*plan.Plan, paths []string, name string) string {
 	for _, p := range paths {
 		if slices.ContainsFunc(pages[p].AlertNames(), func(n string) bool { return strings.EqualFold(n, name) }) {
 			return p
@@ -138,13 +143,8 @@ func sameRunbook(a, b *alertrule.Joined) bool {
 
 // orphans reports alert runbooks whose alert is in no rule file: the alert
 // was renamed or deleted and the page stayed.
-func orphans(ix *alertrule.Index, pages map[string]*plan.Plan, contentDir string) diag.List {
+func orphans(ix *alertrule.Index, pages map[string]*plan.Plan, paths []string, contentDir string) diag.List {
 	var ds diag.List
-	paths := make([]string, 0, len(pages))
-	for p := range pages {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
 	for _, p := range paths {
 		pl := pages[p]
 		explicit := len(pl.Alert) > 0
