@@ -1,7 +1,9 @@
-// Package analysis owns trigger evaluation: it turns the router's
-// Prometheus metrics into per-release windows and decides, for each of a
-// plan's triggers, whether the canary breached it. The game-day controller
-// and the statistics benchmark run the same code.
+// Package analysis owns trigger evaluation over time: the Analyzer sends
+// each check's exported PromQL (internal/metricquery) to a Prometheus every
+// interval and decides it with the exported conditions, counting fails and
+// inconclusive windows in a row; the game-day controller, the backtest and
+// the statistics benchmark all run it. The router's own counters are read
+// here too, for the drill's per-release chart.
 package analysis
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -148,18 +151,35 @@ func ParseMetrics(r io.Reader, at time.Time) (Snapshot, error) {
 	return s, nil
 }
 
-// Result is one trigger's verdict at one analysis.
+// Result is one trigger's verdict at one analysis: the query sent, what
+// it returned, the conditions that decided it and the verdict.
 type Result struct {
-	Trigger   string  `json:"trigger"`
-	Value     float64 `json:"value"`
+	Trigger string `json:"trigger"`
+	// Query is the PromQL sent, its Argo arguments filled in; Success and
+	// Failure are the conditions it was decided with (rollbook export
+	// writes the same strings).
+	Query   string              `json:"query,omitempty"`
+	Success string              `json:"success_condition,omitempty"`
+	Failure string              `json:"failure_condition,omitempty"`
+	Values  []float64           `json:"values,omitempty"`
+	Verdict metricquery.Verdict `json:"verdict,omitempty"`
+	Value   float64             `json:"value"`
+	// Threshold is what Value is compared with.
 	Threshold float64 `json:"threshold"`
-	Unit      string  `json:"unit,omitempty"` // "ratio", "s" or "probes"
+	Unit      string  `json:"unit,omitempty"` // "ratio", "s", "z" or "probes"
 	Breach    bool    `json:"breach"`
-	// Fired is true when the trigger has breached Consecutive analyses in a row.
-	Fired        bool    `json:"fired"`
-	Insufficient bool    `json:"insufficient,omitempty"`
-	Requests     float64 `json:"canary_requests"`
-	Reason       string  `json:"reason"`
+	// Fired is true when the trigger has failed Consecutive analyses in a row.
+	Fired bool `json:"fired"`
+	// Insufficient is an inconclusive analysis (no series, NaN, too few
+	// requests, or the window not yet full: Pending).
+	Insufficient bool `json:"insufficient,omitempty"`
+	Pending      bool `json:"pending,omitempty"`
+	// NoData is true once analysis.no_data's count of inconclusive
+	// windows in a row is reached.
+	NoData   bool    `json:"no_data,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Requests float64 `json:"canary_requests"`
+	Reason   string  `json:"reason"`
 }
 
 // ZCritical is the one-sided z score a baseline comparison must exceed:
