@@ -41,7 +41,8 @@ type (
 	Traffic interface {
 		SetCanaryWeight(ctx context.Context, percent int) error
 	}
-	// Metrics reads both releases' cumulative counters.
+	// Metrics reads both releases' cumulative counters (the chart's
+	// per-interval traffic; triggers are decided by the Prometheus).
 	Metrics interface {
 		Snapshot(ctx context.Context) (analysis.Snapshot, error)
 	}
@@ -110,12 +111,15 @@ type Controller struct {
 	Scenario string
 	Traffic  Traffic
 	Metrics  Metrics
-	Health   Health
-	Canary   Canary
-	Pager    Pager
-	Clock    Clock
-	Ledger   *Ledger
-	Log      *slog.Logger
+	// Prometheus answers the exported analysis's queries: the drill's own
+	// Prometheus server (analysis.Querier).
+	Prometheus analysis.Querier
+	Health     Health
+	Canary     Canary
+	Pager      Pager
+	Clock      Clock
+	Ledger     *Ledger
+	Log        *slog.Logger
 	// OnEvent, when set, sees each event as it happens (terminal progress).
 	OnEvent func(Event)
 
@@ -130,7 +134,7 @@ type Controller struct {
 	pages        map[string]bool
 	events       []Event
 	measurements []Measurement
-	eval         *analysis.Evaluator
+	eval         *analysis.Analyzer
 	last         analysis.Snapshot
 	haveLast     bool
 }
@@ -266,7 +270,7 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	c.Mark()
-	c.eval = analysis.NewEvaluator(c.Policy.Triggers, c.Policy.Scale)
+	c.eval = analysis.New(c.Policy.Checks, c.Policy.Triggers, c.Policy.NoData, c.Policy.Scale)
 	c.transition(Pending, "release pending")
 	every := interval(c.Policy)
 	for i, step := range c.Policy.Steps {
@@ -279,8 +283,14 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		if err := c.setWeight(ctx, w); err != nil {
 			return c.halt(ctx, "traffic shift failed", err.Error())
 		}
+		// Full traffic without a bake is the promotion, as in Argo
+		// Rollouts, whose analysis ends with the rollout: there is no
+		// baseline left to compare with.
+		if w >= 100 && step.Bake == 0 {
+			break
+		}
 		// A window never mixes two weights.
-		c.eval.Reset()
+		c.eval.Reset(c.Clock.Now())
 		c.haveLast = false
 		if _, err := c.observe(ctx); err != nil {
 			return c.State(), err
@@ -303,7 +313,17 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 					return c.onTrigger(ctx, r)
 				}
 			}
+			for _, r := range results {
+				if r.NoData {
+					return c.onNoData(ctx, r)
+				}
+			}
 		}
+	}
+	// No data is never a pass: a canary whose last analysis was
+	// inconclusive is not promoted.
+	if missing := c.eval.Inconclusive(); len(missing) > 0 {
+		return c.halt(ctx, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: the last analysis of %s was inconclusive when the last step ended; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
 	}
 	c.transition(Promoted, "canary promoted to 100%")
 	return Promoted, nil
@@ -321,28 +341,57 @@ func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
 		return nil, nil
 	}
 	healthy := c.Health.CanaryReady(ctx)
-	results := c.eval.Observe(snap, healthy)
+	results := c.eval.Observe(ctx, c.Prometheus, c.Clock.Now(), healthy)
 	if c.haveLast {
 		d := snap.Sub(c.last)
 		c.mu.Lock()
 		c.measurements = append(c.measurements, Measurement{
 			At: c.Clock.Now().Sub(c.start), Weight: c.weight,
-			Stable: Sample{Requests: d.Stable.Requests, ErrorRate: d.Stable.ErrorRate(), P99: d.Stable.Quantile(0.99)},
-			Canary: Sample{Requests: d.Canary.Requests, ErrorRate: d.Canary.ErrorRate(), P99: d.Canary.Quantile(0.99)},
+			Stable:       Sample{Requests: d.Stable.Requests, ErrorRate: d.Stable.ErrorRate(), P99: d.Stable.Quantile(0.99)},
+			Canary:       Sample{Requests: d.Canary.Requests, ErrorRate: d.Canary.ErrorRate(), P99: d.Canary.Quantile(0.99)},
+			Inconclusive: inconclusive(results),
 		})
 		c.mu.Unlock()
 	}
 	c.last, c.haveLast = snap, true
+	// Every measured window is on the timeline, inconclusive ones too:
+	// no data is never silently a pass.
 	var parts []string
+	var shown []analysis.Result
 	for _, r := range results {
-		if !r.Insufficient && !(r.Unit == "probes" && r.Value == 0) {
-			parts = append(parts, r.Reason)
+		if r.Pending || r.Unit == "probes" && r.Value == 0 {
+			continue
 		}
+		parts = append(parts, r.Reason)
+		shown = append(shown, r)
 	}
 	if len(parts) > 0 {
-		c.record(Event{Type: drillreport.EventAnalysis, Message: strings.Join(parts, "; "), Results: results})
+		c.record(Event{Type: drillreport.EventAnalysis, Message: strings.Join(parts, "; "), Results: shown})
 	}
 	return results, nil
+}
+
+// inconclusive lists the triggers whose window had no verdict.
+func inconclusive(results []analysis.Result) []string {
+	var out []string
+	for _, r := range results {
+		if r.Insufficient && !r.Pending {
+			out = append(out, r.Trigger)
+		}
+	}
+	return out
+}
+
+// onNoData applies analysis.no_data once a trigger's analysis has been
+// inconclusive for its windows in a row: hold the release where it is and
+// page (the default), or roll back as on a fired trigger.
+func (c *Controller) onNoData(ctx context.Context, r analysis.Result) (State, error) {
+	why := fmt.Sprintf("no data: the analysis of %s was inconclusive for %d windows in a row (%s)", r.Trigger, c.Policy.NoData.Windows(), r.Reason)
+	if c.Policy.NoData.Rollback() {
+		r.Reason = why
+		return c.onTrigger(ctx, r)
+	}
+	return c.halt(ctx, "analysis has no data: release held, not promoted", why+"; analysis.no_data: hold keeps traffic where it is for a human")
 }
 
 func (c *Controller) halt(ctx context.Context, summary, reason string) (State, error) {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/promsim"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
@@ -47,11 +49,20 @@ type fakeWorld struct {
 	cum           analysis.Snapshot
 	last          time.Time
 	failTraffic   bool
+	// prom holds the router's counters as Prometheus scrapes them, every
+	// scrapeEvery; metricsGone stops the scrapes (metrics-missing).
+	prom        *promsim.Store
+	metricsGone bool
 }
+
+// scrapeEvery is the fake Prometheus's scrape interval in drill time.
+const scrapeEvery = 100 * time.Millisecond
 
 func newFakeWorld(seed uint64) *fakeWorld {
 	clock := &fakeClock{now: time.Unix(1000, 0)}
-	return &fakeWorld{clock: clock, r: rand.New(rand.NewPCG(seed, 1)), rate: 800, last: clock.now}
+	w := &fakeWorld{clock: clock, r: rand.New(rand.NewPCG(seed, 1)), rate: 800, last: clock.now, prom: promsim.New(metricquery.ReleaseLabel, 5*time.Minute)}
+	w.scrape(clock.now)
+	return w
 }
 
 func (w *fakeWorld) SetCanaryWeight(_ context.Context, p int) error {
@@ -64,31 +75,61 @@ func (w *fakeWorld) SetCanaryWeight(_ context.Context, p int) error {
 	return nil
 }
 
+// advance simulates the traffic since the last call, a scrape at a time.
+func (w *fakeWorld) advance() {
+	for w.last.Before(w.clock.now) {
+		step := min(scrapeEvery, w.clock.now.Sub(w.last))
+		w.last = w.last.Add(step)
+		n := w.rate * step.Seconds()
+		nc := int(n * float64(w.weight) / 100)
+		if w.stopped > 0 {
+			nc = 0
+		}
+		ns := int(n) - nc
+		add := func(rel *analysis.Release, n int, p float64) {
+			if rel.Buckets == nil {
+				rel.Buckets = []analysis.Bucket{{Le: 0.1}, {Le: 1}, {Le: 1e9}}
+			}
+			for i := 0; i < n; i++ {
+				rel.Requests++
+				if w.r.Float64() < p {
+					rel.Errors++
+				}
+				for j := range rel.Buckets {
+					rel.Buckets[j].Count++
+				}
+			}
+		}
+		add(&w.cum.Canary, nc, w.canaryErr)
+		add(&w.cum.Stable, ns, w.stableErr)
+		if !w.metricsGone {
+			w.scrape(w.last)
+		}
+	}
+}
+
+// scrape writes the router's counters as the drill's Prometheus stores
+// them: renamed to the exported queries' series.
+func (w *fakeWorld) scrape(at time.Time) {
+	for _, r := range []struct {
+		name string
+		rel  analysis.Release
+	}{{"canary", w.cum.Canary}, {"stable", w.cum.Stable}} {
+		for code, v := range map[string]float64{"200": r.rel.Requests - r.rel.Errors, "500": r.rel.Errors} {
+			if err := w.prom.Add(at, v, "__name__", metricquery.RequestsTotal, "code", code, metricquery.ReleaseLabel, r.name); err != nil {
+				panic(err)
+			}
+		}
+	}
+}
+
+func (w *fakeWorld) Query(ctx context.Context, q string, at time.Time) ([]float64, error) {
+	w.advance()
+	return w.prom.Query(ctx, q, at)
+}
+
 func (w *fakeWorld) Snapshot(context.Context) (analysis.Snapshot, error) {
-	dt := w.clock.now.Sub(w.last).Seconds()
-	w.last = w.clock.now
-	n := w.rate * dt
-	nc := int(n * float64(w.weight) / 100)
-	if w.stopped > 0 {
-		nc = 0
-	}
-	ns := int(n) - nc
-	add := func(rel *analysis.Release, n int, p float64) {
-		if rel.Buckets == nil {
-			rel.Buckets = []analysis.Bucket{{Le: 0.1}, {Le: 1}, {Le: 1e9}}
-		}
-		for i := 0; i < n; i++ {
-			rel.Requests++
-			if w.r.Float64() < p {
-				rel.Errors++
-			}
-			for j := range rel.Buckets {
-				rel.Buckets[j].Count++
-			}
-		}
-	}
-	add(&w.cum.Canary, nc, w.canaryErr)
-	add(&w.cum.Stable, ns, w.stableErr)
+	w.advance()
 	s := w.cum
 	s.At = w.clock.now
 	s.Canary.Buckets = append([]analysis.Bucket(nil), w.cum.Canary.Buckets...)
@@ -129,7 +170,7 @@ func testPolicy(automatic bool) Policy {
 }
 
 func controller(w *fakeWorld, pol Policy, l *Ledger) *Controller {
-	return &Controller{Policy: pol, Traffic: w, Metrics: w, Health: w, Canary: w, Pager: w, Clock: w.clock, Ledger: l}
+	return &Controller{Policy: pol, Traffic: w, Metrics: w, Prometheus: w, Health: w, Canary: w, Pager: w, Clock: w.clock, Ledger: l}
 }
 
 func TestControllerPaths(t *testing.T) {
@@ -163,6 +204,15 @@ func TestControllerPaths(t *testing.T) {
 			c.SetFreeze(true)
 		}, Halted, 1, 0},
 		{"traffic shift fails: halted", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.failTraffic = true }, Halted, 1, 0},
+		// No data is never a pass: held and paged by default...
+		{"metrics missing: held, not promoted, paged", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.metricsGone = true }, Halted, 1, 0},
+		// ...or rolled back where the plan says so.
+		{"metrics missing with no_data: rollback", true, func(w *fakeWorld, p *Policy, _ *Controller) {
+			w.metricsGone = true
+			p.NoData = plan.NoData{After: 2, Then: "rollback"}
+		}, RolledBack, 0, 1},
+		// A canary without enough traffic for min_requests is inconclusive.
+		{"too little traffic: held", true, func(w *fakeWorld, _ *Policy, _ *Controller) { w.rate = 5 }, Halted, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +232,22 @@ func TestControllerPaths(t *testing.T) {
 			}
 			if got == Halted && len(w.pages) > 0 && w.pages[0].Reason == "" {
 				t.Error("a page without a reason")
+			}
+			if w.metricsGone || w.rate < 100 {
+				inconclusive := 0
+				for _, e := range c.Events() {
+					for _, r := range e.Results {
+						if r.Verdict == metricquery.Pass && r.Unit != "probes" {
+							t.Errorf("a pass without data: %s", r.Reason)
+						}
+						if r.Verdict == metricquery.Inconclusive && !r.Pending {
+							inconclusive++
+						}
+					}
+				}
+				if inconclusive == 0 || got == Halted && !strings.Contains(w.pages[0].Summary, "no data") {
+					t.Errorf("%d inconclusive analyses; pages %v", inconclusive, w.pages)
+				}
 			}
 		})
 	}

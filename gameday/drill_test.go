@@ -60,13 +60,21 @@ func TestDrills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	promImage, err := PrometheusImage(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	pol := examplePolicy(t)
+	exported := argoMetrics(t, "payments/api-2-4-canary.md")
 	t.Logf("images ready in %s; time scale %.0f, rate %.0f/s", time.Since(start).Round(time.Millisecond), pol.Scale, pol.Rate)
 	out := t.TempDir()
 	for _, sc := range Scenarios {
+		if only := os.Getenv("ROLLBOOK_SCENARIO"); only != "" && only != sc {
+			continue
+		}
 		t.Run(sc, func(t *testing.T) {
 			s := time.Now()
-			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: sc, AgentImage: agent, DBImage: db})
+			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: sc, AgentImage: agent, DBImage: db, PrometheusImage: promImage})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,6 +85,9 @@ func TestDrills(t *testing.T) {
 			}
 			if len(rep.Leftovers) > 0 {
 				t.Errorf("leftovers: %v", rep.Leftovers)
+			}
+			if n := evaluatedExported(t, pol, rep, exported); n == 0 && sc != "metrics-missing" {
+				t.Error("no analysis with a verdict on the timeline")
 			}
 			if left, err := drillenv.Leftovers(ctx, rep.RunID); err != nil || len(left) > 0 {
 				t.Errorf("leftovers after the drill: %v %v", left, err)
@@ -95,12 +106,12 @@ func TestDrills(t *testing.T) {
 			t.Logf("%s: %s in %s (TTD %v, TTR %v)", sc, rep.FinalState, time.Since(s).Round(time.Millisecond), deref(rep.TTD), deref(rep.TTR))
 		})
 	}
-	t.Logf("six scenarios, images included: %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d scenarios, images included: %s", len(Scenarios), time.Since(start).Round(time.Millisecond))
 
 	t.Run("timeout cleans up", func(t *testing.T) {
-		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "healthy-canary", AgentImage: agent, DBImage: db, Timeout: 4 * time.Second})
+		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "healthy-canary", AgentImage: agent, DBImage: db, PrometheusImage: promImage, Timeout: 15 * time.Second})
 		if err == nil {
-			t.Fatal("a 4s limit on a 20s drill did not time out")
+			t.Fatal("a 15s limit on a 30s drill did not time out")
 		}
 		if rep == nil {
 			t.Skipf("timed out before the containers were up: %v", err)
@@ -111,7 +122,7 @@ func TestDrills(t *testing.T) {
 	})
 	t.Run("panic in the controller cleans up", func(t *testing.T) {
 		var runID string
-		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "bad-canary-errors", AgentImage: agent, DBImage: db, OnEvent: func(e Event) {
+		rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: "bad-canary-errors", AgentImage: agent, DBImage: db, PrometheusImage: promImage, OnEvent: func(e Event) {
 			if e.Type == drillreport.EventTrigger {
 				panic("injected controller bug")
 			}

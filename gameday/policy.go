@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -22,7 +24,17 @@ type Policy struct {
 	Steps    []plan.Step
 	Interval time.Duration // plan time
 	Triggers []plan.Trigger
-	Rollback plan.Rollback
+	// Checks are the triggers' exported analysis (query and conditions),
+	// which the drill sends to its Prometheus; NoData is what follows
+	// windows without data.
+	Checks []metricquery.Check
+	NoData plan.NoData
+	// ServiceMetrics and ServicePort are the team's own service's metrics
+	// endpoint (gameday.service.metrics), which the drill's Prometheus
+	// scrapes as well; "" for the demo service.
+	ServiceMetrics string
+	ServicePort    int
+	Rollback       plan.Rollback
 	// Migrations are the canary's SQL files on disk, and what the analyser
 	// found in them.
 	Migrations []string
@@ -53,7 +65,11 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 	if len(p.Triggers) == 0 {
 		return Policy{}, fmt.Errorf("%s has no triggers to drill: add triggers to its front matter", p.Path)
 	}
-	pol := Policy{Plan: p.Path, Service: p.Service, Steps: p.Strategy.Steps, Interval: p.Analysis.Interval.D(), Triggers: p.Triggers, Rollback: p.Rollback, Scale: scale, Rate: rate}
+	checks, err := analysis.Checks(p, nil)
+	if err != nil {
+		return Policy{}, err
+	}
+	pol := Policy{Plan: p.Path, Service: p.Service, Steps: p.Strategy.Steps, Interval: p.Analysis.Interval.D(), Triggers: p.Triggers, Checks: checks, NoData: p.Analysis.NoData, ServiceMetrics: p.Gameday.Service.Metrics, ServicePort: p.Gameday.Service.Port, Rollback: p.Rollback, Scale: scale, Rate: rate}
 	if len(pol.Steps) == 0 {
 		pol.Steps = []plan.Step{{Weight: 100}}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rollbook/rollbook/internal/drillenv"
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
@@ -31,6 +32,8 @@ type RunOptions struct {
 	// RunID names the drill's containers (default: plan, scenario and
 	// start time).
 	RunID string
+	// PrometheusImage is the drill's Prometheus (see PrometheusImage).
+	PrometheusImage string
 	// Timeout bounds the whole drill; 0 means 3 minutes.
 	Timeout time.Duration
 	Ledger  *Ledger
@@ -49,6 +52,23 @@ func Images(ctx context.Context, agentBinary, dbImage string) (agent, db string,
 	}
 	db, err = drillenv.PostgresImage(ctx)
 	return agent, db, err
+}
+
+// PrometheusImage returns image when set (a registry image, for example
+// prom/prometheus:v2.53.0), else builds (or finds) one from the local
+// Prometheus install.
+func PrometheusImage(ctx context.Context, image string) (string, error) {
+	if image != "" {
+		return image, nil
+	}
+	return drillenv.PrometheusImage(ctx)
+}
+
+// ScrapeInterval is how often the drill's Prometheus scrapes: an eighth of
+// the shortest window in drill time, so each window holds several samples,
+// and never below 100 ms (Prometheus's own cost must not crowd the drill).
+func (p Policy) ScrapeInterval() time.Duration {
+	return min(max(p.D(p.minWindow())/8, 100*time.Millisecond), time.Second)
 }
 
 // Run drills one scenario against real containers. Every container and the
@@ -100,8 +120,19 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		}
 	}()
 
-	w := &world{env: env, http: &http.Client{Timeout: 3 * time.Second}}
-	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
+	if opts.PrometheusImage == "" {
+		return nil, fmt.Errorf("drill %s: RunOptions.PrometheusImage is required (see PrometheusImage)", sc.Name)
+	}
+	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
+	if err != nil {
+		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)
+	}
+	api, err := metricquery.NewClient(prom.URL)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{env: env, prom: prom, http: &http.Client{Timeout: 3 * time.Second}}
+	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Prometheus: api, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
 	c.OnEvent = func(e Event) {
 		if opts.OnEvent != nil {
 			opts.OnEvent(e)
@@ -126,7 +157,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	final, runErr := c.Run(ctx)
 	rep.FinalState = final
-	f := collect(c.Events())
+	f := collect(c.Events(), pol.D(pol.maxWindow())+2*interval(pol))
 	// Errors back to baseline: one interval of traffic after the end.
 	if final == RolledBack {
 		// Requests the canary took before the shift finish first (slowly,
@@ -216,6 +247,12 @@ func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) 
 	if in.Freeze {
 		injected("freeze switch on")
 	}
+	if in.MetricsMissing {
+		if err := w.prom.StopScrapingRouter(ctx); err != nil {
+			return err
+		}
+		injected("injected: the router's metrics stop (Prometheus no longer scrapes it): every analysis is inconclusive once its window has passed")
+	}
 	if in == (scenario.Injection{}) {
 		injected("nothing injected: " + sc.Summary)
 	}
@@ -225,6 +262,7 @@ func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) 
 // world adapts the drill containers to the controller's interfaces.
 type world struct {
 	env  *drillenv.Env
+	prom *drillenv.Prometheus
 	http *http.Client
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
@@ -35,9 +36,14 @@ type facts struct {
 	baseErrRate   float64
 	afterCanary   float64
 	smokePassed   *bool // the dynamic guard's last verdict
+	// inconclusive counts analysis results without a verdict;
+	// passedAfterMissing the passes once a window has passed since the
+	// injection (metrics-missing).
+	inconclusive       int
+	passedAfterMissing int
 }
 
-func collect(evs []Event) facts {
+func collect(evs []Event, window time.Duration) facts {
 	f := facts{injectedAt: -1, triggerAt: -1, rolledBackAt: -1}
 	rollingBack := false
 	weight := 0
@@ -81,6 +87,15 @@ func collect(evs []Event) facts {
 		case drillreport.EventAction:
 			if e.Action == drillreport.ActionCanaryStopped {
 				f.canaryStopped = true
+			}
+		case drillreport.EventAnalysis:
+			for _, r := range e.Results {
+				if r.Verdict == metricquery.Inconclusive && !r.Pending {
+					f.inconclusive++
+				}
+				if r.Verdict == metricquery.Pass && r.Unit != "probes" && f.injectedAt >= 0 && e.At-f.injectedAt > window {
+					f.passedAfterMissing++
+				}
 			}
 		}
 	}
@@ -152,6 +167,10 @@ func assert(a scenario.Assertion, s scenario.Scenario, p Policy, f facts) (Asser
 		return check("the stable release's smoke checks fail against the migrated database", f.smokePassed != nil && !*f.smokePassed, "dynamic guard verdict: %s", verdict(f.smokePassed)), true
 	case scenario.StableSmokePasses:
 		return check("the stable release's smoke checks pass after the canary's migrations (rollback is safe)", f.smokePassed != nil && *f.smokePassed, "dynamic guard verdict: %s", verdict(f.smokePassed)), true
+	case scenario.NotPromoted:
+		return check("no promotion", f.final != Promoted && f.finalWeight < 100, "final state %s at %d%%", f.final, f.finalWeight), true
+	case scenario.InconclusiveShown:
+		return check("inconclusive analyses shown, none passed", f.inconclusive > 0 && f.passedAfterMissing == 0, "%d inconclusive analyses on the timeline, %d passes after the metrics stopped", f.inconclusive, f.passedAfterMissing), true
 	case scenario.NoAutomaticAction:
 		return check("no automatic action", f.rollbacks == 0 && f.finalWeight == f.weightAtTrig && !f.canaryStopped, "rollbacks %d, weight %d%% → %d%%, canary stopped %v", f.rollbacks, f.weightAtTrig, f.finalWeight, f.canaryStopped), true
 	}

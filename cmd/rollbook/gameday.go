@@ -54,6 +54,7 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 		out       string
 		agent     string
 		dbImage   string
+		promImage string
 		scale     float64
 		rate      float64
 		timeout   time.Duration
@@ -73,7 +74,7 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := &driller{g: g, w: w, out: out, agent: agent, dbImage: dbImage, scale: scale, rate: rate, timeout: timeout, quiet: quiet}
+			d := &driller{g: g, w: w, out: out, agent: agent, dbImage: dbImage, promImage: promImage, scale: scale, rate: rate, timeout: timeout, quiet: quiet}
 			failed, err := d.drill(ctx, p, dir, scenarios)
 			if err != nil {
 				return err
@@ -88,6 +89,7 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "folder for reports (default: drills_dir from rollbook.yaml, or drills)")
 	cmd.Flags().StringVar(&agent, "agent", "", "static rollbook-agent binary for the drill images (default: found or built)")
 	cmd.Flags().StringVar(&dbImage, "db-image", "", "database image to use instead of building one from the local PostgreSQL (for example postgres:16)")
+	cmd.Flags().StringVar(&promImage, "prometheus-image", "", "Prometheus image to use instead of building one from the local Prometheus (for example prom/prometheus:v2.53.0)")
 	cmd.Flags().Float64Var(&scale, "time-scale", 0, "divide plan durations by this (default: the whole canary in about 15 s)")
 	cmd.Flags().Float64Var(&rate, "rate", gameday.DefaultRate, "load generator requests per second")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "limit per scenario")
@@ -101,6 +103,8 @@ type driller struct {
 	w               io.Writer
 	out, agent      string
 	dbImage         string
+	promImage       string
+	promImg         string
 	scale, rate     float64
 	timeout         time.Duration
 	quiet           bool
@@ -125,6 +129,9 @@ func (d *driller) images(ctx context.Context) error {
 	fmt.Fprintf(d.w, "building drill images (cached by content)...\n")
 	d.agentImg, d.dbImg, err = gameday.Images(ctx, bin, d.dbImage)
 	if err != nil {
+		return err
+	}
+	if d.promImg, err = gameday.PrometheusImage(ctx, d.promImage); err != nil {
 		return err
 	}
 	if d.out == "" {
@@ -159,7 +166,7 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 		fmt.Fprintf(w, "\n== %s\n", sc)
 		// Each scenario is its own release of the service, with its own
 		// automatic-rollback cap.
-		opts := gameday.RunOptions{Policy: pol, Scenario: sc, AgentImage: d.agentImg, DBImage: d.dbImg, Timeout: d.timeout, Ledger: &gameday.Ledger{}, Log: d.g.logger()}
+		opts := gameday.RunOptions{Policy: pol, Scenario: sc, AgentImage: d.agentImg, DBImage: d.dbImg, PrometheusImage: d.promImg, Timeout: d.timeout, Ledger: &gameday.Ledger{}, Log: d.g.logger()}
 		if !d.quiet {
 			opts.OnEvent = progress(w)
 		}
@@ -308,6 +315,7 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&d.out, "out", "", "folder of reports (default: drills_dir)")
 	cmd.Flags().StringVar(&d.agent, "agent", "", "static rollbook-agent binary")
 	cmd.Flags().StringVar(&d.dbImage, "db-image", "", "database image to use instead of building one")
+	cmd.Flags().StringVar(&d.promImage, "prometheus-image", "", "Prometheus image to use instead of building one")
 	cmd.Flags().BoolVarP(&d.quiet, "quiet", "q", false, "print only results")
 	return cmd
 }

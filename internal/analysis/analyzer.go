@@ -25,7 +25,7 @@ type Analyzer struct {
 	Checks []metricquery.Check
 	// Health is the plan's readiness-probe trigger, if any (not a query).
 	Health *plan.Trigger
-	NoData plan.NoData
+	NoData plan.NoData // its count is each check's NoDataAfter
 	// Scale divides every window (drill time); 1 means plan time.
 	Scale float64
 	// Release names the canary and the stable release as the series label
@@ -41,6 +41,16 @@ type Analyzer struct {
 // NewAnalyzer renders p's checks (site: rollbook.yaml's promql:) and
 // returns an analyzer for windows divided by scale.
 func NewAnalyzer(p *plan.Plan, site map[string]string, scale float64) (*Analyzer, error) {
+	checks, err := Checks(p, site)
+	if err != nil {
+		return nil, err
+	}
+	return New(checks, p.Triggers, p.Analysis.NoData, scale), nil
+}
+
+// Checks renders every query trigger of p, refusing a trigger that has
+// no query: a drill must not pass a trigger it cannot evaluate.
+func Checks(p *plan.Plan, site map[string]string) ([]metricquery.Check, error) {
 	checks, skipped, err := metricquery.Render(p, site)
 	if err != nil {
 		return nil, err
@@ -48,18 +58,24 @@ func NewAnalyzer(p *plan.Plan, site map[string]string, scale float64) (*Analyzer
 	if len(skipped) > 0 {
 		return nil, fmt.Errorf("%s: trigger %s has no PromQL mapping: write query: in the trigger or promql: {%s: ...} in rollbook.yaml", p.Path, skipped[0], skipped[0])
 	}
+	return checks, nil
+}
+
+// New returns an analyzer of checks; triggers supply the health trigger
+// (readiness probes, not a query).
+func New(checks []metricquery.Check, triggers []plan.Trigger, noData plan.NoData, scale float64) *Analyzer {
 	if scale <= 0 {
 		scale = 1
 	}
-	a := &Analyzer{Checks: checks, NoData: p.Analysis.NoData, Scale: scale, Canary: "canary", Stable: "stable"}
-	for i := range p.Triggers {
-		if p.Triggers[i].IsHealth() {
-			a.Health = &p.Triggers[i]
+	a := &Analyzer{Checks: checks, NoData: noData, Scale: scale, Canary: "canary", Stable: "stable"}
+	for i := range triggers {
+		if triggers[i].IsHealth() {
+			a.Health = &triggers[i]
 		}
 	}
 	a.fails = make([]int, len(checks))
 	a.inconclusive = make([]int, len(checks))
-	return a, nil
+	return a
 }
 
 // Window is a check's window in the analyzer's time.
@@ -74,11 +90,25 @@ func (a *Analyzer) Args(c metricquery.Check) metricquery.Args {
 
 // Reset starts a new step at at: a window never mixes two canary weights,
 // so no check is measured before a whole window of the step has passed.
+// Runs of inconclusive windows carry over: a new step does not bring the
+// metrics back.
 func (a *Analyzer) Reset(at time.Time) {
 	a.since = at
 	for i := range a.fails {
-		a.fails[i], a.inconclusive[i] = 0, 0
+		a.fails[i] = 0
 	}
+}
+
+// Inconclusive lists the checks whose latest measurement had no verdict:
+// a release is not promoted on them.
+func (a *Analyzer) Inconclusive() []string {
+	var out []string
+	for i, n := range a.inconclusive {
+		if n > 0 {
+			out = append(out, a.Checks[i].Trigger)
+		}
+	}
+	return out
 }
 
 // Observe measures every check at at (and the canary's readiness probe)
@@ -144,7 +174,7 @@ func (a *Analyzer) measure(ctx context.Context, q Querier, i int, at time.Time) 
 	default:
 		a.inconclusive[i]++
 		r.Insufficient = true
-		r.NoData = a.inconclusive[i] >= a.NoData.Windows()
+		r.NoData = a.inconclusive[i] >= max(c.NoDataAfter, 1)
 	}
 	r.Reason = c.Describe(vals, v)
 	if r.Error != "" {

@@ -2,10 +2,8 @@ package analysis
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -19,102 +17,6 @@ func examplePolicy(t testing.TB) (*plan.Plan, []plan.Trigger) {
 		t.Fatal(ds)
 	}
 	return p, p.Triggers
-}
-
-var bounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10, math.Inf(1)}
-
-// traffic adds n requests with error probability p and lognormal latency
-// (median 80 ms, sigma 0.6: p99 about 330 ms) to a release's counters.
-func traffic(r *rand.Rand, rel *Release, n int, p float64) {
-	if rel.Buckets == nil {
-		for _, b := range bounds {
-			rel.Buckets = append(rel.Buckets, Bucket{Le: b})
-		}
-	}
-	var perBucket [32]float64
-	for i := 0; i < n; i++ {
-		rel.Requests++
-		if r.Float64() < p {
-			rel.Errors++
-		}
-		perBucket[latencyBucket[r.IntN(len(latencyBucket))]]++
-	}
-	// Buckets are cumulative: a request counts in its bucket and every one above.
-	run := 0.0
-	for j := range rel.Buckets {
-		run += perBucket[j]
-		rel.Buckets[j].Count += run
-	}
-}
-
-// latencyBucket holds the bucket index of 65536 lognormal latencies, so
-// the simulation draws a latency with one random number.
-var latencyBucket = func() []uint8 {
-	r := rand.New(rand.NewPCG(7, 7))
-	out := make([]uint8, 1<<16)
-	for i := range out {
-		lat := 0.08 * math.Exp(0.6*r.NormFloat64())
-		for j, b := range bounds {
-			if lat <= b {
-				out[i] = uint8(j)
-				break
-			}
-		}
-	}
-	return out
-}()
-
-// simulate runs one canary through the plan's steps and returns the plan
-// time at which a trigger fired, or -1. perWindow is the canary's request
-// count per 2-minute window at the first step; the stable release gets the
-// rest of the traffic.
-func simulate(r *rand.Rand, p *plan.Plan, triggers []plan.Trigger, perWindow int, canaryErr float64, onlyFirstStep bool) time.Duration {
-	interval := p.Analysis.Interval.D()
-	e := NewEvaluator(triggers, 1)
-	var cum Snapshot
-	at := time.Duration(0)
-	base := time.Unix(0, 0)
-	perInterval := float64(perWindow) * interval.Seconds() / 120
-	steps := p.Strategy.Steps
-	if onlyFirstStep {
-		steps = steps[:1]
-	}
-	for _, st := range steps {
-		e.Reset()
-		bake := st.Bake.D()
-		if bake == 0 {
-			bake = 5 * time.Minute
-		}
-		// Canary requests grow with the weight; the total stays constant.
-		total := perInterval * 100 / float64(steps[0].Weight)
-		nc := int(total * float64(st.Weight) / 100)
-		ns := int(total) - nc
-		if ns < int(perInterval) {
-			ns = int(perInterval) // stable keeps some traffic as the baseline (mirrored in drills)
-		}
-		// The controller reads the metrics right after each traffic shift,
-		// so the first window starts there.
-		cum.At = base.Add(at)
-		e.Observe(cloneSnap(cum), true)
-		for elapsed := time.Duration(0); elapsed < bake; elapsed += interval {
-			at += interval
-			traffic(r, &cum.Canary, nc, canaryErr)
-			traffic(r, &cum.Stable, ns, 0.01)
-			cum.At = base.Add(at)
-			for _, res := range e.Observe(cloneSnap(cum), true) {
-				if res.Fired {
-					return at
-				}
-			}
-		}
-	}
-	return -1
-}
-
-func cloneSnap(s Snapshot) Snapshot {
-	s.Canary.Buckets = append([]Bucket(nil), s.Canary.Buckets...)
-	s.Stable.Buckets = append([]Bucket(nil), s.Stable.Buckets...)
-	return s
 }
 
 type statFigures struct {

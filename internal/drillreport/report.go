@@ -102,6 +102,9 @@ type Measurement struct {
 	Weight int           `json:"canary_weight"`
 	Stable Sample        `json:"stable"`
 	Canary Sample        `json:"canary"`
+	// Inconclusive lists the triggers whose analysis at this interval had
+	// no verdict (no series, NaN, too few requests): the chart marks them.
+	Inconclusive []string `json:"inconclusive,omitempty"`
 }
 
 // Sample is one release's traffic in one interval.

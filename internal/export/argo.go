@@ -142,7 +142,7 @@ func argo(tg Target, in Input) (*Result, error) {
 		templates = append(templates, argoTemplateRef{TemplateName: name})
 	}
 	if len(checks) > 0 && noData.Rollback() {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("no_data: rollback is exported as a <trigger>-no-data metric that fails after %d windows without data; Argo counts them over the whole analysis, not in a row", noData.Windows()))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("no_data: rollback is exported as a <trigger>-no-data metric that fails after %d windows without data (in measurements: after/interval each); Argo counts them over the whole analysis, not in a row", noData.Windows()))
 	}
 	if len(templates) > 0 {
 		ro.Spec.Strategy.Canary.Analysis = &argoAnalysis{Templates: templates, Args: []argoArg{
@@ -177,10 +177,10 @@ func argo(tg Target, in Input) (*Result, error) {
 // out: a breach is inconclusive too and pauses the rollout.
 func argoMetrics(c metricquery.Check, interval string, count int, noData plan.NoData, blocked bool) []argoMetric {
 	m := argoMetric{Name: c.Trigger, Interval: interval, Count: count, SuccessCondition: c.Success,
-		FailureLimit: c.Consecutive - 1, ConsecutiveErrorLimit: 4, InconclusiveLimit: noData.Windows() - 1}
+		FailureLimit: c.Consecutive - 1, ConsecutiveErrorLimit: 4, InconclusiveLimit: c.NoDataAfter - 1}
 	m.Provider.Prometheus.Query = c.Query
 	if blocked {
-		m.InconclusiveLimit = min(c.Consecutive, noData.Windows()) - 1
+		m.InconclusiveLimit = min(c.Consecutive, c.NoDataAfter) - 1
 		return []argoMetric{m}
 	}
 	m.FailureCondition = c.Failure
@@ -189,10 +189,10 @@ func argoMetrics(c metricquery.Check, interval string, count int, noData plan.No
 	}
 	// The no-data metric fails at the Nth window without data, before the
 	// analysis itself would turn inconclusive (at N+1).
-	m.InconclusiveLimit = noData.Windows()
+	m.InconclusiveLimit = c.NoDataAfter
 	nd := argoMetric{Name: c.Trigger + "-no-data", Interval: interval, Count: count,
 		SuccessCondition: metricquery.HasData, FailureCondition: metricquery.NoData,
-		FailureLimit: noData.Windows() - 1, ConsecutiveErrorLimit: 4}
+		FailureLimit: c.NoDataAfter - 1, ConsecutiveErrorLimit: 4}
 	nd.Provider.Prometheus.Query = c.Query
 	return []argoMetric{m, nd}
 }

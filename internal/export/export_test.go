@@ -183,17 +183,21 @@ func TestNoDataMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// after: 4 windows of 2m (error_rate) and 3m (latency_p99), measured
+	// every 30s: 16 and 24 measurements.
+	after := map[string]uint64{"error_rate": 16, "latency_p99": 24}
 	var names []string
 	for _, d := range docs(t, res.YAML)[1:] {
 		for _, m := range d["spec"].(map[string]any)["metrics"].([]any) {
 			mm := m.(map[string]any)
-			names = append(names, mm["name"].(string))
-			if strings.HasSuffix(mm["name"].(string), "-no-data") {
-				if mm["failureCondition"] != metricquery.NoData || mm["failureLimit"].(uint64) != 3 {
-					t.Errorf("no-data metric %v", mm)
+			name := mm["name"].(string)
+			names = append(names, name)
+			if base, ok := strings.CutSuffix(name, "-no-data"); ok {
+				if mm["failureCondition"] != metricquery.NoData || mm["failureLimit"].(uint64) != after[base]-1 {
+					t.Errorf("no-data metric %s: failureLimit %v, want %d", name, mm["failureLimit"], after[base]-1)
 				}
-			} else if mm["inconclusiveLimit"].(uint64) != 4 {
-				t.Errorf("%s: inconclusiveLimit %v, want 4 (the no-data metric fails first)", mm["name"], mm["inconclusiveLimit"])
+			} else if mm["inconclusiveLimit"].(uint64) != after[name] {
+				t.Errorf("%s: inconclusiveLimit %v, want %d (the no-data metric fails first)", name, mm["inconclusiveLimit"], after[name])
 			}
 		}
 	}

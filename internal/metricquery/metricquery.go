@@ -88,6 +88,10 @@ type Check struct {
 	Window      time.Duration
 	// Consecutive bad windows fire the trigger.
 	Consecutive int
+	// NoDataAfter is how many inconclusive measurements in a row set
+	// analysis.no_data off: its after: N windows, each window/interval
+	// measurements long. Argo's inconclusiveLimit is written from it.
+	NoDataAfter int
 
 	success, failure *condition
 }
@@ -128,6 +132,7 @@ func Render(p *plan.Plan, site map[string]string) ([]Check, []string, error) {
 			continue
 		}
 		c, ok, err := render(p.Service, t, site)
+		c.NoDataAfter = noDataAfter(p.Analysis, c.Window)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: triggers[%d] (%s): %w", p.Path, i, t.Metric, err)
 		}
@@ -212,6 +217,16 @@ func render(service string, t plan.Trigger, site map[string]string) (Check, bool
 		return c, false, err
 	}
 	return c, true, nil
+}
+
+// noDataAfter counts analysis.no_data's windows in measurements.
+func noDataAfter(a plan.Analysis, window time.Duration) int {
+	iv := a.Interval.D()
+	if iv <= 0 {
+		iv = 30 * time.Second
+	}
+	per := max(1, int(math.Ceil(float64(window)/float64(iv))))
+	return a.NoData.Windows() * per
 }
 
 // Selector is the label matchers of one release of service, with the

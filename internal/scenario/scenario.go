@@ -24,6 +24,9 @@ type Injection struct {
 	Contract     bool
 	StableBroken bool // the stable release reports unhealthy
 	Freeze       bool // the freeze switch is on
+	// MetricsMissing: the drill's Prometheus stops scraping the router,
+	// so every query returns no series.
+	MetricsMissing bool
 }
 
 // Assertion is one kind of check a drill makes; gameday evaluates each
@@ -47,6 +50,8 @@ const (
 	NoAutomaticAction                         // no rollback, no weight change, canary running
 	StableSmokeFails                          // the dynamic guard saw stable's smoke checks fail
 	StableSmokePasses                         // the dynamic guard saw them pass after the migrations
+	NotPromoted                               // the canary never reaches promoted
+	InconclusiveShown                         // inconclusive analyses are on the timeline
 )
 
 // Need is something a plan must have for a scenario to be drilled.
@@ -118,6 +123,12 @@ var All = []Scenario{
 		Name: "freeze", Summary: "the freeze switch is on and the canary is bad: no automatic action, a page",
 		Inject: Injection{CanaryErrors: 0.3, Freeze: true}, Page: true, PageReason: "freeze",
 		Asserts: []Assertion{TriggerFires, NoAutomaticAction, PagedWithReason},
+	},
+	{
+		Name: "metrics-missing", Summary: "the metrics stop (the router is no longer scraped): no data is never a pass; no promotion, a page that says why",
+		Inject: Injection{MetricsMissing: true}, Page: true, PageReason: "no data",
+		Asserts: []Assertion{NotPromoted, InconclusiveShown, PagedWithReason},
+		Needs:   []Need{Steps},
 	},
 }
 
