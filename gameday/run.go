@@ -17,8 +17,8 @@ import (
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillenv"
 	"github.com/rollbook/rollbook/internal/drillreport"
-	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/metricquery"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
