@@ -69,7 +69,7 @@ func planPolicy(t *testing.T, rel string) Policy {
 	return pol
 }
 
-type drillImages struct{ agent, db string }
+type drillImages struct{ agent, db, prom string }
 
 func dockerImages(t *testing.T, ctx context.Context) drillImages {
 	t.Helper()
@@ -87,8 +87,12 @@ func dockerImages(t *testing.T, ctx context.Context) drillImages {
 	if err != nil {
 		t.Fatal(err)
 	}
+	prom, err := PrometheusImage(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	exampleImages(t, ctx)
-	return drillImages{agent, db}
+	return drillImages{agent, db, prom}
 }
 
 // The example plans drilled on their own service: checkout's real
@@ -114,7 +118,7 @@ func TestDrillsOwnService(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(tc.plan), ".md")+"/"+tc.scenario, func(t *testing.T) {
 			s := time.Now()
 			pol := planPolicy(t, tc.plan)
-			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: tc.scenario, AgentImage: img.agent, DBImage: img.db})
+			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: tc.scenario, AgentImage: img.agent, DBImage: img.db, PrometheusImage: img.prom})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +197,7 @@ func TestOwnServiceBadInput(t *testing.T) {
 			tt.edit(&sp)
 			pol.OwnService = &sp
 			runID := fmt.Sprintf("test-bad-%d-%d", i, time.Now().UnixNano())
-			_, err := Run(ctx, RunOptions{Policy: pol, Scenario: "healthy-canary", AgentImage: img.agent, DBImage: img.db, RunID: runID, Timeout: 2 * time.Minute})
+			_, err := Run(ctx, RunOptions{Policy: pol, Scenario: "healthy-canary", AgentImage: img.agent, DBImage: img.db, PrometheusImage: img.prom, RunID: runID, Timeout: 2 * time.Minute})
 			if err == nil {
 				t.Fatal("the drill started")
 			}
