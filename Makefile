@@ -53,4 +53,4 @@ fuzz:
 	$(GO) test ./site -run XXX -fuzz FuzzCollapseSpace -fuzztime 30s
 
 clean:
-	rm -rf bin public drills .public.tmp-* $(EXAMPLE)/example-orders
+	rm -rf bin public .public.tmp-* $(EXAMPLE)/example-orders

@@ -112,6 +112,31 @@ func TestSearchInBrowser(t *testing.T) {
 	setQuery("zzqqxx")
 	waitFor(`document.getElementById("search-status").textContent.includes("No plans match") ? "y" : ""`, "the no-results message")
 
+	// Partial matches: when no plan has every word, the plans with most
+	// of them are shown, each marked with the word it lacks; with a plan
+	// having every word, only exact matches are shown.
+	setQuery("ledger canary expand zzqqxx ")
+	waitFor(`document.getElementById("search-status").textContent.includes("No plan has every word") ? "y" : ""`, "the partial-match status")
+	if first := eval(`(document.querySelector("#search-results li .r-title")||{}).textContent||""`); !strings.Contains(first, "Payments API 2.4 canary") {
+		t.Errorf("first partial result for ledger canary expand zzqqxx: %q", first)
+	}
+	if n := eval(`String(document.querySelectorAll("#search-results li").length === document.querySelectorAll("#search-results li.partial[data-partial=true]").length)`); n != "true" {
+		t.Error("partial results are not all marked partial")
+	}
+	if m := eval(`(document.querySelector("#search-results li .r-missing")||{}).textContent||""`); !strings.Contains(m, "zzqqxx") || strings.Contains(m, "ledger") {
+		t.Errorf("partial result names the wrong missing words: %q", m)
+	}
+	if st := eval(`document.getElementById("search-status").textContent`); !strings.Contains(st, "3 of 4") {
+		t.Errorf("partial status %q does not say 3 of 4 words", st)
+	}
+	setQuery("ledger canary ")
+	waitFor(`(() => { const s = document.getElementById("search-status").textContent; return /^\d+ plans?/.test(s) ? "y" : ""; })()`, "exact results for ledger canary")
+	if eval(`document.querySelector("#search-results li.partial") ? "y" : ""`) != "" {
+		t.Error("a query some plan fully matches shows partial matches")
+	}
+	setQuery("zzqqxx yyqqxx ")
+	waitFor(`document.getElementById("search-status").textContent.includes("No plans match") ? "y" : ""`, "no results when no word matches")
+
 	// Keyboard: arrows move, Enter opens the page at the matching heading.
 	setQuery("contingency")
 	waitFor(`document.querySelectorAll("#search-results li").length > 0 ? "y" : ""`, "results for contingency")
@@ -129,6 +154,19 @@ func TestSearchInBrowser(t *testing.T) {
 	waitFor(`location.href === `+quote(want)+` ? "y" : ""`, "Enter to open "+want)
 	if !strings.Contains(want, "#contingency-plans") {
 		t.Errorf("result does not link to the matching heading: %s", want)
+	}
+
+	// The copy button of a console block copies the commands a responder
+	// runs: no "$ " prompts, no output lines.
+	waitFor(`document.readyState === "complete" ? "y" : ""`, "the plan page")
+	eval(`(() => { Object.defineProperty(navigator, "clipboard", {value: {writeText: (t) => { window.copied = t; return Promise.resolve(); }}}); return ""; })()`)
+	eval(`(() => { const c = [...document.querySelectorAll("code.language-console")].find(c => c.textContent.includes("rollouts abort payments-api")); c.closest(".code").querySelector("[data-copy]").click(); return ""; })()`)
+	copied := waitFor(`window.copied || ""`, "the copied commands")
+	if want := "kubectl -n payments argo rollouts abort payments-api\nkubectl -n payments argo rollouts get rollout payments-api\n"; copied != want {
+		t.Errorf("copied console block %q, want %q", copied, want)
+	}
+	if eval(`document.querySelector("code.language-console .gp") && document.querySelector("code.language-sql .k") ? "y" : ""`) == "" {
+		t.Error("console and sql blocks are not highlighted")
 	}
 
 	// A missing shard shows a readable message, not a broken box.
@@ -230,7 +268,9 @@ func BenchmarkSearchInBrowser(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	queries := []string{"canary", "rollback", "payments", "etcd", "checkout", "latency", "migration", "pod", "kafka", "search", "failover", "drain", "ledger", "throttle", "breaker"}
+	// The last two have a word no plan holds: partial matches.
+	queries := []string{"canary", "rollback", "payments", "etcd", "checkout", "latency", "migration", "pod", "kafka", "search", "failover", "drain", "ledger", "throttle", "breaker",
+		"payments canary zzqqxx", "etcd latency rollback qqzzy"}
 	query := func(typed string) (float64, string) { return query(b, ctx, typed) }
 	// Each round starts from a fresh page, so shards are fetched again.
 	var times []float64

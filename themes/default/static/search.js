@@ -39,6 +39,9 @@ function init(box) {
   const facetsEl = document.getElementById("search-facets");
   const cache = new Map();
   let manifest = null, facets = null, active = -1, results = [], seq = 0;
+  // partialOf is [words matched, words typed] when the results shown are
+  // partial matches, else null.
+  let partialOf = null;
   const selected = {}; // facet -> value
 
   const fetchJSON = (path) => {
@@ -178,10 +181,10 @@ function init(box) {
   // Per-document working arrays, indexed by document number: a query
   // touches tens of thousands of postings, and typed arrays keep that to
   // a few milliseconds without allocating per document.
-  let acc, cnt, head, wbest, whead, match, touched;
+  let acc, cnt, hit, head, wbest, whead, match, touched;
   function arrays(n) {
     if (acc && acc.length === n) return;
-    acc = new Float64Array(n); cnt = new Uint16Array(n); head = new Int32Array(n);
+    acc = new Float64Array(n); cnt = new Uint16Array(n); hit = new Uint32Array(n); head = new Int32Array(n);
     wbest = new Float64Array(n).fill(-1); whead = new Int32Array(n); match = new Uint8Array(n);
     touched = new Int32Array(n);
   }
@@ -217,7 +220,7 @@ function init(box) {
     const big = lists.length === 1 ? lists[0].big : null;
     if (my !== seq) return; // a newer keystroke won
     arrays(n);
-    acc.fill(0); cnt.fill(0); head.fill(-1);
+    acc.fill(0); cnt.fill(0); hit.fill(0); head.fill(-1);
     for (let wi = 0; wi < lists.length; wi++) {
       // A document counts once per word: its best match for the word.
       let nt = 0;
@@ -231,27 +234,49 @@ function init(box) {
           }
         }
       }
+      // Every document scores for the words it has (cnt, and which in
+      // hit): a plan with all of them but one is the answer when no plan
+      // has every word.
       for (let t = 0; t < nt; t++) {
         const d = touched[t];
-        if (cnt[d] === wi) { // matched every earlier word
-          cnt[d] = wi + 1;
-          acc[d] += wbest[d];
-          if (head[d] < 0) head[d] = whead[d];
-        }
+        cnt[d]++;
+        if (wi < 32) hit[d] |= 1 << wi;
+        acc[d] += wbest[d];
+        if (head[d] < 0) head[d] = whead[d];
         wbest[d] = -1;
       }
     }
-    // Matches: every word (all documents for an empty query, for facet
-    // browsing), then each chosen facet.
-    for (let d = 0; d < n; d++) match[d] = cnt[d] === words.length ? 1 : 0;
-    for (const d of manifest.gone || []) match[d] = 0; // deleted while serving
-    for (const key in selected) {
-      const allowed = new Uint8Array(n);
-      for (const d of decode(facets[key][selected[key]] || [])) allowed[d] = 1;
-      for (let d = 0; d < n; d++) match[d] &= allowed[d];
-    }
+    // Matches: documents with at least k words (every word, or all
+    // documents for an empty query, for facet browsing), then each chosen
+    // facet.
+    const keep = (k) => {
+      for (let d = 0; d < n; d++) match[d] = cnt[d] >= k ? 1 : 0;
+      for (const d of manifest.gone || []) match[d] = 0; // deleted while serving
+      for (const key in selected) {
+        const allowed = new Uint8Array(n);
+        for (const d of decode(facets[key][selected[key]] || [])) allowed[d] = 1;
+        for (let d = 0; d < n; d++) match[d] &= allowed[d];
+      }
+    };
+    keep(words.length);
     const matched = () => { let t = 0; for (let d = 0; d < n; d++) t += match[d]; return t; };
     let total = matched();
+    // No plan has every word: the plans with the most of them, when that
+    // is most of the words, marked as partial matches. (With any plan
+    // having every word, only those are shown: exact matches first.)
+    let partial = 0;
+    if (!total && words.length > 1) {
+      keep(1);
+      let most = 0;
+      for (let d = 0; d < n; d++) if (match[d] && cnt[d] > most) most = cnt[d];
+      if (most >= Math.ceil(words.length / 2)) {
+        partial = most;
+        keep(most);
+        total = matched();
+      } else {
+        match.fill(0);
+      }
+    }
     const showFacets = words.length > 0 || Object.keys(selected).length > 0;
     const top = topN(n, 10);
     // Facet counts need every match: a big term's full list first.
@@ -292,8 +317,10 @@ function init(box) {
       else if (phrase && t.includes(phrase)) score *= 2;
       const h = head[d];
       const anchor = h >= 0 && headings && headings[h] ? "#" + headings[h][0] : "";
-      return { url, title, service, kind, risk, summary, anchor, heading: anchor ? headings[h][1] : "", score };
+      const missing = partial ? words.filter((_, i) => i < 32 && !(hit[d] & (1 << i))) : [];
+      return { url, title, service, kind, risk, summary, anchor, heading: anchor ? headings[h][1] : "", score, missing };
     }).sort((a, b) => b.score - a.score);
+    partialOf = partial ? [partial, words.length] : null;
     render(query, words, total);
   }
 
@@ -354,6 +381,14 @@ function init(box) {
       snip.className = "r-snippet";
       snip.append(mark(r.summary || "", words));
       li.append(a, meta, snip);
+      if (r.missing.length) {
+        li.classList.add("partial");
+        li.dataset.partial = "true";
+        const miss = document.createElement("span");
+        miss.className = "r-missing";
+        miss.textContent = "Partial match: no " + r.missing.map((w) => "“" + w + "”").join(", ");
+        li.append(miss);
+      }
       li.addEventListener("mousedown", (e) => { e.preventDefault(); location.href = a.href; });
       list.append(li);
     });
@@ -363,7 +398,12 @@ function init(box) {
   }
 
   function showStatus(total) {
-    status.textContent = total === 0 ? "No plans match “" + input.value + "”." : total + (total === 1 ? " plan" : " plans") + (total > results.length ? ", showing " + results.length : "");
+    const shown = total > results.length ? ", showing " + results.length : "";
+    if (partialOf && total) {
+      status.textContent = "No plan has every word; " + total + (total === 1 ? " plan has " : " plans have ") + partialOf[0] + " of " + partialOf[1] + shown + ".";
+      return;
+    }
+    status.textContent = total === 0 ? "No plans match “" + input.value + "”." : total + (total === 1 ? " plan" : " plans") + shown;
   }
 
   // Facet buttons with the number of current matches each would keep.

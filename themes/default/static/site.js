@@ -18,11 +18,27 @@
       finally { document.body.removeChild(ta); }
     });
   }
+  // commands is what a responder pastes from a console session: the
+  // commands without their "$ " prompts, and no output lines. A command
+  // continued with a trailing backslash keeps its next lines.
+  function commands(session) {
+    var out = [], more = false;
+    session.replace(/\n$/, "").split("\n").forEach(function (line) {
+      var m = /^\s*\$ ?(.*)$/.exec(line);
+      if (m) out.push(m[1]);
+      else if (more) out.push(line);
+      else return;
+      more = /\\$/.test(line);
+    });
+    return out.join("\n") + (out.length ? "\n" : "");
+  }
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest("[data-copy]");
     if (btn) {
       var code = btn.closest(".code").querySelector("pre code");
-      copyText(code ? code.innerText : "").then(function () {
+      var text = code ? code.innerText : "";
+      if (code && /\blanguage-(console|shell-session)\b/.test(code.className)) text = commands(text);
+      copyText(text).then(function () {
         btn.textContent = "Copied";
         btn.classList.add("copied");
       }, function () {
