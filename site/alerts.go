@@ -34,8 +34,9 @@ type AlertView struct {
 	ExprHTML template.HTML
 	// Runbook is the runbook's site path or external URL, "" if none.
 	Runbook string
-	// Source links to the rule in its file: on the published copy of a
-	// rule file under the content folder; "" otherwise.
+	// Source links to the rule: at its line in the repository with
+	// repo_url, else to the published copy of a rule file under the
+	// content folder; "" otherwise.
 	Source string
 }
 
@@ -164,7 +165,7 @@ func (b *Builder) attachAlerts(pg *Page, name string) {
 	}
 	contentRel := filepath.ToSlash(filepath.Clean(b.cfg.ContentDir)) + "/"
 	for _, j := range b.alerts.ix.ForPage(pg.Plan.Path) {
-		pg.Alerts = append(pg.Alerts, alertView(j, contentRel))
+		pg.Alerts = append(pg.Alerts, b.alertView(j, contentRel))
 	}
 	for _, f := range b.alerts.findings {
 		if f.File == name && f.Severity == diag.Warning {
@@ -231,7 +232,7 @@ func readRuleFile(root, rel string) *alertrule.File {
 	return alertrule.Parse(rel, src)
 }
 
-func alertView(j *alertrule.Joined, contentRel string) *AlertView {
+func (b *Builder) alertView(j *alertrule.Joined, contentRel string) *AlertView {
 	v := &AlertView{Joined: j, ExprHTML: highlightPromQL(j.Expr)}
 	switch {
 	case j.Page != nil:
@@ -239,7 +240,11 @@ func alertView(j *alertrule.Joined, contentRel string) *AlertView {
 	case j.State == alertrule.External:
 		v.Runbook = strings.TrimSpace(j.URL.Value)
 	}
-	if strings.HasPrefix(j.File, contentRel) {
+	switch {
+	case b.cfg.RepoURL != "":
+		// The rule at its line in the repository (GitHub's and GitLab's #L).
+		v.Source = b.cfg.RepoFileURL(j.File) + fmt.Sprintf("#L%d", j.Pos.Line)
+	case strings.HasPrefix(j.File, contentRel):
 		// Rule files under the content folder are published as they are.
 		v.Source = "/" + strings.TrimPrefix(j.File, contentRel)
 	}
@@ -337,7 +342,7 @@ func (b *Builder) alertList(ix *alertrule.Index, pages []*Page) *AlertList {
 			g = &GroupAlerts{File: j.File, Name: j.Group}
 			sa.Groups = append(sa.Groups, g)
 		}
-		g.Alerts = append(g.Alerts, alertView(j, contentRel))
+		g.Alerts = append(g.Alerts, b.alertView(j, contentRel))
 		sa.Total++
 		l.Total++
 		if j.HasRunbook() {

@@ -148,6 +148,18 @@ func TestAlertPanelAndList(t *testing.T) {
 	}
 }
 
+// With repo_url the Alert panel links the rule at its line in the repository.
+func TestAlertSourceLink(t *testing.T) {
+	root := withConfig(t, relaxed+"repo_url: https://github.com/acme/runbooks\n")
+	if _, err := build(t, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	pg := read(t, root, "kubernetes/pod-not-ready/index.html")
+	if !strings.Contains(pg, `<a href="https://github.com/acme/runbooks/blob/main/rules/kubernetes.yaml#L9">rules/kubernetes.yaml</a>:9`) {
+		t.Errorf("no link to the rule in the repository:\n%s", section(t, pg, `<section class="panel panel-alert"`, "</section>"))
+	}
+}
+
 // Rule severities are configurable like every rule: off drops them.
 func TestAlertRulesOff(t *testing.T) {
 	root := withConfig(t, "rules: {alert-orphan-runbook: off, alert-no-runbook: warning}\n")
