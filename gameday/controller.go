@@ -179,6 +179,13 @@ func (c *Controller) Mark() {
 	c.mu.Unlock()
 }
 
+// Started is the timeline's zero.
+func (c *Controller) Started() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.start
+}
+
 // Record adds an event to the timeline (scenarios record their injections).
 func (c *Controller) Record(e Event) { c.record(e) }
 

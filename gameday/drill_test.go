@@ -74,7 +74,16 @@ func TestDrills(t *testing.T) {
 		}
 		t.Run(sc, func(t *testing.T) {
 			s := time.Now()
-			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: sc, AgentImage: agent, DBImage: db, PrometheusImage: promImage})
+			var back *Report
+			var backErr error
+			opts := RunOptions{Policy: pol, Scenario: sc, AgentImage: agent, DBImage: db, PrometheusImage: promImage}
+			if sc == "bad-canary-errors" || sc == "healthy-canary" {
+				// Backtest the drill's own Prometheus, where the answer is known.
+				opts.AfterRun = func(ctx context.Context, url string, start time.Time) {
+					back, backErr = Backtest(ctx, BacktestOptions{Policy: pol, Prometheus: url, From: start, To: time.Now()})
+				}
+			}
+			rep, err := Run(ctx, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,6 +94,12 @@ func TestDrills(t *testing.T) {
 			}
 			if len(rep.Leftovers) > 0 {
 				t.Errorf("leftovers: %v", rep.Leftovers)
+			}
+			if opts.AfterRun != nil {
+				checkBacktest(t, pol, rep, back, backErr)
+				if back != nil {
+					evaluatedExported(t, pol, back, exported)
+				}
 			}
 			if n := evaluatedExported(t, pol, rep, exported); n == 0 && sc != "metrics-missing" {
 				t.Error("no analysis with a verdict on the timeline")
@@ -147,4 +162,36 @@ func deref(p *float64) any {
 		return "-"
 	}
 	return *p
+}
+
+// checkBacktest compares a backtest of the drill's own Prometheus with
+// the drill: the same trigger fires at about the same time, or none does.
+func checkBacktest(t *testing.T, pol Policy, rep, back *Report, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("backtest: %v", err)
+	}
+	if back.Backtest == nil || back.Scenario != "backtest" {
+		t.Fatalf("the backtest report is not marked as one: %+v", back.Backtest)
+	}
+	f := collect(rep.Timeline, 0)
+	if f.triggerAt < 0 {
+		if back.Backtest.FiredAt != nil {
+			t.Errorf("the drill fired nothing, the backtest fired at %s", back.Backtest.FiredAt.Sub(back.Backtest.From))
+		}
+		return
+	}
+	if back.Backtest.FiredAt == nil {
+		t.Fatalf("the drill fired %s at %s, the backtest nothing", f.trigger, f.triggerAt)
+	}
+	got := back.Backtest.FiredAt.Sub(back.Backtest.From)
+	// Steps of the backtest and the drill's sleeps do not line up: allow
+	// two analysis intervals either way.
+	if d := got - f.triggerAt; d < -2*interval(pol) || d > 2*interval(pol) {
+		t.Errorf("the drill fired at %s, the backtest at %s", f.triggerAt, got)
+	}
+	if bf := collect(back.Timeline, 0); bf.trigger != f.trigger {
+		t.Errorf("the drill fired %s, the backtest %s", f.trigger, bf.trigger)
+	}
+	t.Logf("backtest of the drill's Prometheus: fired %s at %s (drill: %s)", f.trigger, got.Round(time.Millisecond), f.triggerAt.Round(time.Millisecond))
 }

@@ -34,6 +34,10 @@ type RunOptions struct {
 	RunID string
 	// PrometheusImage is the drill's Prometheus (see PrometheusImage).
 	PrometheusImage string
+	// AfterRun, when set, is called once the controller has finished and
+	// before the containers are removed, with the drill's Prometheus URL
+	// and the timeline's zero (a backtest of the drill, for example).
+	AfterRun func(ctx context.Context, prometheus string, start time.Time)
 	// Timeout bounds the whole drill; 0 means 3 minutes.
 	Timeout time.Duration
 	Ledger  *Ledger
@@ -156,6 +160,9 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		return nil, err
 	}
 	final, runErr := c.Run(ctx)
+	if opts.AfterRun != nil {
+		opts.AfterRun(ctx, prom.URL, c.Started())
+	}
 	rep.FinalState = final
 	f := collect(c.Events(), pol.D(pol.maxWindow())+2*interval(pol))
 	// Errors back to baseline: one interval of traffic after the end.

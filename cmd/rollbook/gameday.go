@@ -44,7 +44,7 @@ func agentCmd() *cobra.Command {
 
 func gamedayCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "gameday", Short: "Drill plans' rollback policies against real containers"}
-	cmd.AddCommand(gamedayRunCmd(g), gamedayDueCmd(g))
+	cmd.AddCommand(gamedayRunCmd(g), gamedayDueCmd(g), gamedayBacktestCmd(g))
 	return cmd
 }
 

@@ -181,7 +181,7 @@ func (a *Analyzer) measure(ctx context.Context, q Querier, i int, at time.Time) 
 		r.Reason += " (" + r.Error + ")"
 	}
 	if v == metricquery.Inconclusive && a.inconclusive[i] > 1 {
-		r.Reason += fmt.Sprintf(", %d windows in a row", a.inconclusive[i])
+		r.Reason += fmt.Sprintf(", %d analyses in a row", a.inconclusive[i])
 	}
 	return r
 }

@@ -158,9 +158,22 @@ type Report struct {
 	Pages     []Page       `json:"pages,omitempty"`
 	Logs      []ReleaseLog `json:"logs,omitempty"` // each release's last lines at the end or failure
 	Leftovers []string     `json:"leftovers,omitempty"`
+	// Backtest is set when the report is not a drill but the plan's
+	// analysis evaluated over a past time range of a Prometheus.
+	Backtest *Backtest `json:"backtest,omitempty"`
 
 	// File is where the report was read from, relative to the folder read.
 	File string `json:"-"`
+}
+
+// Backtest says where and over what range a backtest ran.
+type Backtest struct {
+	Prometheus string        `json:"prometheus"`
+	From       time.Time     `json:"from"`
+	To         time.Time     `json:"to"`
+	Step       time.Duration `json:"step_ns"`
+	// FiredAt is when the policy would have fired, nil if it would not.
+	FiredAt *time.Time `json:"fired_at,omitempty"`
 }
 
 // Failed lists the assertions that did not hold.
