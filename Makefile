@@ -33,7 +33,9 @@ vet:
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-test: vet
+# The example plans drill the example service's images: a clean clone has
+# neither its binary nor its images, so they are made before the tests.
+test: vet example-images
 	# One package at a time: the drills and browser tests measure real
 	# time, and two cores shared with another package's drills skew it.
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
