@@ -136,9 +136,13 @@ func (b *Builder) loadAlerts(s *loaded) {
 	}
 	display := filepath.ToSlash(b.cfg.ContentDir)
 	for _, pg := range s.pages {
-		if pg.Type == "plan" {
+		switch pg.Type {
+		case "plan":
 			// checkPage attached the last build's alerts; these replace them.
 			pg.Warnings = slices.DeleteFunc(pg.Warnings, func(f diag.Finding) bool { return strings.HasPrefix(f.Rule, "alert-") })
+			b.attachAlerts(pg, path.Join(display, pg.Plan.Path))
+		case "page":
+			// A plain Markdown runbook (no front matter) a runbook_url reaches.
 			b.attachAlerts(pg, path.Join(display, pg.Plan.Path))
 		}
 	}
@@ -197,6 +201,9 @@ func (b *Builder) alertsTouched(s *loaded, files []string) bool {
 		}
 		rel = filepath.ToSlash(rel)
 		old := s.byPath[rel]
+		if old != nil && old.Type != "plan" && len(old.Alerts) > 0 {
+			return true // only a plan's check attaches its alerts again
+		}
 		var cur *plan.Plan
 		if data, err := os.ReadFile(f); err == nil {
 			cur, _ = plan.Parse(rel, rel, data)

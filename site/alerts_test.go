@@ -121,6 +121,10 @@ func TestAlertPanelAndList(t *testing.T) {
 	if !strings.Contains(errs, `<span class="k">sum</span>`) || strings.Count(errs, `class="panel panel-alert"`) != 1 || !strings.Contains(errs, "payments.slo") {
 		t.Error("the payments runbook lacks its highlighted alert")
 	}
+	// A plain Markdown runbook (no front matter) reached by runbook_url.
+	if pg := read(t, root, "legacy/textfile-errors/index.html"); !strings.Contains(pg, "<code>NodeTextFileCollectorScrapeError</code>") {
+		t.Error("a plain page a runbook_url reaches lacks the Alert panel")
+	}
 	list := read(t, root, "alerts/index.html")
 	golden.Check(t, filepath.Join("testdata", "golden", "alerts-page.html"), []byte(section(t, list, `<article class="alerts-page">`, "</article>")))
 	for _, want := range []string{"renamed to <code>KubeClientCertificateExpiration</code>?", "<strong>16 of 31</strong>", `<a href="#severity-critical">critical</a>`, "https://wiki.example.com/payments/latency"} {
