@@ -102,7 +102,7 @@ func Claim(drillsDir string, s Scheduled, now time.Time) (release func(done bool
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, false, err
 	}
-	name := filepath.Join(dir, fmt.Sprintf("%s-%d.claim", Slug(s.File), s.Next.Unix()))
+	name := filepath.Join(dir, fmt.Sprintf("%s-%d.claim", plan.Slug(s.File), s.Next.Unix()))
 	for attempt := 0; attempt < 2; attempt++ {
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {

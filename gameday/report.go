@@ -16,14 +16,11 @@ import (
 // site and `gameday due` read back).
 type Report = drillreport.Report
 
-// Slug is the plan's path as a folder name.
-func Slug(planPath string) string { return plan.Slug(planPath) }
-
 // WriteReport stores the report as JSON and JUnit XML under
 // dir/<plan slug>/, each written to a temporary file and renamed, so a
 // reader never sees half a report.
 func WriteReport(r *Report, dir string) (jsonPath, xmlPath string, err error) {
-	folder := filepath.Join(dir, Slug(r.Plan))
+	folder := filepath.Join(dir, plan.Slug(r.Plan))
 	if err := os.MkdirAll(folder, 0o755); err != nil {
 		return "", "", err
 	}
@@ -104,7 +101,7 @@ func JUnit(reports []*Report) ([]byte, error) {
 		}
 		s := &doc.Suites[i]
 		d := r.Finished.Sub(r.Started).Seconds()
-		c := junitCase{Name: r.Scenario, Classname: "gameday." + Slug(r.Plan), Time: fmt.Sprintf("%.3f", d)}
+		c := junitCase{Name: r.Scenario, Classname: "gameday." + plan.Slug(r.Plan), Time: fmt.Sprintf("%.3f", d)}
 		var lines []string
 		for _, a := range r.Assertions {
 			mark := "PASS"

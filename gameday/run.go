@@ -89,7 +89,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	pol := opts.Policy
-	runID := fmt.Sprintf("%s-%s-%d", Slug(pol.Plan), sc.Name, time.Now().UnixNano())
+	runID := fmt.Sprintf("%s-%s-%d", plan.Slug(pol.Plan), sc.Name, time.Now().UnixNano())
 	if len(runID) > 60 {
 		runID = runID[len(runID)-60:]
 	}

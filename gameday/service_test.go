@@ -69,6 +69,17 @@ func planPolicy(t *testing.T, rel string) Policy {
 	return pol
 }
 
+// scenarios are the plan's gameday.scenarios.
+func planScenarios(t *testing.T, rel string) []string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := plan.Parse(rel, rel, src)
+	return p.Gameday.Scenarios
+}
+
 type drillImages struct{ agent, db, prom string }
 
 func dockerImages(t *testing.T, ctx context.Context) drillImages {
@@ -105,16 +116,30 @@ func TestDrillsOwnService(t *testing.T) {
 	start := time.Now()
 	img := dockerImages(t, ctx)
 	t.Logf("images ready in %s", time.Since(start).Round(time.Millisecond))
-	for _, tc := range []struct {
+	type drill struct {
 		plan, scenario string
 		state          State
 		guard          string
-	}{
-		{"checkout/drop-legacy-status-rollback.md", "incompatible-migration", Halted, "contract migration (0107_drop_orders_legacy_status.sql): the stable release's smoke checks fail"},
-		{"payments/api-2-4-canary.md", "incompatible-migration", RolledBack, "expand-only migrations (0042_add_ledger_ref.sql): the stable release's smoke checks still pass"},
-		{"payments/api-2-4-canary.md", "bad-canary-errors", RolledBack, ""},
-		{"payments/api-2-4-canary.md", "stuck-rollback", Halted, ""},
-	} {
+	}
+	var drills []drill
+	for _, sc := range planScenarios(t, "payments/api-2-4-canary.md") {
+		d := drill{plan: "payments/api-2-4-canary.md", scenario: sc, state: map[string]State{"bad-canary-errors": RolledBack, "bad-canary-latency": RolledBack, "healthy-canary": Promoted, "incompatible-migration": RolledBack, "stuck-rollback": Halted, "freeze": Halted}[sc]}
+		if sc == "incompatible-migration" {
+			d.guard = "expand-only migrations (0042_add_ledger_ref.sql): the stable release's smoke checks still pass"
+		}
+		drills = append(drills, d)
+	}
+	for _, sc := range planScenarios(t, "checkout/drop-legacy-status-rollback.md") {
+		d := drill{plan: "checkout/drop-legacy-status-rollback.md", scenario: sc, state: map[string]State{"healthy-canary": Promoted, "incompatible-migration": Halted, "freeze": Halted}[sc]}
+		if sc == "incompatible-migration" {
+			d.guard = "contract migration (0107_drop_orders_legacy_status.sql): the stable release's smoke checks fail"
+		}
+		drills = append(drills, d)
+	}
+	if len(drills) != 9 {
+		t.Fatalf("%d drills; the example plans list 6 and 3 scenarios", len(drills))
+	}
+	for _, tc := range drills {
 		t.Run(strings.TrimSuffix(filepath.Base(tc.plan), ".md")+"/"+tc.scenario, func(t *testing.T) {
 			s := time.Now()
 			pol := planPolicy(t, tc.plan)

@@ -111,7 +111,7 @@ func (s *server) run(ctx context.Context, dbURL string, migrate bool, addr strin
 // only then makes the release ready.
 func (s *server) connect(ctx context.Context, dbURL string, migrate bool) {
 	for ctx.Err() == nil {
-		pool, err := pgxpool.New(ctx, dbURL)
+		pool, err := newPool(ctx, dbURL)
 		if err == nil {
 			if err = pool.Ping(ctx); err == nil && migrate {
 				_, err = pool.Exec(ctx, schema)
@@ -129,6 +129,18 @@ func (s *server) connect(ctx context.Context, dbURL string, migrate bool) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// newPool allows more connections than pgx's default of four: at drill
+// rates a release serves hundreds of requests a second, and a readiness
+// ping queued behind them would read as an unhealthy release.
+func newPool(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = 16
+	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
 func (s *server) routes() http.Handler {

@@ -192,6 +192,12 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 			}
 			fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
 		}
+		for _, im := range rep.Images {
+			fmt.Fprintf(w, "  image %s: %s (%.19s) %s\n", im.Release, im.Ref, im.ID, im.Built)
+		}
+		if rep.Guard != "" {
+			fmt.Fprintf(w, "  guard: %s\n", rep.Guard)
+		}
 		status := "PASS"
 		if !rep.Passed {
 			status = "FAIL"

@@ -1,9 +1,11 @@
 // Package drillenv owns the containers of one game-day drill: it builds the
 // images without a registry (a scratch image holding the static drill
-// agent, and a PostgreSQL image assembled from the host's Debian packages),
-// starts the database, both releases, the fault injector, the router, the
-// pager and the load generator on a private network, and removes every one
-// of them afterwards, found by label.
+// agent, a PostgreSQL image assembled from the host's Debian packages, and
+// the team's release images from their Dockerfiles), starts the database,
+// both releases (the demo app, or the team's own service with its
+// dependencies, schema, migrations and smoke checks), the fault injector,
+// the router, the pager and the load generator on a private network, and
+// removes every one of them afterwards, found by label.
 package drillenv
 
 import (

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -117,9 +116,15 @@ func buildRelease(ctx context.Context, c *client.Client, spec ReleaseSpec) (Imag
 		for _, k := range keys {
 			fmt.Fprintf(h, "%s=%s\n", k, spec.Args[k])
 		}
-		tag = "rollbook-build:" + hex.EncodeToString(h.Sum(nil))[:12]
+		// Named after the folder and release, so a report reads
+		// rollbook-build/example-orders-canary:…; tagged by its inputs.
+		tag = "rollbook-build/" + repoName(filepath.Base(spec.Context)+"-"+spec.Release) + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 	}
-	repo, version, _ := strings.Cut(tag, ":")
+	i := strings.LastIndexByte(tag, ':')
+	repo, version := tag, ""
+	if i > strings.LastIndexByte(tag, '/') {
+		repo, version = tag[:i], tag[i+1:]
+	}
 	if version == "" {
 		version = "latest"
 	}
@@ -151,6 +156,19 @@ func buildRelease(ctx context.Context, c *client.Client, spec ReleaseSpec) (Imag
 		return Image{}, fmt.Errorf("building the %s release from %s failed: %w\nlast lines of the build log:\n%s", spec.Release, df, err, log.String())
 	}
 	return inspect(ctx, c, spec.Release, tag, "built from "+df)
+}
+
+// repoName makes s a valid image repository name component.
+func repoName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-._")
 }
 
 // lastLines keeps the last max lines written to it.
@@ -211,5 +229,3 @@ func lastLogLines(ctx context.Context, ct *testcontainers.DockerContainer, n int
 	}
 	return strings.Split(s, "\n")
 }
-
-var errNotReady = errors.New("not ready")

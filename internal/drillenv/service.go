@@ -50,6 +50,8 @@ type Dependency struct {
 	Env   map[string]string
 }
 
+var errNotReady = errors.New("not ready")
+
 // ReadyTimeout is how long a release may take to answer its ready path.
 var ReadyTimeout = 60 * time.Second
 
