@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/alertrule"
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/contentpath"
@@ -48,6 +50,11 @@ type Options struct {
 	// Memory builds into memory instead of OutDir; Files returns the
 	// last good build (the dev server serves from it).
 	Memory bool
+	// CacheDir is the persistent build cache folder (see
+	// internal/buildcache): highlighted blocks, rendered bodies and
+	// migration analyses of earlier builds are read from it, new ones
+	// added. "" builds without it.
+	CacheDir string
 
 	// noSearch leaves the search index out; the benchmark that measures
 	// what the index adds to a build sets it.
@@ -99,6 +106,8 @@ type Builder struct {
 
 	// cache keeps parsed and rendered pages between in-memory builds.
 	cache *pageCache
+	// store is the persistent build cache during a Build, else nil.
+	store *store
 	// last is the last good in-memory build, which Update changes in
 	// place; pending are the files changed since it.
 	last    *state
@@ -377,7 +386,19 @@ func (b *Builder) analyze(file string) (migrate.Result, error) {
 	if ok && a.key == key {
 		return a.res, a.err
 	}
+	data, rerr := os.ReadFile(file)
+	if rerr == nil {
+		if res, ok := b.store.analysis(data); ok {
+			b.mu.Lock()
+			b.analyses[file] = analysis{res: res, key: key}
+			b.mu.Unlock()
+			return res, nil
+		}
+	}
 	res, err := migrate.AnalyzeFile(file)
+	if err == nil && rerr == nil {
+		b.store.storeAnalysis(data, res)
+	}
 	b.mu.Lock()
 	b.analyses[file] = analysis{res: res, err: err, key: key}
 	b.mu.Unlock()
@@ -401,6 +422,30 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 		out = append(out, v)
 	}
 	return out
+}
+
+// openStore opens the persistent build cache for one Build.
+func (b *Builder) openStore() {
+	c := buildcache.Open(buildcache.Options{Dir: b.opts.CacheDir, Version: buildVersion(), Logger: b.log})
+	if c == nil {
+		b.md.Begin(nil)
+		return
+	}
+	b.store = &store{c: c, unsafe: b.cfg.UnsafeHTML}
+	b.md.Begin(b.store)
+}
+
+// closeStore publishes what the build added to the cache; a cache that
+// cannot be written only makes the next build slower.
+func (b *Builder) closeStore() {
+	b.md.End()
+	if b.store == nil {
+		return
+	}
+	if err := b.store.c.Close(); err != nil {
+		b.log.Warn("build cache not written; the next build computes again what this one did", "dir", b.opts.CacheDir, "err", err)
+	}
+	b.store = nil
 }
 
 // Build builds the site into a folder beside public_dir and swaps it in.
@@ -428,6 +473,8 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	w.asyncCleanup = b.opts.Dev
 	defer w.abort()
+	b.openStore()
+	defer b.closeStore()
 	b.cache.begin()
 	ok := false
 	defer func() { b.cache.finish(ok) }()

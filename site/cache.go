@@ -1,12 +1,17 @@
 package site
 
 import (
+	"encoding/json"
+	"html/template"
+	"strconv"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
+	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -84,10 +89,10 @@ func (c *pageCache) parse(name, rel string, data []byte) (*plan.Plan, diag.List)
 }
 
 // render returns the rendered body, from the cache when the same body
-// starting on the same line was rendered before.
-func (c *pageCache) render(md *markdown.Renderer, body []byte, line int) (markdown.Result, error) {
+// starting on the same line was rendered before, else from md.
+func (c *pageCache) render(md func() (markdown.Result, error), body []byte, line int) (markdown.Result, error) {
 	if c == nil {
-		return md.Render(body, line)
+		return md()
 	}
 	k := mdKey{xxhash.Sum64(body), line}
 	c.mu.Lock()
@@ -95,8 +100,11 @@ func (c *pageCache) render(md *markdown.Renderer, body []byte, line int) (markdo
 	c.mu.Unlock()
 	if !ok {
 		var err error
-		if res, err = md.Render(body, line); err != nil {
+		if res, err = md(); err != nil {
 			return res, err
+		}
+		if res.Unstable {
+			return res, nil // right for this build, not kept for the next
 		}
 	}
 	c.mu.Lock()
@@ -105,4 +113,109 @@ func (c *pageCache) render(md *markdown.Renderer, body []byte, line int) (markdo
 	}
 	c.mu.Unlock()
 	return res, nil
+}
+
+// store is the persistent build cache (internal/buildcache) as a build
+// uses it: highlighted blocks and rendered bodies, keyed by their inputs,
+// the options that change them and the binary's version. A nil c is a
+// build without it.
+type store struct {
+	c      *buildcache.Cache
+	unsafe bool // raw HTML passes through: bodies render differently
+}
+
+// Block is a highlighted block from an earlier build.
+func (s *store) Block(lang, code string) (string, bool) {
+	data, ok := s.c.Get(s.c.Key("block", []byte(lang), []byte(code)))
+	return string(data), ok
+}
+
+// StoreBlock keeps a highlighted block for the next builds.
+func (s *store) StoreBlock(lang, code, html string) {
+	s.c.Put(s.c.Key("block", []byte(lang), []byte(code)), []byte(html))
+}
+
+func (s *store) bodyKey(body []byte, line int) buildcache.Key {
+	return s.c.Key("body", []byte(strconv.FormatBool(s.unsafe)), []byte(strconv.Itoa(line)), body)
+}
+
+// render renders a plan's body, or reads it from an earlier build.
+func (s *store) render(md *markdown.Renderer, body []byte, line int) (markdown.Result, error) {
+	if s == nil || s.c == nil {
+		return md.Render(body, line)
+	}
+	k := s.bodyKey(body, line)
+	if data, ok := s.c.Get(k); ok {
+		if res, err := decodeResult(data); err == nil {
+			return res, nil
+		}
+	}
+	res, err := md.Render(body, line)
+	if err == nil && !res.Unstable {
+		s.c.Put(k, encodeResult(res))
+	}
+	return res, err
+}
+
+// analysis is a migration file's analysis from an earlier build; only
+// files that parse are kept (an error names the file's path).
+func (s *store) analysis(data []byte) (migrate.Result, bool) {
+	if s == nil || s.c == nil {
+		return migrate.Result{}, false
+	}
+	raw, ok := s.c.Get(s.c.Key("migration", data))
+	if !ok {
+		return migrate.Result{}, false
+	}
+	var res migrate.Result
+	if json.Unmarshal(raw, &res) != nil || res.Phase != migrate.Expand && res.Phase != migrate.Contract {
+		return migrate.Result{}, false
+	}
+	return res, true
+}
+
+func (s *store) storeAnalysis(data []byte, res migrate.Result) {
+	if s == nil || s.c == nil {
+		return
+	}
+	if raw, err := json.Marshal(res); err == nil {
+		s.c.Put(s.c.Key("migration", data), raw)
+	}
+}
+
+func encodeResult(r markdown.Result) []byte {
+	var e buildcache.Encoder
+	e.String(string(r.HTML))
+	e.String(r.Title)
+	e.Int(r.Words)
+	e.Int(len(r.Headings))
+	for _, h := range r.Headings {
+		e.Int(h.Level)
+		e.String(h.ID)
+		e.String(h.Text)
+	}
+	e.Int(len(r.Links))
+	for _, l := range r.Links {
+		e.String(l.Dest)
+		e.Int(l.Line)
+	}
+	return e.Bytes()
+}
+
+func decodeResult(data []byte) (markdown.Result, error) {
+	d := buildcache.NewDecoder(data)
+	r := markdown.Result{HTML: template.HTML(d.String()), Title: d.String(), Words: d.Int()} //nolint:gosec // rendered by markdown.Render
+	if n := d.Int(); n > 0 && n <= len(data) {
+		r.Headings = make([]markdown.Heading, n)
+		for i := range r.Headings {
+			r.Headings[i] = markdown.Heading{Level: d.Int(), ID: d.String(), Text: d.String()}
+		}
+	}
+	if n := d.Int(); n > 0 && n <= len(data) {
+		r.Links = make([]markdown.Link, n)
+		for i := range r.Links {
+			r.Links[i] = markdown.Link{Dest: d.String(), Line: d.Int()}
+		}
+	}
+	return r, d.Err()
 }

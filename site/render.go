@@ -180,7 +180,8 @@ func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
 func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, pg *Page, fill bool) diag.List {
 	var ds diag.List
 	name := path.Join(display, pg.Plan.Path)
-	res, err := b.cache.render(b.md, pg.Plan.Body, pg.Plan.BodyLine-1)
+	body, line := pg.Plan.Body, pg.Plan.BodyLine-1
+	res, err := b.cache.render(func() (markdown.Result, error) { return b.store.render(b.md, body, line) }, body, line)
 	if err != nil {
 		return diag.List{diag.At(name, pg.Plan.BodyLine, 1).Error("markdown", err.Error(), "fix the Markdown")}
 	}

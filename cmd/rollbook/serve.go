@@ -13,12 +13,13 @@ import (
 func serveCmd(g *globals) *cobra.Command {
 	var opts devserver.Options
 	var port int
+	var cacheDir func() string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Build the site, serve it on 127.0.0.1 and rebuild as plans change",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Root, opts.Logger = g.dir, g.logger()
+			opts.Root, opts.Logger, opts.CacheDir = g.dir, g.logger(), cacheDir()
 			opts.Addr = net.JoinHostPort(opts.Bind, strconv.Itoa(port))
 			opts.Ready = func(url string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s (Ctrl-C to stop)\n", opts.Root, url)
@@ -32,5 +33,6 @@ func serveCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Drafts, "drafts", true, "include pages marked draft: true")
 	cmd.Flags().BoolVar(&opts.Open, "open", false, "open the site in a browser")
 	cmd.Flags().DurationVar(&opts.Poll, "poll", 0, "poll for changes at this interval instead of using inotify (for Docker, WSL2, network shares)")
+	cacheDir = cacheDirFlag(cmd)
 	return cmd
 }

@@ -19,12 +19,13 @@ import (
 
 func buildCmd(g *globals) *cobra.Command {
 	var opts site.Options
+	var cacheDir func() string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Check the plans and build the site into public/",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Root, opts.Logger = g.dir, g.logger()
+			opts.Root, opts.Logger, opts.CacheDir = g.dir, g.logger(), cacheDir()
 			res, err := site.Build(cmd.Context(), opts)
 			if fe, ok := site.IsFindings(err); ok {
 				_ = fe.Findings.WriteText(os.Stderr)
@@ -47,6 +48,7 @@ func buildCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Strict, "strict", false, "fail on warnings too")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "rebuild even if nothing changed")
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "output folder (default: public_dir from rollbook.yaml, or public)")
+	cacheDir = cacheDirFlag(cmd)
 	return cmd
 }
 

@@ -46,6 +46,9 @@ type Options struct {
 	// Rebuilt is called after each build, good or not (rollbook serve
 	// prints one line for it, as hugo server does).
 	Rebuilt func(Rebuild)
+	// CacheDir is the persistent build cache folder ("" for none): a
+	// second start reads what the first computed.
+	CacheDir string
 }
 
 // Rebuild is one build of the dev server.
@@ -176,7 +179,7 @@ func New(opts Options) (*Server, error) {
 // newBuilder builds into memory: a rebuild then costs no file-system
 // round trips, and the served site switches in one pointer swap.
 func newBuilder(opts Options, log *slog.Logger) (*site.Builder, error) {
-	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, Memory: true})
+	return site.New(site.Options{Root: opts.Root, Drafts: opts.Drafts, Logger: log, Force: true, Dev: true, Memory: true, CacheDir: opts.CacheDir})
 }
 
 // Close ends every open tab's event stream and refuses new ones, so that

@@ -50,18 +50,24 @@ type Result struct {
 	Links    []Link
 	Title    string // text of the first level-1 heading, if any
 	Words    int
+	// Unstable: a code block may be highlighted otherwise by another
+	// build (chroma's time limit may have cut a match short on a loaded
+	// machine); the result is right to show but not to keep.
+	Unstable bool
 }
 
 // Renderer renders Markdown bodies; it is safe for concurrent use.
 type Renderer struct {
-	md goldmark.Markdown
+	md    goldmark.Markdown
+	nodes *nodeRenderer
 }
 
 // New builds a renderer.
 func New(opts Options) *Renderer {
+	nodes := &nodeRenderer{unsafe: opts.UnsafeHTML, blocks: &blocks{cur: map[blockKey]string{}}}
 	rendererOpts := []renderer.Option{
 		html.WithXHTML(),
-		renderer.WithNodeRenderers(util.Prioritized(&nodeRenderer{unsafe: opts.UnsafeHTML}, 100)),
+		renderer.WithNodeRenderers(util.Prioritized(nodes, 100)),
 	}
 	if opts.UnsafeHTML {
 		rendererOpts = append(rendererOpts, html.WithUnsafe())
@@ -71,7 +77,7 @@ func New(opts Options) *Renderer {
 		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
 		goldmark.WithRendererOptions(rendererOpts...),
 	)
-	return &Renderer{md: md}
+	return &Renderer{md: md, nodes: nodes}
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -79,6 +85,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // Render renders a body. lineOffset is the number of file lines before the
 // body (the front matter), so that link lines are file lines.
 func (r *Renderer) Render(src []byte, lineOffset int) (Result, error) {
+	unstable := r.nodes.blocks.unstable.Load()
 	ctx := parser.NewContext(parser.WithIDs(newIDs()))
 	doc := r.md.Parser().Parse(text.NewReader(src), parser.WithContext(ctx))
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -87,7 +94,9 @@ func (r *Renderer) Render(src []byte, lineOffset int) (Result, error) {
 	if err := r.md.Renderer().Render(buf, src, doc); err != nil {
 		return Result{}, err
 	}
-	res := Result{HTML: template.HTML(buf.String())}
+	// Another render's unstable block counts too: the result is then only
+	// not kept, which is never wrong.
+	res := Result{HTML: template.HTML(buf.String()), Unstable: r.nodes.blocks.unstable.Load() != unstable}
 	lines := lineIndex(src)
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/alecthomas/chroma/v2"
 	chtml "github.com/alecthomas/chroma/v2/formatters/html"
@@ -21,6 +22,7 @@ import (
 // HTML (escaped unless unsafe).
 type nodeRenderer struct {
 	unsafe bool
+	blocks *blocks
 }
 
 func (r *nodeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
@@ -59,51 +61,128 @@ func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering b
 		_, _ = w.WriteString(` class="language-` + html.EscapeString(lang) + `"`)
 	}
 	_ = w.WriteByte('>')
-	_, _ = w.WriteString(highlight(lang, code.String()))
+	_, _ = w.WriteString(r.blocks.highlight(lang, code.String()))
 	_, _ = w.WriteString("</code></pre></div>\n")
 	return ast.WalkSkipChildren, nil
 }
 
-// highlighted caches highlighted blocks: runbooks repeat the same commands
-// across many plans, and chroma's regular expressions dominate render time.
-var highlighted sync.Map // key: lang + "\x00" + code
+// blocks highlights each distinct (language, code) once per build: runbooks
+// repeat the same commands across many plans, and chroma's regular
+// expressions dominate render time. What one build used is kept for the
+// next (rollbook serve); the store, when set, keeps blocks between runs.
+type blocks struct {
+	mu        sync.RWMutex
+	cur, prev map[blockKey]string
+	store     BlockStore
+	lexers    sync.Map // lang -> chroma.Lexer, or nil for no lexer
+	// unstable counts blocks highlighted without a guarantee that
+	// chroma's time limit did not cut a match short (see format).
+	unstable atomic.Int64
+}
 
-// highlightCacheMax bounds the cache; past it blocks are highlighted anew.
-const highlightCacheMax = 50000
+type blockKey struct{ lang, code string }
 
-var highlightCount atomic.Int64
+// BlockStore keeps highlighted blocks between builds: the persistent build
+// cache.
+type BlockStore interface {
+	Block(lang, code string) (html string, ok bool)
+	StoreBlock(lang, code, html string)
+}
 
-func highlight(lang, code string) string {
-	key := lang + "\x00" + code
-	if v, ok := highlighted.Load(key); ok {
-		return v.(string)
+// Begin starts a build: blocks it does not use are forgotten at the next
+// Begin; store (nil for none) is where blocks persist between runs.
+func (r *Renderer) Begin(store BlockStore) {
+	b := r.nodes.blocks
+	b.mu.Lock()
+	b.prev, b.cur, b.store = b.cur, map[blockKey]string{}, store
+	b.mu.Unlock()
+}
+
+// End ends a build: blocks are no longer read from or added to its store.
+func (r *Renderer) End() {
+	b := r.nodes.blocks
+	b.mu.Lock()
+	b.store = nil
+	b.mu.Unlock()
+}
+
+func (b *blocks) highlight(lang, code string) string {
+	k := blockKey{lang, code}
+	b.mu.RLock()
+	out, ok := b.cur[k]
+	if !ok {
+		out, ok = b.prev[k]
 	}
-	out := html.EscapeString(code)
-	if lexer := lexerFor(lang); lexer != nil {
-		if it, err := lexer.Tokenise(nil, code); err == nil {
-			var buf bytes.Buffer
-			if err := formatter.Format(&buf, styles.Fallback, it); err == nil {
-				out = buf.String()
-			}
+	store := b.store
+	b.mu.RUnlock()
+	if !ok && store != nil {
+		out, ok = store.Block(lang, code)
+	}
+	if !ok {
+		var stable bool
+		for try := 0; try < 3 && !stable; try++ {
+			out, stable = b.format(lang, code)
+		}
+		if !stable {
+			// Used for this page, kept nowhere: another build may
+			// highlight the block as it should be.
+			b.unstable.Add(1)
+			return out
+		}
+		if store != nil {
+			store.StoreBlock(lang, code, out)
 		}
 	}
-	if highlightCount.Load() < highlightCacheMax {
-		if _, loaded := highlighted.LoadOrStore(key, out); !loaded {
-			highlightCount.Add(1)
-		}
-	}
+	b.mu.Lock()
+	b.cur[k] = out
+	b.mu.Unlock()
 	return out
 }
 
-func lexerFor(lang string) chroma.Lexer {
+// matchLimit is chroma's time limit for one regular-expression match:
+// one that runs out counts as no match, and the block is highlighted
+// otherwise. On a loaded machine a starved goroutine can run out, so the
+// same code could be highlighted differently by two builds; a block
+// highlighted in less wall time than the limit cannot have been cut
+// short (the limit is measured by a clock that never runs ahead), and
+// only such blocks are stable: kept for the build and by the cache.
+const matchLimit = 250 * time.Millisecond
+
+// format highlights a block; stable reports that no match was cut short.
+func (b *blocks) format(lang, code string) (out string, stable bool) {
+	lexer := b.lexer(lang)
+	if lexer == nil {
+		return html.EscapeString(code), true
+	}
+	start := time.Now()
+	it, err := lexer.Tokenise(nil, code)
+	if err != nil {
+		return html.EscapeString(code), true
+	}
+	var buf strings.Builder
+	buf.Grow(len(code) * 4)
+	if err := formatter.Format(&buf, styles.Fallback, it); err != nil {
+		return html.EscapeString(code), true
+	}
+	return buf.String(), time.Since(start) < matchLimit
+}
+
+// lexer finds a language's lexer once: a name chroma does not know is
+// matched against every lexer's file patterns.
+func (b *blocks) lexer(lang string) chroma.Lexer {
 	if lang == "" {
 		return nil
 	}
-	l := lexers.Get(lang)
-	if l == nil {
-		return nil
+	if l, ok := b.lexers.Load(lang); ok {
+		lx, _ := l.(chroma.Lexer)
+		return lx
 	}
-	return chroma.Coalesce(l)
+	var lx chroma.Lexer
+	if l := lexers.Get(lang); l != nil {
+		lx = chroma.Coalesce(l)
+	}
+	b.lexers.Store(lang, lx)
+	return lx
 }
 
 func (r *nodeRenderer) heading(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
