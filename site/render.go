@@ -423,15 +423,7 @@ func (b *Builder) siteView(s *loaded) *siteView {
 func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) error {
 	sv := b.view(s)
 	// Sections and home list what is under them.
-	home := s.byURL["/"]
-	if home == nil {
-		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
-	}
-	home.Type = "home"
-	// The home page shows the most recently reviewed plans; the full lists
-	// are one click away (by kind, service, …): a home page of ten thousand
-	// cards helps nobody during an incident.
-	home.Pages = recent(sv.Plans, homePlans)
+	home := b.homePage(s, sv)
 	for _, pg := range s.pages {
 		if pg.Type != "section" {
 			continue
@@ -463,16 +455,10 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) erro
 	if err := parallel(ctx, len(lists), func(i int) error { return b.writePage(w, sv, lists[i]) }); err != nil {
 		return err
 	}
-	stale := &Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}
-	if err := b.writePage(w, sv, stale); err != nil {
-		return err
-	}
-	drills := &Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: drilled(sv.Plans)}
-	if err := b.writePage(w, sv, drills); err != nil {
-		return err
-	}
-	if err := b.writePage(w, sv, &Page{Type: "404", URL: "/404.html", Title: "Page not found"}); err != nil {
-		return err
+	for _, f := range fixedPages {
+		if err := b.writePage(w, sv, f.page(sv)); err != nil {
+			return err
+		}
 	}
 	if err := b.writeAlerts(ctx, s, w); err != nil {
 		return err
@@ -518,7 +504,11 @@ func siteURLs(s *loaded, sv *siteView) []string {
 			urls = append(urls, pagerURL(u, n))
 		}
 	}
-	urls = append(urls, "/stale/", "/drills/")
+	for _, f := range fixedPages {
+		if f.inSitemap {
+			urls = append(urls, f.url)
+		}
+	}
 	if sv.AlertsURL != "" {
 		urls = append(urls, sv.AlertsURL)
 	}

@@ -84,13 +84,39 @@ func (e *edit) page() *Page {
 	return e.cur
 }
 
-// update applies files as page edits; handled is false when a change is
-// not a page edit and the whole site must be built.
+// update applies files to the kept site in three phases: classify says
+// what each file means (a page edit, a new or deleted page, a theme file
+// or an asset to write as it is, or something only a full build can
+// apply: handled false); stage puts the edits into the site's link
+// indexes and renders them, undoing that when the site would not build;
+// emit applies them to the kept site and writes the pages they touch.
 func (b *Builder) update(ctx context.Context, files []string) (res *Result, handled bool, err error) {
-	st := b.last
-	s := st.s
+	cs, handled, err := b.classify(files)
+	if !handled || err != nil {
+		return nil, handled, err
+	}
+	all, err := b.stage(b.last.s, cs.edits)
+	if err != nil {
+		return nil, true, err
+	}
+	res, err = b.emit(ctx, cs, all)
+	return res, true, err
+}
+
+// changeSet is what changed files mean for the kept site.
+type changeSet struct {
+	edits  []*edit
+	static map[string][]byte // theme static files by site path
+	assets map[string][]byte // content assets by path in content/
+}
+
+// classify reads the changed files and turns them into edits of the kept
+// site; handled is false when one needs a full build, err reports files
+// that do not parse.
+func (b *Builder) classify(files []string) (cs *changeSet, handled bool, err error) {
+	s := b.last.s
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	display := strings.TrimSuffix(filepath.ToSlash(b.cfg.ContentDir), "/")
+	display := b.displayDir()
 	now := b.now()
 	var edits []*edit
 	var broken diag.List
@@ -195,30 +221,45 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		broken.Sort()
 		return nil, true, &FindingsError{Findings: broken}
 	}
-	// Links resolve against the site as it is, with a new page in it and
-	// a deleted one out of it: no other URL changed.
+	return &changeSet{edits: edits, static: static, assets: assetData}, true, nil
+}
+
+// displayDir is the content folder as findings name it, "content".
+func (b *Builder) displayDir() string {
+	return strings.TrimSuffix(filepath.ToSlash(b.cfg.ContentDir), "/")
+}
+
+// stage puts new pages into the site's link indexes and takes deleted
+// ones out (links resolve against the site as it will be: no other URL
+// changes), renders the edited pages and returns the site's findings.
+// When those fail the build, the indexes are put back as they were:
+// this is the only change made to the kept site before emit.
+func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for _, u := range slices.Backward(undo) {
+				u()
+			}
+		}
+	}()
 	for _, e := range edits {
 		if e.cur == nil {
 			delete(s.byURL, e.old.URL)
 			delete(s.byPath, e.old.Plan.Path)
-			defer func() {
-				if err != nil {
-					s.byURL[e.old.URL], s.byPath[e.old.Plan.Path] = e.old, e.old
-				}
-			}()
+			undo = append(undo, func() { s.byURL[e.old.URL], s.byPath[e.old.Plan.Path] = e.old, e.old })
 		}
 	}
 	for _, e := range edits {
 		if e.old == nil {
 			s.byURL[e.cur.URL], s.byPath[e.cur.Plan.Path] = e.cur, e.cur
-			defer func() {
-				if err != nil {
-					delete(s.byURL, e.cur.URL)
-					delete(s.byPath, e.cur.Plan.Path)
-				}
-			}()
+			undo = append(undo, func() {
+				delete(s.byURL, e.cur.URL)
+				delete(s.byPath, e.cur.Plan.Path)
+			})
 		}
 	}
+	display := b.displayDir()
 	assets := s.assetSet()
 	for _, e := range edits {
 		if e.cur != nil {
@@ -230,7 +271,6 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	for _, e := range edits {
 		touched[e.name] = true
 	}
-	var all diag.List
 	for _, f := range s.findings {
 		if !touched[f.File] {
 			all = append(all, f)
@@ -240,13 +280,20 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		all = append(all, e.findings...)
 	}
 	all = b.cfg.Severities().Apply(all)
-	if err := failOn(all, b.opts.Strict); err != nil {
-		return nil, true, err
-	}
+	return all, failOn(all, b.opts.Strict)
+}
 
-	// The update succeeds from here on: apply it to the kept site. Should
-	// writing still fail, the kept site is half changed: drop it, so the
-	// next change builds everything.
+// emit applies a staged change to the kept site and writes what it
+// touches: the edited pages and their exports, their lists, sections and
+// home, the stale and drills pages, the sitemap and the search files.
+// The update succeeds from here on; should writing still fail, the kept
+// site is half changed: it is dropped, so the next change builds
+// everything.
+func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *Result, err error) {
+	st := b.last
+	s := st.s
+	edits, static, assetData := cs.edits, cs.static, cs.assets
+	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	w := newMemWriter(b.cfg.MinifyOutput(), nil)
 	defer w.abort()
 	defer func() {
@@ -271,7 +318,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		}
 		if e.cur != nil && e.cur.Type == "plan" {
 			if err := b.exportPage(e.cur, w); err != nil {
-				return nil, true, err
+				return nil, err
 			}
 		}
 	}
@@ -335,7 +382,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 	for name, data := range static {
 		b.theme.static[name] = data
 		if err := w.write(name, data); err != nil {
-			return nil, true, err
+			return nil, err
 		}
 	}
 	for rel, data := range assetData {
@@ -344,7 +391,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			s.assets = slices.Insert(s.assets, at, source{rel: rel, abs: filepath.Join(contentDir, filepath.FromSlash(rel)), size: int64(len(data))})
 		}
 		if err := w.write(rel, data); err != nil {
-			return nil, true, err
+			return nil, err
 		}
 	}
 	if len(edits) == 0 {
@@ -353,18 +400,11 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 		return b.publishUpdate(w, nil)
 	}
 	write := func(pg *Page) error { return b.writePage(w, sv, pg) }
-	var home *Page
 	for _, e := range edits {
-		if e.cur == nil {
-			continue
-		}
-		switch e.cur.Type {
-		case "home":
-			home = e.cur
-		case "section":
-		default:
+		// Sections and home are written below, with their lists.
+		if e.cur != nil && e.cur.Type != "home" && e.cur.Type != "section" {
 			if err := write(e.cur); err != nil {
-				return nil, true, err
+				return nil, err
 			}
 		}
 	}
@@ -377,50 +417,34 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			if pg == e.cur || slices.Contains(pg.Children, e.cur) || e.cur == nil && path.Dir(pg.Plan.Path) == path.Dir(e.old.Plan.Path) {
 				sortPages(pg.Children)
 				if err := write(pg); err != nil {
-					return nil, true, err
+					return nil, err
 				}
 				break
 			}
 		}
 	}
-	if home == nil {
-		home = s.byURL["/"]
-	}
-	if home == nil {
-		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
-	}
-	home.Pages = recent(sv.Plans, homePlans)
-	if err := write(home); err != nil {
-		return nil, true, err
+	if err := write(b.homePage(s, sv)); err != nil {
+		return nil, err
 	}
 	lists, drop := b.updateLists(s, sv, edits)
 	gone = append(gone, drop...)
 	if err := parallel(ctx, len(lists), func(i int) error { return write(lists[i]) }); err != nil {
-		return nil, true, err
+		return nil, err
 	}
-	for _, e := range edits {
-		if e.cur != nil && e.cur.Stale {
-			if err := write(&Page{Type: "stale", URL: "/stale/", Title: "Stale plans", Pages: sv.Stale}); err != nil {
-				return nil, true, err
+	for _, f := range fixedPages {
+		if slices.ContainsFunc(edits, f.shows) {
+			if err := write(f.page(sv)); err != nil {
+				return nil, err
 			}
-			break
-		}
-	}
-	for _, e := range edits {
-		if e.cur != nil && (len(e.cur.Plan.Gameday.Scenarios) > 0 || e.cur.Drill != nil) {
-			if err := write(&Page{Type: "drills", URL: "/drills/", Title: "Drills", Pages: drilled(sv.Plans)}); err != nil {
-				return nil, true, err
-			}
-			break
 		}
 	}
 	if err := w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv))); err != nil {
-		return nil, true, err
+		return nil, err
 	}
 	idx := <-searchDone
 	searchDone = nil
 	if idx.err != nil {
-		return nil, true, idx.err
+		return nil, idx.err
 	}
 	for name, data := range idx.files {
 		if data == nil {
@@ -428,7 +452,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 			continue
 		}
 		if err := w.write("_search/"+name, data); err != nil {
-			return nil, true, err
+			return nil, err
 		}
 	}
 	return b.publishUpdate(w, gone)
@@ -436,7 +460,7 @@ func (b *Builder) update(ctx context.Context, files []string) (res *Result, hand
 
 // publishUpdate makes the served site the last one with the update's
 // files written and the gone ones removed.
-func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, bool, error) {
+func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, error) {
 	prev := b.Files()
 	w.publish = func(written map[string][]byte) {
 		next := maps.Clone(prev)
@@ -447,11 +471,11 @@ func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, bool, error)
 		b.files.Store(&next)
 	}
 	if err := w.commit(); err != nil {
-		return nil, true, err
+		return nil, err
 	}
 	s := b.last.s
 	s.findings.Sort()
-	return &Result{Pages: len(s.pages), Findings: s.findings}, true, nil
+	return &Result{Pages: len(s.pages), Findings: s.findings}, nil
 }
 
 // newPage makes the edit that adds a page from a new file, or reports

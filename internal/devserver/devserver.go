@@ -172,7 +172,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: log, hub: newHub(), watching: make(chan struct{})}
 	s.builder.Store(b)
-	s.rebuild(context.Background(), []string{}, "") // the builder is fresh: build it
+	s.rebuild(context.Background(), []string{}) // the builder is fresh: build it
 	return s, nil
 }
 
@@ -194,11 +194,12 @@ func (s *Server) Close() error {
 // of them); on success tabs reload (or swap CSS when only a stylesheet
 // changed), on failure they show the error and the last good site stays
 // in place.
-func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) {
+func (s *Server) rebuild(ctx context.Context, changed []string) {
 	start := time.Now()
 	var res *site.Result
 	var err error
-	if changed == nil || s.reloadsTheme(changed) {
+	kind, stylesheet := s.builder.Load().Classify(changed)
+	if changed == nil || kind == site.ThemeChange {
 		// Config and templates are read when a builder is made.
 		var b *site.Builder
 		if b, err = newBuilder(s.opts, s.log); err == nil {
@@ -236,8 +237,8 @@ func (s *Server) rebuild(ctx context.Context, changed []string, cssOnly string) 
 	s.build++
 	s.warnings = res.Findings.Warnings()
 	s.log.Info("rebuilt", "pages", res.Pages, "took", time.Since(start).Round(time.Millisecond))
-	if cssOnly != "" {
-		s.hub.send("css", map[string]string{"path": cssOnly})
+	if kind == site.StylesheetChange {
+		s.hub.send("css", map[string]string{"path": stylesheet})
 	} else {
 		s.hub.send("reload", map[string]any{"build": s.build, "warnings": s.warnings})
 	}

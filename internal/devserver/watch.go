@@ -36,10 +36,7 @@ func ignored(name string) bool {
 
 // sources lists the folders and files a build reads.
 func (s *Server) sources() (dirs []string, files []string) {
-	cfg := s.builder.Load().Config()
-	dirs = []string{cfg.Path(cfg.ContentDir), cfg.Path(filepath.Join("themes", cfg.Theme)), cfg.Path(cfg.DrillsDir)}
-	files = append([]string{cfg.Path("rollbook.yaml")}, s.builder.Load().RuleFiles()...)
-	return dirs, files
+	return s.builder.Load().Sources()
 }
 
 // fallbackPoll is how often sources are polled when inotify cannot
@@ -125,7 +122,7 @@ func (s *Server) Watch(ctx context.Context) error {
 						s.log.Warn(limitMessage)
 						prev := s.snapshot()
 						changed[filepath.Clean(ev.Name)] = true
-						s.rebuild(ctx, slices.Sorted(maps.Keys(changed)), "")
+						s.rebuild(ctx, slices.Sorted(maps.Keys(changed)))
 						return s.pollFrom(ctx, fallbackPoll, prev)
 					} else if err != nil {
 						s.log.Warn("watching a new folder", "dir", ev.Name, "err", err)
@@ -156,7 +153,7 @@ func (s *Server) Watch(ctx context.Context) error {
 				resync = false
 			}
 			files := slices.Sorted(maps.Keys(changed))
-			s.rebuild(ctx, files, cssOnly(files))
+			s.rebuild(ctx, files)
 			clear(changed)
 		}
 	}
@@ -189,20 +186,6 @@ func (s *Server) addTree(w *fsnotify.Watcher, dir string) error {
 		return nil
 	})
 	return err
-}
-
-// cssOnly names the stylesheet that open tabs swap without a reload
-// when every changed file is a theme stylesheet, or is "".
-func cssOnly(changed []string) string {
-	for _, f := range changed {
-		if !strings.HasSuffix(f, ".css") || !strings.Contains(filepath.ToSlash(f), "/static/") {
-			return ""
-		}
-	}
-	if len(changed) == 0 {
-		return ""
-	}
-	return filepath.Base(changed[0])
 }
 
 // stamp is what polling compares of a file.
@@ -243,7 +226,7 @@ func (s *Server) pollFrom(ctx context.Context, every time.Duration, prev map[str
 			prev = cur
 			if len(changed) > 0 {
 				slices.Sort(changed)
-				s.rebuild(ctx, changed, cssOnly(changed))
+				s.rebuild(ctx, changed)
 			}
 		}
 	}
@@ -273,27 +256,4 @@ func (s *Server) snapshot() map[string]stamp {
 		}
 	}
 	return out
-}
-
-// reloadsTheme reports whether a change needs the config and theme read
-// again: rollbook.yaml, a template, or a theme file that was removed (its
-// embedded default takes its place).
-func (s *Server) reloadsTheme(changed []string) bool {
-	cfg := s.builder.Load().Config()
-	themeDir := cfg.Path(filepath.Join("themes", cfg.Theme))
-	for _, f := range changed {
-		if filepath.Base(f) == "rollbook.yaml" && filepath.Dir(f) == filepath.Clean(cfg.Root) {
-			return true
-		}
-		if !underAny(f, []string{themeDir}) {
-			continue
-		}
-		if !underAny(f, []string{filepath.Join(themeDir, "static")}) {
-			return true
-		}
-		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
-			return true
-		}
-	}
-	return false
 }
