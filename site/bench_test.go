@@ -1,7 +1,11 @@
 package site
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -64,6 +68,38 @@ func BenchmarkSearchShare(b *testing.B) {
 			b.ReportMetric(mo, "s-without-median"+unit)
 			b.ReportMetric(100*(mw-mo)/mo, "%-added-median"+unit)
 			b.ReportMetric(100*(with[0]-without[0])/without[0], "%-added-best"+unit)
+		}
+	}
+}
+
+// BenchmarkUpdateSave applies one save of a plan to an in-memory site of
+// BENCH_PLANS plans (default 1000), as rollbook serve does; run it with
+// -cpuprofile to see where a save's time goes.
+func BenchmarkUpdateSave(b *testing.B) {
+	dir := b.TempDir()
+	if err := bench.Generate(dir, bench.Plans(1000), 1); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "content", "*", "plan-00000.md"))
+	orig, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	bl, err := New(Options{Root: dir, Now: testNow, Memory: true, Force: true, Dev: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bl.Build(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		if err := os.WriteFile(files[0], fmt.Appendf(bytes.Clone(orig), "\nEdit %d.\n", i), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bl.Update(context.Background(), files[:1]); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
