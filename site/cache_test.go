@@ -18,6 +18,10 @@ func cacheSite(t *testing.T) string {
 	if err := copyDirTo("../content", filepath.Join(root, "content")); err != nil {
 		t.Fatal(err)
 	}
+	// The example plans drill the example service, built from here.
+	if err := copyDirTo("../cmd/example-orders", filepath.Join(root, "cmd", "example-orders")); err != nil {
+		t.Fatal(err)
+	}
 	if err := bench.Generate(filepath.Join(root, "gen"), 40, 9); err != nil {
 		t.Fatal(err)
 	}

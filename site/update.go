@@ -294,7 +294,7 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 	s := st.s
 	edits, static, assetData := cs.edits, cs.static, cs.assets
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	w := newMemWriter(b.cfg.MinifyOutput(), nil)
+	w := newInlineWriter(b.cfg.MinifyOutput(), nil)
 	defer w.abort()
 	defer func() {
 		if err != nil {

@@ -66,11 +66,20 @@ const writeWorkers = 16
 
 // newMemWriter builds into memory; publish receives the finished site.
 func newMemWriter(minified bool, publish func(map[string][]byte)) *writer {
-	w := &writer{mem: map[string][]byte{}, publish: publish, jobs: make(chan writeJob, 256), dirState: map[string]*dirOnce{}}
+	w := newInlineWriter(minified, publish)
+	w.jobs = make(chan writeJob, 256)
+	w.startWorkers()
+	return w
+}
+
+// newInlineWriter builds into memory in the caller's goroutine: an update
+// writes a few pages, and handing each to a pool costs a save more (in
+// wake-ups, on a busy machine) than it saves.
+func newInlineWriter(minified bool, publish func(map[string][]byte)) *writer {
+	w := &writer{mem: map[string][]byte{}, publish: publish, dirState: map[string]*dirOnce{}}
 	if minified {
 		w.min = newMinifier()
 	}
-	w.startWorkers()
 	return w
 }
 
@@ -186,6 +195,9 @@ func (w *writer) write(rel string, data []byte) error {
 	w.errMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if w.jobs == nil {
+		return w.writeNow(rel, data)
 	}
 	w.jobs <- writeJob{rel: rel, data: data}
 	return nil

@@ -123,6 +123,8 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	// The target is a fraction of Hugo's cold build, measured above.
+	ci.hugo = cold.hugo
 	table = append(table, ci)
 	unchanged, err := c.unchanged()
 	if err != nil {
@@ -168,8 +170,9 @@ func (c config) cold() (figure, error) {
 
 // cachedCI builds a fresh copy of the sources (new file times, no output)
 // with the build cache of the last cold build restored and one plan
-// changed, as a CI job does; Hugo's figure is its cold build. The output
-// must be byte-identical to a cold build of the same sources.
+// changed, as a CI job does; Hugo's figure is its cold build (the cold
+// figure's runs). The output must be byte-identical to a cold build of
+// the same sources.
 func (c config) cachedCI(tmp string) (figure, error) {
 	f := figure{name: "CI: restored cache, 1 plan changed", target: "<= 0.1"}
 	saved := filepath.Join(tmp, "cache")
@@ -193,12 +196,7 @@ func (c config) cachedCI(tmp string) (figure, error) {
 		if err != nil {
 			return f, err
 		}
-		_ = os.RemoveAll(filepath.Join(c.dir, "hugo-public"))
-		h, err := measure(c.dir, nil, c.hugo, "--quiet", "-d", "hugo-public")
-		if err != nil {
-			return f, err
-		}
-		f.rb, f.hugo = append(f.rb, r), append(f.hugo, h)
+		f.rb = append(f.rb, r)
 		if i == 0 {
 			empty := filepath.Join(tmp, "cache-empty")
 			if _, err := measure(co, cacheEnv(empty), c.rollbook, "build", "--out", "public-cold"); err != nil {
