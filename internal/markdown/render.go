@@ -139,16 +139,8 @@ func (b *blocks) highlight(lang, code string) string {
 	return out
 }
 
-// matchLimit is chroma's time limit for one regular-expression match:
-// one that runs out counts as no match, and the block is highlighted
-// otherwise. On a loaded machine a starved goroutine can run out, so the
-// same code could be highlighted differently by two builds; a block
-// highlighted in less wall time than the limit cannot have been cut
-// short (the limit is measured by a clock that never runs ahead), and
-// only such blocks are stable: kept for the build and by the cache.
-const matchLimit = 250 * time.Millisecond
-
-// format highlights a block; stable reports that no match was cut short.
+// format highlights a block; stable reports that no match can have been
+// cut short by matchLimit.
 func (b *blocks) format(lang, code string) (out string, stable bool) {
 	lexer := b.lexer(lang)
 	if lexer == nil {
@@ -179,7 +171,7 @@ func (b *blocks) lexer(lang string) chroma.Lexer {
 	}
 	var lx chroma.Lexer
 	if l := lexers.Get(lang); l != nil {
-		lx = chroma.Coalesce(l)
+		lx = chroma.Coalesce(limited(l))
 	}
 	b.lexers.Store(lang, lx)
 	return lx

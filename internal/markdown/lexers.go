@@ -1,0 +1,80 @@
+package markdown
+
+import (
+	"time"
+
+	"github.com/alecthomas/chroma/v2"
+	"github.com/alecthomas/chroma/v2/lexers"
+)
+
+// matchLimit is the wall time one regular-expression match of a lexer
+// may take. Chroma gives each match 250 ms and treats a match that runs
+// out as no match, so the block is highlighted otherwise; on a loaded
+// machine (a CI runner, a laptop compiling while it builds) a goroutine
+// starved of CPU runs out, and the same code came out highlighted two
+// ways in two builds. The build cache keeps what one build highlighted
+// for every later one and a served site must equal a fresh build, so
+// highlighting must depend on the code alone. The limit stays, as the
+// safety chroma meant it to be against an expression that backtracks
+// without end, but long enough that only such an expression reaches it;
+// a block highlighted in less wall time than the limit cannot have been
+// cut short (the limit is measured by a clock that never runs ahead) and
+// only such a block is kept.
+const matchLimit = 3 * time.Second
+
+// limited returns a copy of a chroma regex lexer whose matches have
+// matchLimit, or l itself when it is not a regex lexer. The copy has the
+// same rules in the same order; one rule without a mutator carries a
+// compile-time mutator that sets the limit of every rule once they are
+// compiled, then removes itself, so the rules lex as they did.
+func limited(l chroma.Lexer) chroma.Lexer {
+	rl, ok := l.(*chroma.RegexLexer)
+	if !ok {
+		return l
+	}
+	rules, err := rl.Rules()
+	if err != nil {
+		return l
+	}
+	rules = rules.Clone()
+	placed := false
+	for _, rs := range rules {
+		for i, r := range rs {
+			if !placed && r.Mutator == nil && r.Pattern != "" {
+				rs[i].Mutator = setMatchLimit{}
+				placed = true
+			}
+		}
+	}
+	if !placed {
+		return l
+	}
+	cp, err := chroma.NewLexer(rl.Config(), func() chroma.Rules { return rules })
+	if err != nil {
+		return l
+	}
+	cp.SetRegistry(lexers.GlobalLexerRegistry)
+	return cp
+}
+
+// setMatchLimit is the mutator limited places.
+type setMatchLimit struct{}
+
+// MutateLexer runs once the rules are compiled.
+func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
+	for _, rs := range rules {
+		for _, r := range rs {
+			if r.Regexp != nil {
+				r.Regexp.MatchTimeout = matchLimit
+			}
+		}
+	}
+	// Gone once applied: chroma looks for compile-time mutators again
+	// after each one, and the rule lexes without it as it did before.
+	rules[state][rule].Mutator = nil
+	return nil
+}
+
+// Mutate is never reached (the mutator is removed when the lexer is
+// compiled); it leaves the lexer's state as it is.
+func (setMatchLimit) Mutate(*chroma.LexerState) error { return nil }
