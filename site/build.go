@@ -426,7 +426,7 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 
 // openStore opens the persistent build cache for one Build.
 func (b *Builder) openStore() {
-	c := buildcache.Open(buildcache.Options{Dir: b.opts.CacheDir, Version: buildVersion(), Logger: b.log})
+	c := buildcache.Open(buildcache.Options{Dir: b.opts.CacheDir, Version: cacheVersion(), Logger: b.log})
 	if c == nil {
 		b.md.Begin(nil)
 		return

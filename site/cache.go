@@ -3,6 +3,8 @@ package site
 import (
 	"encoding/json"
 	"html/template"
+	"io"
+	"os"
 	"strconv"
 	"sync"
 
@@ -218,4 +220,35 @@ func decodeResult(data []byte) (markdown.Result, error) {
 		}
 	}
 	return r, d.Err()
+}
+
+var (
+	cacheVersionOnce sync.Once
+	cacheVersionHash string
+)
+
+// cacheVersion identifies the binary for the build cache by its bytes,
+// as Go's build cache names its tools: a CI job that builds rollbook from
+// the same commit again gets the same version (buildVersion, which the
+// output stamp uses, changes with the file's time), and any other build
+// of rollbook gets another. Hashing the binary costs a few milliseconds.
+func cacheVersion() string {
+	cacheVersionOnce.Do(func() {
+		cacheVersionHash = "v:" + buildVersion()
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		f, err := os.Open(exe)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := xxhash.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return
+		}
+		cacheVersionHash = "exe:" + strconv.FormatUint(h.Sum64(), 16)
+	})
+	return cacheVersionHash
 }
