@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,29 +19,10 @@ var (
 	exampleErr  error
 )
 
-// exampleImages does what `make example-images` does: the example
-// service's static binary beside its Dockerfile, and the stable releases'
-// images the plans name by tag.
+// exampleImages builds the example service's images once per test binary.
 func exampleImages(t *testing.T, ctx context.Context) {
 	t.Helper()
-	exampleOnce.Do(func() {
-		dir := filepath.Join(moduleRoot(), "cmd", "example-orders")
-		tmp := filepath.Join(dir, fmt.Sprintf(".example-orders.%d", os.Getpid()))
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, ".")
-		cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			exampleErr = fmt.Errorf("building the example service: %v\n%s", err, out)
-			return
-		}
-		if exampleErr = os.Rename(tmp, filepath.Join(dir, "example-orders")); exampleErr != nil {
-			return
-		}
-		for _, v := range []string{"5.9.2", "2.3.1"} {
-			if _, exampleErr = drillenv.ReleaseImage(ctx, drillenv.ReleaseSpec{Release: "stable", Context: dir, Args: map[string]string{"VERSION": v}, Tag: "example-orders:" + v}); exampleErr != nil {
-				return
-			}
-		}
-	})
+	exampleOnce.Do(func() { exampleErr = drillenv.ExampleImages(ctx, moduleRoot()) })
 	if exampleErr != nil {
 		t.Fatal(exampleErr)
 	}

@@ -114,6 +114,10 @@ func TestGamedayInterrupt(t *testing.T) {
 	for _, b := range []string{"rollbook", "rollbook-agent"} {
 		goBuild(ctx, t, filepath.Join(bin, b), "../../cmd/"+b)
 	}
+	// The payments plan drills the example service's images.
+	if err := drillenv.ExampleImages(ctx, "../.."); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "rollbook"), "gameday", "run", "../../content/payments/api-2-4-canary.md", "--scenario", "healthy-canary", "--out", t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
