@@ -79,9 +79,6 @@ func TestStatistics(t *testing.T) {
 	}
 }
 
-// StatsVolume is the canary volume per window at which the targets hold.
-const StatsVolume = 1500
-
 func BenchmarkStatistics(b *testing.B) {
 	for _, v := range []int{200, 500, 1000, 1500, 2000} {
 		b.Run(fmt.Sprintf("perWindow=%d", v), func(b *testing.B) {

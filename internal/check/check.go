@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/contentpath"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/metricquery"
@@ -187,8 +188,11 @@ func (c *checker) triggers() {
 		if t.Query != "" {
 			c.query(p+".query", t.Query)
 		}
+		if need := analysis.RequiredRequests(float64(t.MaxDelta)); t.Compare == "baseline" && t.MinRequests > 0 && t.MinRequests < need {
+			c.at(p+".min_requests", "trigger-power", fmt.Sprintf("min_requests %d is too low for the exported baseline test of +%s: at the floor it cannot keep false rollbacks to %d in 1000 healthy canaries and still catch the regression within 2 windows in %d%% of them (it needs about %d requests a window)", t.MinRequests, t.MaxDelta, analysis.MaxFalseRollbacksPer1000, analysis.MinDetectionPercent, need), fmt.Sprintf("set min_requests: %d (or a longer window, so one holds that many canary requests)", need))
+		}
 		if t.IsRatio() && t.MinRequests == 0 && t.Query == "" {
-			c.at(p, "trigger-min-requests", fmt.Sprintf("ratio trigger %q has no min_requests: a handful of requests could fire it", t.Metric), "add min_requests: 200")
+			c.at(p, "trigger-min-requests", fmt.Sprintf("ratio trigger %q has no min_requests: a handful of requests could fire it", t.Metric), "add min_requests: 1500")
 		}
 	}
 }

@@ -21,7 +21,7 @@ risk: low
 reviewed: 2026-11-01
 analysis: {interval: 30s}
 triggers:
-  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200}
+  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 1500}
 rollback: {class: fast, automatic: true}
 contacts: {primary: "@s-oncall"}
 ---
@@ -69,7 +69,8 @@ func TestRules(t *testing.T) {
 		{"step without verification", func(s string) string { return s + "2. Run `helm rollback s 41`.\n" }, "rollback-step", diag.Error, 23, "how to verify"},
 		{"trigger without window", func(s string) string { return strings.Replace(s, "window: 2m, ", "", 1) }, "trigger-window", diag.Error, 9, "single spike"},
 		{"window shorter than two intervals", func(s string) string { return strings.Replace(s, "window: 2m", "window: 45s", 1) }, "trigger-window", diag.Error, 9, "shorter than two analysis intervals"},
-		{"ratio without min_requests", func(s string) string { return strings.Replace(s, ", min_requests: 200", "", 1) }, "trigger-min-requests", diag.Error, 9, "min_requests"},
+		{"ratio without min_requests", func(s string) string { return strings.Replace(s, ", min_requests: 1500", "", 1) }, "trigger-min-requests", diag.Error, 9, "min_requests"},
+		{"baseline min_requests below the statistics' volume", func(s string) string { return strings.Replace(s, "min_requests: 1500", "min_requests: 200", 1) }, "trigger-power", diag.Warning, 9, "needs about 1500 requests a window"},
 		{"no threshold", func(s string) string {
 			return strings.Replace(s, "compare: baseline, max_delta: 2%, ", "", 1)
 		}, "trigger-threshold", diag.Error, 9, "no threshold"},

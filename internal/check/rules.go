@@ -42,6 +42,7 @@ var rules = []Rule{
 	{"trigger-window", diag.Error, "a trigger has a window of at least two analysis intervals"},
 	{"trigger-min-requests", diag.Error, "a ratio trigger has min_requests"},
 	{"trigger-query", diag.Error, "a query: trigger parses as PromQL"},
+	{"trigger-power", diag.Warning, "a baseline trigger's min_requests is enough for its statistics targets"},
 	{"data-recovery", diag.Error, "a complex or irreversible rollback has a data recovery section"},
 	{"backup-check", diag.Error, "data recovery shows how the backup is verified"},
 	{"migration-file", diag.Error, "a migration's SQL file exists inside the content folder"},

@@ -60,7 +60,7 @@ strategy:
     - {weight: 100}
 analysis: {interval: 30s}
 triggers:
-  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200, consecutive: 2}
+  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 1500, consecutive: 2}
   - {metric: latency_p99, max: 800ms, window: 3m, consecutive: 2}
 rollback:
   class: fast                 # instant | fast | complex | irreversible

@@ -66,7 +66,7 @@ const (
 // NeedText is what `rollbook check` says when a need is missing: its rule,
 // the problem (with %s for the scenario) and the fix.
 var NeedText = map[Need]struct{ Rule, Message, Fix string }{
-	ErrorTrigger:   {"gameday-trigger", "scenario %s needs an error-rate trigger to fire", "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 200}"},
+	ErrorTrigger:   {"gameday-trigger", "scenario %s needs an error-rate trigger to fire", "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 1500}"},
 	LatencyTrigger: {"gameday-trigger", "scenario %s needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}"},
 	Steps:          {"gameday-steps", "scenario %s drills a canary but strategy.steps is empty", "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}"},
 }
