@@ -5,9 +5,11 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	analysispkg "github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillchart"
 	"github.com/rollbook/rollbook/internal/drillreport"
 )
@@ -20,7 +22,8 @@ func chart(r *drillReport) template.HTML {
 	var pts []drillchart.Point
 	for _, iv := range r.Intervals {
 		pts = append(pts, drillchart.Point{At: float64(iv.At) / 1e9, StableErr: iv.Stable.ErrorRate, CanaryErr: iv.Canary.ErrorRate,
-			StableP99: iv.Stable.P99, CanaryP99: iv.Canary.P99, StableReqs: iv.Stable.Requests, CanaryReqs: iv.Canary.Requests})
+			StableP99: iv.Stable.P99, CanaryP99: iv.Canary.P99, StableReqs: iv.Stable.Requests, CanaryReqs: iv.Canary.Requests,
+			Inconclusive: strings.Join(iv.Inconclusive, ", ")})
 	}
 	var marks []drillchart.Marker
 	for _, e := range r.Timeline {
@@ -43,10 +46,52 @@ type ScenarioResult struct {
 	Chart template.HTML
 	// Images are the releases drilled (empty for the demo service), Guard
 	// what the migration guard proved, Logs the releases' last lines.
-	Images   []DrilledImage
-	Guard    string
-	Logs     []drillreport.ReleaseLog
+	Images []DrilledImage
+	Guard  string
+	Logs   []drillreport.ReleaseLog
+	// Analysis is the deciding analysis (the trigger's, else the last one
+	// measured): per trigger the query sent, the values, the threshold and
+	// the verdict.
+	Analysis []AnalysisRow
 	ttd, ttr float64
+}
+
+// AnalysisRow is one trigger's measurement as the drill made it.
+type AnalysisRow struct {
+	Trigger, Verdict, Values, Threshold, Query string
+}
+
+// decidingAnalysis picks the analysis that decided the drill.
+func decidingAnalysis(r *drillReport) []AnalysisRow {
+	var pick []analysispkg.Result
+	for _, e := range r.Timeline {
+		if len(e.Results) == 0 {
+			continue
+		}
+		if e.Type == drillreport.EventTrigger {
+			pick = e.Results
+			break
+		}
+		if e.Type == drillreport.EventAnalysis {
+			pick = e.Results
+		}
+	}
+	var out []AnalysisRow
+	for _, res := range pick {
+		if res.Query == "" {
+			continue
+		}
+		vals := make([]string, len(res.Values))
+		for i, v := range res.Values {
+			vals[i] = strconv.FormatFloat(v, 'g', 4, 64)
+		}
+		v := strings.Join(vals, ", ")
+		if v == "" {
+			v = "no series"
+		}
+		out = append(out, AnalysisRow{Trigger: res.Trigger, Verdict: string(res.Verdict), Values: v, Threshold: strconv.FormatFloat(res.Threshold, 'g', -1, 64) + " " + res.Unit, Query: res.Query})
+	}
+	return out
 }
 
 // DrilledImage is one release image a drill ran: its tag and image ID.
@@ -93,7 +138,7 @@ func (b *Builder) attachDrills(s *loaded) {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue
 		}
-		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs}
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r)}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}

@@ -15,10 +15,13 @@ import (
 
 // Point is one analysis interval of a drill.
 type Point struct {
-	At                     float64 // seconds since the drill started
+	At float64 // seconds since the drill started
+	// Inconclusive names the triggers whose analysis at this point had no
+	// verdict (no data): the chart shades the interval before it.
 	StableErr, CanaryErr   float64 // ratios
 	StableP99, CanaryP99   float64 // seconds
 	StableReqs, CanaryReqs float64
+	Inconclusive           string
 }
 
 // Marker is a timeline event drawn as a vertical line.
@@ -77,6 +80,17 @@ func chart(title, unit string, pts []Point, marks []Marker, val func(Point) (flo
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="10" text-anchor="end" fill="currentColor">%s%s</text>`, left-4, yy+3, trim(maxY*f), unit)
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" fill="currentColor">0s</text><text x="%d" y="%d" font-size="10" text-anchor="end" fill="currentColor">%.1fs</text>`, left, height-6, width-right, height-6, maxX)
+	// Intervals whose analysis was inconclusive are shaded: no data is
+	// shown as such, never as a pass.
+	prev := 0.0
+	for _, p := range pts {
+		if p.Inconclusive != "" {
+			x0, x1 := x(prev), x(p.At)
+			fmt.Fprintf(&b, `<rect class="inconclusive" x="%.1f" y="%d" width="%.1f" height="%d" fill="currentColor" fill-opacity="0.12"><title>%.2fs inconclusive (no data): %s</title></rect>`,
+				x0, top, math.Max(x1-x0, 1), height-top-bottom, p.At, html.EscapeString(p.Inconclusive))
+		}
+		prev = p.At
+	}
 	for _, m := range marks {
 		xx := x(m.At)
 		fmt.Fprintf(&b, `<g class="marker marker-%s"><line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="currentColor" stroke-dasharray="3 3" stroke-opacity="0.6"/><title>%.2fs %s</title></g>`,

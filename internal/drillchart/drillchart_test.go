@@ -46,3 +46,12 @@ func TestHistoryChart(t *testing.T) {
 	}
 	golden.Check(t, "testdata/history.svg", []byte(got))
 }
+
+// An interval without a verdict is shaded and says so.
+func TestInconclusiveShaded(t *testing.T) {
+	pts := []Point{{At: 0.25, StableReqs: 100}, {At: 0.5, Inconclusive: "error_rate"}, {At: 0.75, StableReqs: 100}}
+	got := string(Drill("metrics-missing", pts, nil))
+	if strings.Count(got, `class="inconclusive"`) != 2 || !strings.Contains(got, "inconclusive (no data): error_rate") {
+		t.Errorf("inconclusive interval not marked on both charts:\n%s", got)
+	}
+}
