@@ -103,3 +103,35 @@ func BenchmarkUpdateSave(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUpdateNewPlan adds one new plan to an in-memory site of
+// BENCH_PLANS plans (default 1000) per iteration, as rollbook serve does.
+func BenchmarkUpdateNewPlan(b *testing.B) {
+	dir := b.TempDir()
+	if err := bench.Generate(dir, bench.Plans(1000), 1); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "content", "*", "plan-00000.md"))
+	orig, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	bl, err := New(Options{Root: dir, Now: testNow, Memory: true, Force: true, Dev: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := bl.Build(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		name := filepath.Join(filepath.Dir(files[0]), fmt.Sprintf("new-%d.md", i))
+		if err := os.WriteFile(name, orig, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bl.Update(context.Background(), []string{name}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
