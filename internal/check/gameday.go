@@ -86,6 +86,20 @@ func (c *checker) gamedayService() {
 			c.at(p, rule, fmt.Sprintf("dependency %s has no port", d.Name), "write the port it listens on, for example port: 6379")
 		}
 	}
+	for i, sc := range c.p.Gameday.Scenarios {
+		if sc != "incompatible-migration" {
+			continue
+		}
+		files := 0
+		for _, m := range c.p.Migrations {
+			if m.File != "" {
+				files++
+			}
+		}
+		if files == 0 {
+			c.at(fmt.Sprintf("gameday.scenarios[%d]", i), rule, "scenario incompatible-migration on the team's own service runs the plan's own migrations, and the plan ships none with a file", "add migrations: [{id: ..., file: migrations/0042_x.sql}], or leave the scenario out")
+		}
+	}
 	data := plan.SampleEnvData(s.DependsOn)
 	for k, v := range s.Env {
 		if _, err := plan.RenderValue(k, v, data); err != nil {

@@ -69,6 +69,7 @@ func TestGamedayService(t *testing.T) {
 		{"no port", "    port: 8080\n", "", "gameday-service", line("  service:"), 3, "port: 8080"},
 		{"path without slash", "path: /orders, weight", "path: orders, weight", "gameday-service", line("    traffic:") + 1, 7, "for example path"},
 		{"missing schema", "schema: schema.sql", "schema: nope.sql", "gameday-service", line("  database:"), 36, "add the SQL file"},
+		{"incompatible-migration without migrations", "gameday:\n", "gameday:\n  scenarios: [incompatible-migration]\n", "gameday-service", line("  service:"), 15, "add migrations:"},
 		{"dependency without port", `{name: cache, image: "redis-local:7", port: 6379}`, `{name: cache, image: "redis-local:7"}`, "gameday-service", line("    depends_on:") + 1, 7, "port: 6379"},
 	}
 	for _, tt := range tests {
