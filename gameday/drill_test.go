@@ -19,7 +19,7 @@ func moduleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-func examplePolicy(t *testing.T) Policy {
+func examplePolicy(t testing.TB) Policy {
 	t.Helper()
 	rel := "payments/api-2-4-canary.md"
 	file := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
