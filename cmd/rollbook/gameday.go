@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rollbook/rollbook/gameday"
+	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillenv"
@@ -156,6 +157,18 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 	pol, err := gameday.PolicyFromPlan(p, dir, d.scale, d.rate)
 	if err != nil {
 		return 0, err
+	}
+	// The drill evaluates what rollbook export writes, rollbook.yaml's
+	// promql: queries included (where the drill's Prometheus lacks their
+	// series, the analysis is inconclusive and the drill says so).
+	cfg, err := config.Load(d.g.dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(cfg.PromQL) > 0 {
+		if pol.Checks, err = analysis.Checks(p, cfg.PromQL); err != nil {
+			return 0, err
+		}
 	}
 	if err := d.images(ctx); err != nil {
 		return 0, err
