@@ -261,7 +261,7 @@ func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) 
 		injected("injected: the router's metrics stop (Prometheus no longer scrapes it): every analysis is inconclusive once its window has passed")
 	}
 	if in == (scenario.Injection{}) {
-		injected("nothing injected: " + sc.Summary)
+		injected(sc.Summary)
 	}
 	return nil
 }
