@@ -327,10 +327,10 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 			}
 		}
 	}
-	// No data is never a pass: a canary whose last analysis was
-	// inconclusive is not promoted.
+	// No data is never a pass: a canary whose last analysed step never
+	// had a verdict is not promoted.
 	if missing := c.eval.Inconclusive(); len(missing) > 0 {
-		return c.halt(ctx, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: the last analysis of %s was inconclusive when the last step ended; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
+		return c.halt(ctx, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: every analysis of %s in the last analysed step was inconclusive; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
 	}
 	c.transition(Promoted, "canary promoted to 100%")
 	return Promoted, nil

@@ -35,6 +35,7 @@ type Analyzer struct {
 	since        time.Time // start of the current step: windows start here
 	fails        []int
 	inconclusive []int
+	decided      []bool // a pass or fail since the step began
 	health       int
 }
 
@@ -75,6 +76,7 @@ func New(checks []metricquery.Check, triggers []plan.Trigger, noData plan.NoData
 	}
 	a.fails = make([]int, len(checks))
 	a.inconclusive = make([]int, len(checks))
+	a.decided = make([]bool, len(checks))
 	return a
 }
 
@@ -95,16 +97,18 @@ func (a *Analyzer) Args(c metricquery.Check) metricquery.Args {
 func (a *Analyzer) Reset(at time.Time) {
 	a.since = at
 	for i := range a.fails {
-		a.fails[i] = 0
+		a.fails[i], a.decided[i] = 0, false
 	}
 }
 
-// Inconclusive lists the checks whose latest measurement had no verdict:
-// a release is not promoted on them.
+// Inconclusive lists the checks that were measured in this step without
+// a single verdict: a release is not promoted on them. (A check that
+// decided and then missed a scrape or two is left to no_data's count, as
+// Argo's inconclusiveLimit leaves it.)
 func (a *Analyzer) Inconclusive() []string {
 	var out []string
 	for i, n := range a.inconclusive {
-		if n > 0 {
+		if n > 0 && !a.decided[i] {
 			out = append(out, a.Checks[i].Trigger)
 		}
 	}
@@ -162,6 +166,10 @@ func (a *Analyzer) measure(ctx context.Context, q Querier, i int, at time.Time) 
 	r.Verdict = v
 	if len(vals) > 0 {
 		r.Value = vals[0]
+	}
+	switch v {
+	case metricquery.Fail, metricquery.Pass:
+		a.decided[i] = true
 	}
 	switch v {
 	case metricquery.Fail:

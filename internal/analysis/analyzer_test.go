@@ -58,8 +58,17 @@ func TestAnalyzer(t *testing.T) {
 			t.Errorf("the result does not carry what was sent: %+v", r)
 		}
 	}
+	// It decided in this step, then lost its data: left to no_data.
+	if got := a.Inconclusive(); len(got) != 0 {
+		t.Errorf("Inconclusive() = %v after verdicts in the step", got)
+	}
+	a.Reset(base.Add(4 * time.Second))
+	q.next = append(q.next, nil)
+	if r := at(5000); r.Verdict != metricquery.Inconclusive {
+		t.Fatalf("verdict %s", r.Verdict)
+	}
 	if got := a.Inconclusive(); len(got) != 1 || got[0] != "error_rate" {
-		t.Errorf("Inconclusive() = %v", got)
+		t.Errorf("Inconclusive() = %v for a step without a verdict", got)
 	}
 	if want := `[1s]`; !contains(q.sent[0], want) || !contains(q.sent[0], `rollouts_pod_template_hash="canary"`) {
 		t.Errorf("query %s: want the drill window %s and the canary's label", q.sent[0], want)
