@@ -287,66 +287,21 @@ func initdb(ctx context.Context, tmp, data string, uid, gid int) error {
 // files (keeping symlinks), /etc/passwd and /etc/group with the postgres
 // user, /tmp, /var/run/postgresql and the data folder as /data.
 func writeRootfs(w io.Writer, files []string, tmp, data string, uid, gid int) error {
-	tw := tar.NewWriter(w)
-	dirs := map[string]bool{}
-	addDir := func(name string, mode int64, owner, group int) error {
-		if dirs[name] {
-			return nil
-		}
-		dirs[name] = true
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, Uid: owner, Gid: group})
-	}
-	addParents := func(name string) error {
-		parts := strings.Split(name, "/")
-		for i := 1; i < len(parts); i++ {
-			if err := addDir(strings.Join(parts[:i], "/"), 0o755, 0, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	r := newRootfs(w)
+	tw := r.tw
 	for _, d := range []string{"tmp", "var/run/postgresql"} {
-		if err := addParents(d); err != nil {
+		if err := r.parents(d); err != nil {
 			return err
 		}
-		if err := addDir(d, 0o1777, 0, 0); err != nil {
-			return err
-		}
-	}
-	for _, f := range files {
-		st, err := os.Lstat(f)
-		if err != nil {
-			return fmt.Errorf("reading %s for the database image: %w", f, err)
-		}
-		name := strings.TrimPrefix(f, "/")
-		if err := addParents(name); err != nil {
-			return err
-		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(f)
-			if err != nil {
-				return err
-			}
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := copyFile(tw, f, name, int64(st.Mode().Perm()), st.Size(), 0, 0); err != nil {
+		if err := r.dir(d, 0o1777, 0, 0); err != nil {
 			return err
 		}
 	}
-	etc := []struct{ name, text string }{
-		{"etc/passwd", fmt.Sprintf("root:x:0:0:root:/root:/nonexistent\npostgres:x:%d:%d:PostgreSQL:/data:/nonexistent\n", uid, gid)},
-		{"etc/group", fmt.Sprintf("root:x:0:\npostgres:x:%d:\n", gid)},
-	}
-	if err := addDir("etc", 0o755, 0, 0); err != nil {
+	if err := r.hostFiles(files, "the database image"); err != nil {
 		return err
 	}
-	for _, e := range etc {
-		if err := writeFile(tw, e.name, 0o644, []byte(e.text), 0); err != nil {
-			return err
-		}
+	if err := r.etc(fmt.Sprintf("root:x:0:0:root:/root:/nonexistent\npostgres:x:%d:%d:PostgreSQL:/data:/nonexistent\n", uid, gid), fmt.Sprintf("root:x:0:\npostgres:x:%d:\n", gid)); err != nil {
+		return err
 	}
 	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -448,42 +403,10 @@ func postgresFiles() ([]string, error) {
 		}
 	}
 	sort.Strings(elfs)
-	out, err := exec.Command("ldd", elfs...).Output()
-	if err != nil && len(out) == 0 {
-		return nil, fmt.Errorf("listing the PostgreSQL binaries' shared libraries with ldd: %w", err)
+	if err := addSharedLibraries(set, elfs, "PostgreSQL", "reinstall postgresql-15"); err != nil {
+		return nil, err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "not found") {
-			return nil, fmt.Errorf("a shared library PostgreSQL needs is missing on this host: %s (reinstall postgresql-15)", strings.TrimSpace(line))
-		}
-		for _, field := range strings.Fields(line) {
-			if strings.HasPrefix(field, "/") && !strings.HasSuffix(field, ":") {
-				addWithLinks(set, field)
-			}
-		}
-	}
-	list := make([]string, 0, len(set))
-	for f := range set {
-		list = append(list, f)
-	}
-	sort.Strings(list)
-	return list, nil
-}
-
-// addWithLinks adds a library path and, when it is a symlink, the chain of
-// targets behind it.
-func addWithLinks(set map[string]bool, p string) {
-	for i := 0; i < 8; i++ {
-		set[p] = true
-		target, err := os.Readlink(p)
-		if err != nil {
-			return
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(p), target)
-		}
-		p = target
-	}
+	return sorted(set), nil
 }
 
 func tail(s string, n int) string {

@@ -5,18 +5,14 @@ package drillenv
 // the exported analysis's PromQL to the same engine production runs.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
-	"sort"
 	"strings"
 	"time"
 
@@ -98,91 +94,32 @@ func PrometheusImage(ctx context.Context) (string, error) {
 // leading to each.
 func libraries(bin string) ([]string, error) {
 	set := map[string]bool{bin: true}
-	out, err := exec.Command("ldd", bin).Output()
-	if err != nil && len(out) == 0 {
-		// A static build has nothing to add.
-		if !strings.Contains(err.Error(), "exit status 1") {
-			return nil, fmt.Errorf("listing %s's shared libraries with ldd: %w", bin, err)
-		}
+	if err := addSharedLibraries(set, []string{bin}, bin, "reinstall its package"); err != nil {
+		return nil, err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "not found") {
-			return nil, fmt.Errorf("a shared library %s needs is missing on this host: %s", bin, strings.TrimSpace(line))
-		}
-		for _, field := range strings.Fields(line) {
-			if strings.HasPrefix(field, "/") && !strings.HasSuffix(field, ":") {
-				addWithLinks(set, field)
-			}
-		}
-	}
-	list := make([]string, 0, len(set))
-	for f := range set {
-		list = append(list, f)
-	}
-	sort.Strings(list)
-	return list, nil
+	return sorted(set), nil
 }
 
 // writePromRootfs writes the files, a passwd with nobody, and the
 // writable folders the server needs (/prometheus for its database, /tmp).
 func writePromRootfs(w io.Writer, files []string) error {
-	tw := tar.NewWriter(w)
-	dirs := map[string]bool{}
-	addDir := func(name string, mode int64, owner int) error {
-		if dirs[name] {
-			return nil
-		}
-		dirs[name] = true
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, Uid: owner, Gid: owner})
-	}
-	addParents := func(name string) error {
-		parts := strings.Split(name, "/")
-		for i := 1; i < len(parts); i++ {
-			if err := addDir(strings.Join(parts[:i], "/"), 0o755, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	r := newRootfs(w)
 	for _, d := range []struct {
 		name  string
 		mode  int64
 		owner int
 	}{{"tmp", 0o1777, 0}, {"prometheus", 0o755, 65534}, {"etc", 0o755, 0}, {"etc/prometheus", 0o755, 0}} {
-		if err := addDir(d.name, d.mode, d.owner); err != nil {
+		if err := r.dir(d.name, d.mode, d.owner, d.owner); err != nil {
 			return err
 		}
 	}
-	for _, f := range files {
-		st, err := os.Lstat(f)
-		if err != nil {
-			return fmt.Errorf("reading %s for the Prometheus image: %w", f, err)
-		}
-		name := strings.TrimPrefix(f, "/")
-		if err := addParents(name); err != nil {
-			return err
-		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(f)
-			if err != nil {
-				return err
-			}
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := copyFile(tw, f, name, int64(st.Mode().Perm()), st.Size(), 0, 0); err != nil {
-			return err
-		}
-	}
-	if err := writeFile(tw, "etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/prometheus:/nonexistent\n"), 0); err != nil {
+	if err := r.hostFiles(files, "the Prometheus image"); err != nil {
 		return err
 	}
-	if err := writeFile(tw, "etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"), 0); err != nil {
+	if err := r.etc("root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/prometheus:/nonexistent\n", "root:x:0:\nnogroup:x:65534:\n"); err != nil {
 		return err
 	}
-	return tw.Close()
+	return r.Close()
 }
 
 // PrometheusOptions says what the drill's Prometheus scrapes.
