@@ -205,14 +205,7 @@ func PostgresImage(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%d:%d\n", pgRecipe, pgConf, uid, gid)
-	for _, f := range files {
-		if st, err := os.Lstat(f); err == nil {
-			fmt.Fprintf(h, "%s %d %d\n", f, st.Size(), st.ModTime().UnixNano())
-		}
-	}
-	ref := "rollbook-postgres:" + hex.EncodeToString(h.Sum(nil))[:12]
+	ref := contentTag("rollbook-postgres", fmt.Sprintf("%s\n%s\n%d:%d\n", pgRecipe, pgConf, uid, gid), files)
 	c, built, err := openImage(ctx, ref)
 	if err != nil {
 		return "", err

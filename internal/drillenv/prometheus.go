@@ -7,8 +7,6 @@ package drillenv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,14 +49,7 @@ func PrometheusImage(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s %d %d\n", promRecipe, promBin, st.Size(), st.ModTime().UnixNano())
-	for _, f := range files {
-		if st, err := os.Lstat(f); err == nil {
-			fmt.Fprintf(h, "%s %d %d\n", f, st.Size(), st.ModTime().UnixNano())
-		}
-	}
-	ref := "rollbook-prometheus:" + hex.EncodeToString(h.Sum(nil))[:12]
+	ref := contentTag("rollbook-prometheus", fmt.Sprintf("%s\n%s %d %d\n", promRecipe, promBin, st.Size(), st.ModTime().UnixNano()), files)
 	c, built, err := openImage(ctx, ref)
 	if err != nil {
 		return "", err

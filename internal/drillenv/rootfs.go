@@ -6,6 +6,8 @@ package drillenv
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +59,20 @@ func addWithLinks(set map[string]bool, p string) {
 		}
 		p = target
 	}
+}
+
+// contentTag names an image repo:<sha12> by its recipe and the size and
+// time of every host file packed into it, so a reinstalled package gives a
+// new tag and an existing tag is current.
+func contentTag(repo, recipe string, files []string) string {
+	h := sha256.New()
+	io.WriteString(h, recipe)
+	for _, f := range files {
+		if st, err := os.Lstat(f); err == nil {
+			fmt.Fprintf(h, "%s %d %d\n", f, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return repo + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 func sorted(set map[string]bool) []string {
