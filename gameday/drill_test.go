@@ -19,9 +19,10 @@ func moduleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-func examplePolicy(t testing.TB) Policy {
+// examplePlan parses rel, a plan under content/, and returns it with its
+// file's path; a plan with errors fails the test.
+func examplePlan(t testing.TB, rel string) (*plan.Plan, string) {
 	t.Helper()
-	rel := "payments/api-2-4-canary.md"
 	file := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
 	src, err := os.ReadFile(file)
 	if err != nil {
@@ -31,10 +32,23 @@ func examplePolicy(t testing.TB) Policy {
 	if len(ds.Errors()) > 0 {
 		t.Fatal(ds)
 	}
+	return p, file
+}
+
+// examplePlanPolicy is the drill policy of rel, a plan under content/.
+func examplePlanPolicy(t testing.TB, rel string) Policy {
+	t.Helper()
+	p, file := examplePlan(t, rel)
 	pol, err := PolicyFromPlan(p, filepath.Dir(file), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pol
+}
+
+func examplePolicy(t testing.TB) Policy {
+	t.Helper()
+	pol := examplePlanPolicy(t, "payments/api-2-4-canary.md")
 	// These drills run the built-in demo service; TestDrillsOwnService
 	// runs the plan's own.
 	pol.OwnService = nil

@@ -26,15 +26,7 @@ type exportedMetric struct {
 // reads back every AnalysisTemplate metric by name.
 func argoMetrics(t *testing.T, rel string) map[string]exportedMetric {
 	t.Helper()
-	file := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
-	src, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ds := plan.Parse(file, rel, src)
-	if len(ds.Errors()) > 0 {
-		t.Fatal(ds)
-	}
+	p, file := examplePlan(t, rel)
 	res, err := export.Argo(export.Input{Plan: p, Dir: filepath.Dir(file)})
 	if err != nil {
 		t.Fatal(err)

@@ -30,19 +30,7 @@ func exampleImages(t *testing.T, ctx context.Context) {
 
 func planPolicy(t *testing.T, rel string) Policy {
 	t.Helper()
-	file := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
-	src, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ds := plan.Parse(file, rel, src)
-	if len(ds.Errors()) > 0 {
-		t.Fatal(ds)
-	}
-	pol, err := PolicyFromPlan(p, filepath.Dir(file), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := examplePlanPolicy(t, rel)
 	if pol.OwnService == nil {
 		t.Fatalf("%s names no gameday.service", rel)
 	}
