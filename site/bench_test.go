@@ -72,10 +72,11 @@ func BenchmarkSearchShare(b *testing.B) {
 	}
 }
 
-// BenchmarkUpdateSave applies one save of a plan to an in-memory site of
-// BENCH_PLANS plans (default 1000), as rollbook serve does; run it with
-// -cpuprofile to see where a save's time goes.
-func BenchmarkUpdateSave(b *testing.B) {
+// updateBench builds an in-memory site of BENCH_PLANS plans (default
+// 1000), as rollbook serve holds it, and returns it with the file and
+// source of one of its plans.
+func updateBench(b *testing.B) (*Builder, string, []byte) {
+	b.Helper()
 	dir := b.TempDir()
 	if err := bench.Generate(dir, bench.Plans(1000), 1); err != nil {
 		b.Fatal(err)
@@ -92,13 +93,21 @@ func BenchmarkUpdateSave(b *testing.B) {
 	if _, err := bl.Build(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return bl, files[0], orig
+}
+
+// BenchmarkUpdateSave applies one save of a plan to an in-memory site of
+// BENCH_PLANS plans (default 1000), as rollbook serve does; run it with
+// -cpuprofile to see where a save's time goes.
+func BenchmarkUpdateSave(b *testing.B) {
+	bl, file, orig := updateBench(b)
 	i := 0
 	for b.Loop() {
 		i++
-		if err := os.WriteFile(files[0], fmt.Appendf(bytes.Clone(orig), "\nEdit %d.\n", i), 0o644); err != nil {
+		if err := os.WriteFile(file, fmt.Appendf(bytes.Clone(orig), "\nEdit %d.\n", i), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := bl.Update(context.Background(), files[:1]); err != nil {
+		if _, err := bl.Update(context.Background(), []string{file}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -107,26 +116,11 @@ func BenchmarkUpdateSave(b *testing.B) {
 // BenchmarkUpdateNewPlan adds one new plan to an in-memory site of
 // BENCH_PLANS plans (default 1000) per iteration, as rollbook serve does.
 func BenchmarkUpdateNewPlan(b *testing.B) {
-	dir := b.TempDir()
-	if err := bench.Generate(dir, bench.Plans(1000), 1); err != nil {
-		b.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "content", "*", "plan-00000.md"))
-	orig, err := os.ReadFile(files[0])
-	if err != nil {
-		b.Fatal(err)
-	}
-	bl, err := New(Options{Root: dir, Now: testNow, Memory: true, Force: true, Dev: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := bl.Build(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	bl, file, orig := updateBench(b)
 	i := 0
 	for b.Loop() {
 		i++
-		name := filepath.Join(filepath.Dir(files[0]), fmt.Sprintf("new-%d.md", i))
+		name := filepath.Join(filepath.Dir(file), fmt.Sprintf("new-%d.md", i))
 		if err := os.WriteFile(name, orig, 0o644); err != nil {
 			b.Fatal(err)
 		}
