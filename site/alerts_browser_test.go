@@ -29,17 +29,7 @@ func TestAlertSearchInBrowser(t *testing.T) {
 	eval := func(js string) string { t.Helper(); return browsertest.Eval(t, ctx, js) }
 	waitFor := func(js, what string) string {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if v := eval(js); v != "" {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; status: %q, first: %q", what, eval(`document.getElementById("search-status").textContent`),
-					eval(`(document.querySelector("#search-results li .r-title")||{textContent:""}).textContent`))
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
+		return browsertest.WaitFor(t, ctx, js, what, `document.getElementById("search-status").textContent`, `(document.querySelector("#search-results li .r-title")||{textContent:""}).textContent`)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/alerts/")); err != nil {
 		t.Fatal(err)

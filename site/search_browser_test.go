@@ -39,17 +39,7 @@ func TestSearchInBrowser(t *testing.T) {
 	eval := func(js string) string { t.Helper(); return browsertest.Eval(t, ctx, js) }
 	waitFor := func(js, what string) string {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			v := eval(js)
-			if v != "" {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; status: %q", what, eval(`document.getElementById("search-status").textContent`))
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
+		return browsertest.WaitFor(t, ctx, js, what, `document.getElementById("search-status").textContent`)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/edge/haproxy-2-8-upgrade/")); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -48,4 +49,25 @@ func Eval(tb testing.TB, ctx context.Context, js string) string {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// WaitFor evaluates js until it gives a non-empty string and returns it;
+// after ten seconds it fails the test, naming what was awaited and the
+// value of each expression in show (the page's state, to tell why).
+func WaitFor(tb testing.TB, ctx context.Context, js, what string, show ...string) string {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if v := Eval(tb, ctx, js); v != "" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			msg := "timed out waiting for " + what
+			for _, s := range show {
+				msg += fmt.Sprintf("; %s: %q", s, Eval(tb, ctx, s))
+			}
+			tb.Fatal(msg)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
 }
