@@ -125,6 +125,11 @@ type Live struct {
 	frag map[string][]byte
 	// bigFiles are the full-list files each shard wrote.
 	bigFiles map[string][]string
+	// byDoc holds, for the big terms a change has touched, their postings
+	// in document order, as their full-list files are written: sorting
+	// ten thousand postings again for every common word of a new plan
+	// would cost most of the save. Only changes fill it.
+	byDoc map[string][]Posting
 	// gone are the numbers of removed documents: the ones after them keep
 	// theirs, so a removal rewrites only the removed document's files.
 	gone []int
@@ -167,7 +172,7 @@ func NewLive(ctx context.Context, docs []Doc) (*Live, error) { return newLive(ct
 // scores use instead of computing it (tests compare Replace with it).
 func newLive(ctx context.Context, docs []Doc, avg float64) (*Live, error) {
 	l := &Live{docs: append([]Doc(nil), docs...), terms: make([]docTerms, len(docs)), avg: 1,
-		lists: map[string][]Posting{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}}
+		lists: map[string][]Posting{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}, byDoc: map[string][]Posting{}}
 	// Tokenising is most of the work and each document is independent.
 	err := inParallel(ctx, len(docs), func(i int) error {
 		l.terms[i] = analyze(docs[i])

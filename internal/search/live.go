@@ -70,7 +70,15 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 			list = append(list[:at], list[at+1:]...)
 		}
 		delete(l.frag, t)
+		bd, ordered := l.byDoc[t]
+		if ordered {
+			if j, found := slices.BinarySearchFunc(bd, i, byDocNumber); found {
+				bd = slices.Delete(bd, j, j+1)
+			}
+		}
 		if was != is && rescore {
+			ordered = false
+			delete(l.byDoc, t)
 			// The term's document frequency changed, and with it every
 			// score in its list.
 			df := len(list)
@@ -88,10 +96,18 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 			list = append(list, Posting{})
 			copy(list[at+1:], list[at:])
 			list[at] = p
+			if ordered {
+				j, _ := slices.BinarySearchFunc(bd, i, byDocNumber)
+				bd = slices.Insert(bd, j, p)
+			}
+		}
+		if ordered {
+			l.byDoc[t] = bd
 		}
 		k := l.shardOf(t)
 		dirty[k] = true
 		if len(list) == 0 {
+			delete(l.byDoc, t)
 			delete(l.lists, t)
 			delete(l.shards[k], t)
 			return

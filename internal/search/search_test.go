@@ -462,3 +462,64 @@ func TestNewLiveStopsWhenCancelled(t *testing.T) {
 		t.Errorf("NewLive with a cancelled context = %v, %v; want nil, context.Canceled", l, err)
 	}
 }
+
+// TestLiveBigTermFilesAfterChanges: after appends, removals and
+// replacements the full-list file of every big term is the encoding of
+// its current postings, though a change re-encodes only the lists it
+// touched, from postings it keeps in document order.
+func TestLiveBigTermFilesAfterChanges(t *testing.T) {
+	var docs []Doc
+	for i := 0; i < BigTerm+3; i++ {
+		body := "rollback steps for the canary"
+		if i%2 == 0 {
+			body += " and the migration guard"
+		}
+		docs = append(docs, Doc{URL: fmt.Sprintf("/p%d/", i), Title: fmt.Sprintf("plan %d", i), Body: body})
+	}
+	l, err := NewLive(t.Context(), docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"append", func() error {
+			_, _, err := l.Append(Doc{URL: "/new1/", Title: "new 1", Body: "rollback rollback canary"})
+			return err
+		}},
+		{"remove", func() error { _, err := l.Remove(5); return err }},
+		{"replace", func() error {
+			_, err := l.Replace(8, Doc{URL: "/p8/", Title: "plan 8", Body: "rollback only, no other words"})
+			return err
+		}},
+		{"append again", func() error {
+			_, _, err := l.Append(Doc{URL: "/new2/", Title: "new 2", Body: "canary migration guard steps"})
+			return err
+		}},
+		{"remove the first append", func() error { _, err := l.Remove(BigTerm + 3); return err }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		big := 0
+		for term, list := range l.lists {
+			if len(list) <= BigTerm {
+				continue
+			}
+			big++
+			got, ok := l.Files()[bigName(term)]
+			if !ok {
+				t.Errorf("after %s: no full-list file for %q (%d postings)", s.name, term, len(list))
+				continue
+			}
+			if want := encodeList(list); string(got) != string(want) {
+				t.Errorf("after %s: the full list of %q is not its postings' encoding", s.name, term)
+			}
+		}
+		if big == 0 {
+			t.Fatalf("after %s: no big term left to check", s.name)
+		}
+	}
+}

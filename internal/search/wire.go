@@ -89,6 +89,20 @@ func encodeList(list []Posting) []byte {
 	return encodeDocOrder(byDoc)
 }
 
+func byDocNumber(p Posting, doc int) int { return p.Doc - doc }
+
+// docOrder returns term t's postings in document order, kept in byDoc
+// from then on (only a change, encoding one shard at a time, calls it).
+func (l *Live) docOrder(t string) []Posting {
+	if bd, ok := l.byDoc[t]; ok {
+		return bd
+	}
+	bd := slices.Clone(l.lists[t])
+	slices.SortFunc(bd, func(a, b Posting) int { return a.Doc - b.Doc })
+	l.byDoc[t] = bd
+	return bd
+}
+
 // encodeDocOrder is encodeList of postings already in document order.
 func encodeDocOrder(byDoc []Posting) []byte {
 	b := make([]byte, 0, len(byDoc)*8+32)
@@ -186,7 +200,16 @@ func (l *Live) buildShard(k string, encoded map[string][]byte) (shardFiles, erro
 		terms = append(terms, t)
 		if list := l.lists[t]; len(list) > BigTerm {
 			data, ok := encoded[t]
-			if !ok {
+			if _, fresh := l.frag[t]; !ok && fresh {
+				// The list has not changed since its file was written
+				// (a change drops the term's entry from frag): a new
+				// plan touches a shard of common words, and encoding
+				// each of their lists again would cost most of a save.
+				data, ok = l.files[bigName(t)]
+			}
+			if !ok && encoded == nil {
+				data = encodeDocOrder(l.docOrder(t))
+			} else if !ok {
 				data = encodeList(list)
 			}
 			sf.big = append(sf.big, bigName(t))
