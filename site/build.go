@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/rollbook/rollbook/internal/alertrule"
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
@@ -99,6 +101,11 @@ type Builder struct {
 	analyses map[string]analysis
 
 	files atomic.Pointer[map[string][]byte]
+
+	cfgOnce sync.Once
+	cfgHash string
+	// memoHits counts the pages a Build took whole from the build cache.
+	memoHits atomic.Int64
 
 	// lastChanged is when git last changed each content file, read once
 	// per full build.
@@ -263,7 +270,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			s.findings = append(s.findings, diag.At(name, pos.Line, pos.Col).Error("url", err.Error(), "use a path inside the site, for example url: /payments/canary/"))
 			continue
 		}
-		pg := &Page{Type: "page", URL: u, Title: p.plan.Title, Plan: p.plan}
+		pg := &Page{Type: "page", URL: u, Title: p.plan.Title, Plan: p.plan, src: xxhash.Sum64(p.data)}
 		switch {
 		case p.plan.Section:
 			pg.Type = "section"
@@ -498,7 +505,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}
-	b.log.Debug("pages rendered", "took", time.Since(start))
+	b.log.Debug("pages rendered", "from build cache", b.memoHits.Load(), "took", time.Since(start))
 	if err := b.writeGenerated(ctx, s, w); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type Page struct {
 	// linksTo are the site paths the page's Markdown links to, for
 	// telling whether deleting a page breaks another.
 	linksTo []string
+	// src hashes the source file a full build read the page from (0
+	// otherwise): with its path, it is all the page's plan depends on.
+	src uint64
 }
 
 // MigrationView is a declared migration with what its SQL analysis found.

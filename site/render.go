@@ -235,7 +235,7 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 }
 
 func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
-	out, err := b.theme.render(pg.Type, view{Site: sv, Page: pg})
+	out, err := b.memoPage(sv, pg, func() ([]byte, error) { return b.theme.render(pg.Type, view{Site: sv, Page: pg}) })
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", pg.URL, err)
 	}

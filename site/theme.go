@@ -2,17 +2,21 @@ package site
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"text/template/parse"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -28,6 +32,10 @@ type theme struct {
 	static map[string][]byte
 	// partials alone, to render a plan card by itself (see view.Card).
 	partials *template.Template
+	// sum hashes every template; memo says which page types the build
+	// cache may keep whole (pagememo.go).
+	sum  string
+	memo map[string]memoRule
 }
 
 // pageTemplates are the page types; each is rendered with base.html and
@@ -47,7 +55,7 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 	if err != nil {
 		return nil, err
 	}
-	th := &theme{pages: map[string]*template.Template{}, static: map[string][]byte{}}
+	th := &theme{pages: map[string]*template.Template{}, static: map[string][]byte{}, memo: map[string]memoRule{}}
 	dir := cfg.Path(filepath.Join("themes", cfg.Theme))
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
 		th.dir = dir
@@ -107,8 +115,29 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 			return nil, fmt.Errorf("theme template %s: %w", name, err)
 		}
 		th.pages[pt] = t
+		th.memo[pt] = memoRuleOf(treeLookup{t})
 	}
+	h := sha256.New()
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range names {
+		if strings.HasPrefix(name, "templates/") {
+			fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+			h.Write(files[name])
+		}
+	}
+	th.sum = string(h.Sum(nil))
 	return th, nil
+}
+
+// treeLookup finds a template's parse tree by name, before execution
+// (html/template rewrites the trees when it first escapes them).
+type treeLookup struct{ t *template.Template }
+
+func (l treeLookup) Lookup(name string) *parse.Tree {
+	if t := l.t.Lookup(name); t != nil {
+		return t.Tree
+	}
+	return nil
 }
 
 // card renders one plan card (the "plancard" partial).

@@ -1,0 +1,269 @@
+package site
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"text/template/parse"
+
+	"github.com/rollbook/rollbook/internal/buildcache"
+)
+
+// A page's rendered HTML is kept in the persistent build cache when its
+// template reads nothing but the page and a few values of the site: then
+// the page's own data and those values are all its inputs, and a CI build
+// with the cache restored executes the templates only for what changed
+// (executing them is most of such a build's work). Which templates qualify
+// is read from the templates themselves, so a theme that lists other
+// plans on a plan page (.Site.Plans, a card) is simply rendered each time.
+
+// memoSite are the fields of the site a memoized page may read, each with
+// the value that goes into the page's key.
+var memoSite = map[string]func(sv *siteView) string{
+	"Title":       func(sv *siteView) string { return sv.Title },
+	"Description": func(sv *siteView) string { return sv.Description },
+	"BaseURL":     func(sv *siteView) string { return sv.BaseURL },
+	"BasePath":    func(sv *siteView) string { return sv.BasePath },
+	"Dev":         func(sv *siteView) string { return boolKey(sv.Dev) },
+	"AlertsURL":   func(sv *siteView) string { return sv.AlertsURL },
+	"Now":         func(sv *siteView) string { return sv.Now.UTC().Format("2006-01-02T15:04:05.999999999") },
+}
+
+func boolKey(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// memoRule says whether pages of one type can be memoized, and which
+// values of the site their key needs.
+type memoRule struct {
+	ok bool
+	// site are the memoSite fields the templates read, sorted.
+	site []string
+	// staleCount: the templates show how many plans are stale.
+	staleCount bool
+}
+
+// memoRuleOf reads the templates one page type executes, from base.html
+// through every template it calls. It is conservative: any use of the
+// site it cannot account for, a card (which renders other plans) or the
+// whole site value passed on, and the type is not memoized.
+func memoRuleOf(t interface {
+	Lookup(string) *parse.Tree
+}) memoRule {
+	r := memoRule{ok: true}
+	site := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(n parse.Node)
+	idents := func(chain []string) {
+		for i, id := range chain {
+			switch id {
+			case "Card":
+				r.ok = false
+			case "Site":
+				if i+1 >= len(chain) {
+					r.ok = false // the site value itself goes somewhere
+					continue
+				}
+				next := chain[i+1]
+				if _, known := memoSite[next]; known {
+					site[next] = true
+				} else {
+					r.ok = false
+				}
+			}
+		}
+	}
+	chainOf := func(n parse.Node) []string {
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			return n.Ident
+		case *parse.VariableNode:
+			return n.Ident
+		case *parse.ChainNode:
+			return n.Field
+		}
+		return nil
+	}
+	var tree func(name string)
+	walk = func(n parse.Node) {
+		if n == nil || reflect.ValueOf(n).IsNil() {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			// {{len .Site.Stale}} is the one use of a site list a page may
+			// make: the count goes into its key.
+			if len(n.Args) == 2 {
+				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "len" {
+					if c := chainOf(n.Args[1]); len(c) >= 2 && c[len(c)-2] == "Site" && c[len(c)-1] == "Stale" {
+						r.staleCount = true
+						idents(c[:len(c)-2])
+						return
+					}
+				}
+			}
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+			idents(n.Field)
+		case *parse.FieldNode:
+			idents(n.Ident)
+		case *parse.VariableNode:
+			idents(n.Ident)
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+			tree(n.Name)
+		}
+	}
+	tree = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		tr := t.Lookup(name)
+		if tr == nil {
+			r.ok = false // executing it fails; nothing to keep
+			return
+		}
+		walk(tr.Root)
+	}
+	tree("base.html")
+	for f := range site {
+		r.site = append(r.site, f)
+	}
+	slices.Sort(r.site)
+	return r
+}
+
+// pageKey is the cache key of pg's HTML under rule r, or false when the
+// page holds something that is not its own (lists of other pages).
+func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, bool) {
+	if !r.ok || b.store == nil || b.store.c == nil || pg.src == 0 {
+		return buildcache.Key{}, false
+	}
+	h := sha256.New()
+	var n [8]byte
+	str := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		io.WriteString(h, s)
+	}
+	str(pg.Type)
+	str(b.theme.sum)
+	str(b.cfgSum())
+	for _, f := range r.site {
+		str(f)
+		str(memoSite[f](sv))
+	}
+	if r.staleCount {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(sv.Stale)))
+		h.Write(n[:])
+	}
+	v := view{Site: sv, Page: pg}
+	str(v.EditURL())
+	str(v.LastChanged().UTC().Format("2006-01-02T15:04:05.999999999Z"))
+	pv := reflect.ValueOf(pg).Elem()
+	pt := pv.Type()
+	for i := range pt.NumField() {
+		f := pt.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		fv := pv.Field(i)
+		str(f.Name)
+		switch f.Name {
+		case "Plan":
+			// Parsed from the source (which also holds where each value
+			// was written, which templates may ask).
+			binary.LittleEndian.PutUint64(n[:], pg.src)
+			h.Write(n[:])
+			str(pg.Plan.Path)
+			continue
+		case "Pages", "Terms", "Taxonomy", "Children", "AlertList", "Pager":
+			if !fv.IsZero() {
+				return buildcache.Key{}, false // other pages' data
+			}
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.String:
+			str(fv.String())
+		case reflect.Bool:
+			str(boolKey(fv.Bool()))
+		default:
+			data, err := json.Marshal(fv.Interface())
+			if err != nil {
+				return buildcache.Key{}, false
+			}
+			h.Write(data)
+		}
+	}
+	return b.store.c.Key("page", h.Sum(nil), []byte(strings.Join(r.site, ","))), true
+}
+
+// cfgSum hashes the loaded configuration once: any setting may show on a
+// page, and settings rarely change.
+func (b *Builder) cfgSum() string {
+	b.cfgOnce.Do(func() {
+		// Where the project and its output are does not show on a page:
+		// a CI checkout is in a new folder each time.
+		c := *b.cfg
+		c.Root, c.File, c.PublicDir = "", "", ""
+		data, err := json.Marshal(c)
+		if err != nil {
+			return // "" never matches: a key needs it
+		}
+		sum := sha256.Sum256(append(data, boolKey(b.opts.Drafts)+boolKey(b.opts.Dev)...))
+		b.cfgHash = string(sum[:])
+	})
+	return b.cfgHash
+}
+
+// memoPage writes pg from the build cache when an earlier build rendered
+// it from the same inputs; else render renders it and the cache keeps it.
+func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) ([]byte, error) {
+	k, ok := b.pageKey(b.theme.memo[pg.Type], sv, pg)
+	if !ok || b.cfgSum() == "" {
+		return render()
+	}
+	if out, hit := b.store.c.Get(k); hit {
+		b.memoHits.Add(1)
+		return out, nil
+	}
+	out, err := render()
+	if err == nil {
+		b.store.c.Put(k, out)
+	}
+	return out, err
+}

@@ -1,0 +1,126 @@
+package site
+
+import (
+	"context"
+	"html/template"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rollbook/rollbook/internal/config"
+)
+
+// TestMemoRules: a page type is kept whole in the build cache only when
+// its templates read the page and known values of the site; the default
+// theme's plan and page types qualify, list pages do not, and a theme
+// that lists other plans on a plan page is rendered every time.
+func TestMemoRules(t *testing.T) {
+	cfg, err := config.Load("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := loadTheme(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range []string{"plan", "page"} {
+		if r := th.memo[pt]; !r.ok || !r.staleCount || !slices.Contains(r.site, "Title") {
+			t.Errorf("default %s template: %+v, want kept, with the title and the stale count in its key", pt, r)
+		}
+	}
+	// Other list pages carry their lists in the page, which keeps them
+	// out of the cache (pageKey); these read other plans through the site.
+	for _, pt := range []string{"home", "term"} {
+		if th.memo[pt].ok {
+			t.Errorf("default %s template is kept whole, but it lists other pages", pt)
+		}
+	}
+	base := `{{define "base.html"}}<title>{{.Site.Title}}</title>{{template "main" .}}{{end}}`
+	for _, c := range []struct {
+		name, main string
+		ok         bool
+		site       []string
+	}{
+		{"page only", `{{define "main"}}{{.Page.Title}}{{template "part" .Page}}{{end}}{{define "part"}}{{.URL}}{{end}}`, true, []string{"Title"}},
+		{"dollar site", `{{define "main"}}{{range .Page.Headings}}{{$.Site.Description}}{{end}}{{end}}`, true, []string{"Description", "Title"}},
+		{"now for ages", `{{define "main"}}{{ago .Site.Now .Page.Plan.Reviewed.Time}}{{end}}`, true, []string{"Now", "Title"}},
+		{"all plans", `{{define "main"}}{{range .Site.Plans}}{{.Title}}{{end}}{{end}}`, false, nil},
+		{"site passed on", `{{define "main"}}{{with .Site}}{{.Title}}{{end}}{{end}}`, false, nil},
+		{"stale listed", `{{define "main"}}{{range .Site.Stale}}{{.URL}}{{end}}{{end}}`, false, nil},
+		{"a card", `{{define "main"}}{{$.Card .Page}}{{end}}`, false, nil},
+		{"missing template", `{{define "main"}}{{template "nowhere" .}}{{end}}`, false, nil},
+	} {
+		tpl := template.Must(template.Must(template.New("").Funcs(funcs).Parse(base)).Parse(c.main))
+		r := memoRuleOf(treeLookup{tpl})
+		if r.ok != c.ok || c.ok && !slices.Equal(r.site, c.site) {
+			t.Errorf("%s: %+v, want ok=%v site=%v", c.name, r, c.ok, c.site)
+		}
+	}
+}
+
+// TestPageMemoFollowsSiteInputs: with the build cache warm, a change that
+// alters what a plan page shows without touching its file (another plan
+// turning stale, the site's title, a migration's SQL, the plan a link
+// points to moving) gives the bytes a build without the cache gives, and
+// an unchanged build takes its plan pages from the cache.
+func TestPageMemoFollowsSiteInputs(t *testing.T) {
+	root := cacheSite(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	run := func(t *testing.T, name, cacheDir string) (string, int64) {
+		t.Helper()
+		b, err := New(Options{Root: root, Now: testNow, OutDir: filepath.Join(root, name), CacheDir: cacheDir, Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Build(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return treeHash(t, filepath.Join(root, name)), b.memoHits.Load()
+	}
+	run(t, "fill", cache)
+	if _, hits := run(t, "warm", cache); hits < 40 {
+		t.Fatalf("an unchanged build took %d pages from the cache, want every plan page", hits)
+	}
+	edit := func(rel string, f func(string) string) func(t *testing.T) {
+		return func(t *testing.T) {
+			file := filepath.Join(root, filepath.FromSlash(rel))
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed := f(string(data))
+			if changed == string(data) {
+				t.Fatalf("the edit of %s changed nothing", rel)
+			}
+			if err := os.WriteFile(file, []byte(changed), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, c := range []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"another plan turns stale", edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
+			return strings.Replace(s, "reviewed: 2026-10-29", "reviewed: 2025-01-02", 1)
+		})},
+		{"the site's title", edit("rollbook.yaml", func(s string) string {
+			return strings.Replace(s, "title: Example runbooks", "title: Renamed runbooks", 1)
+		})},
+		{"a migration's SQL", edit("content/payments/migrations/0042_add_ledger_ref.sql", func(s string) string {
+			return s + "\nCREATE INDEX payments_ledger_ref_idx ON payments (ledger_ref);\n"
+		})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.do(t)
+			want, _ := run(t, "cold-"+string(rune('a'+i)), "")
+			got, hits := run(t, "cached-"+string(rune('a'+i)), cache)
+			if got != want {
+				t.Fatal("the cached build differs from a build without the cache")
+			}
+			t.Logf("%d pages from the cache", hits)
+		})
+	}
+}
