@@ -367,7 +367,7 @@ func folderIndexes(ps []parsed, drafts bool) map[string]string {
 // find: its warnings, staleness and analysed migrations.
 func (b *Builder) checkPage(pg *Page, name string, now time.Time) diag.List {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	ds := check.Plan(pg.Plan, name, check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze})
+	ds := check.Plan(pg.Plan, name, check.Options{Now: now, StaleAfter: b.cfg.StaleAfterDuration(), ContentDir: contentDir, Analyze: b.analyze, Memo: b.store.memo()})
 	ds = b.cfg.Severities().Apply(ds)
 	pg.Warnings = ds.Warnings()
 	pg.Stale = check.Stale(pg.Plan, now, b.cfg.StaleAfterDuration())

@@ -11,6 +11,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/rollbook/rollbook/internal/buildcache"
+	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
@@ -157,6 +158,23 @@ func (s *store) render(md *markdown.Renderer, body []byte, line int) (markdown.R
 		s.c.Put(k, encodeResult(res))
 	}
 	return res, err
+}
+
+// Get and Put make the store the checks' Memo (check.Options).
+func (s *store) Get(kind string, inputs ...[]byte) ([]byte, bool) {
+	return s.c.Get(s.c.Key(kind, inputs...))
+}
+
+func (s *store) Put(data []byte, kind string, inputs ...[]byte) {
+	s.c.Put(s.c.Key(kind, inputs...), data)
+}
+
+// memo is the store as a check.Memo, nil (not a nil *store) without one.
+func (s *store) memo() check.Memo {
+	if s == nil || s.c == nil {
+		return nil
+	}
+	return s
 }
 
 // analysis is a migration file's analysis from an earlier build; only

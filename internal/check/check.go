@@ -35,6 +35,16 @@ type Options struct {
 	// Analyze classifies a migration file; nil means migrate.AnalyzeFile.
 	// The site passes a cached one so each file is parsed once per build.
 	Analyze func(file string) (migrate.Result, error)
+	// Memo keeps each body's outline between builds (the site passes its
+	// persistent build cache); nil parses every body. Parsing the Markdown
+	// is most of what checking a plan costs.
+	Memo Memo
+}
+
+// Memo stores a result under its kind and the inputs it was computed from.
+type Memo interface {
+	Get(kind string, inputs ...[]byte) ([]byte, bool)
+	Put(data []byte, kind string, inputs ...[]byte)
 }
 
 // Plan checks one plan. name is the file name used in findings.
@@ -42,7 +52,7 @@ func Plan(p *plan.Plan, name string, opts Options) diag.List {
 	if !p.IsPlan() {
 		return nil
 	}
-	c := &checker{p: p, name: name, opts: opts, out: parseOutline(p.Body, p.BodyLine)}
+	c := &checker{p: p, name: name, opts: opts, out: memoOutline(opts.Memo, p.Body, p.BodyLine)}
 	if c.opts.Analyze == nil {
 		c.opts.Analyze = migrate.AnalyzeFile
 	}

@@ -2,7 +2,9 @@ package check
 
 import (
 	"bytes"
+	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -37,6 +39,29 @@ type item struct {
 }
 
 var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
+
+// outlineKind names outlines in a Memo; a change to outline or to
+// parseOutline changes it.
+const outlineKind = "check-outline/1"
+
+// memoOutline is parseOutline through m: a damaged entry is parsed again.
+func memoOutline(m Memo, body []byte, firstLine int) outline {
+	if m == nil {
+		return parseOutline(body, firstLine)
+	}
+	line := []byte(strconv.Itoa(firstLine))
+	if data, ok := m.Get(outlineKind, line, body); ok {
+		var o outline
+		if json.Unmarshal(data, &o) == nil {
+			return o
+		}
+	}
+	o := parseOutline(body, firstLine)
+	if data, err := json.Marshal(o); err == nil {
+		m.Put(data, outlineKind, line, body)
+	}
+	return o
+}
 
 // parseOutline reads the body's structure. firstLine is the file line of
 // the body's first byte, so positions refer to the file.
