@@ -240,7 +240,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		return nil, err
 	}
 	display := filepath.ToSlash(b.cfg.ContentDir)
-	ps, err := parseAll(ctx, srcs, display, b.cache)
+	ps, err := parseAll(ctx, srcs, display, b.cache, b.store)
 	if err != nil {
 		return nil, err
 	}

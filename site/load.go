@@ -102,9 +102,11 @@ type parsed struct {
 	diags diag.List
 }
 
-// parseAll reads and parses sources on every core. displayDir prefixes
-// file names in findings ("content").
-func parseAll(ctx context.Context, srcs []source, displayDir string, cache *pageCache) ([]parsed, error) {
+// parseAll reads and parses sources on every core, taking what an earlier
+// build parsed from the in-memory cache (serve) or the persistent store
+// (either may be nil). displayDir prefixes file names in findings
+// ("content").
+func parseAll(ctx context.Context, srcs []source, displayDir string, cache *pageCache, st *store) ([]parsed, error) {
 	out := make([]parsed, len(srcs))
 	err := parallel(ctx, len(srcs), func(i int) error {
 		s := srcs[i]
@@ -117,7 +119,7 @@ func parseAll(ctx context.Context, srcs []source, displayDir string, cache *page
 		if err != nil {
 			return err
 		}
-		p, ds := cache.parse(name, s.rel, data)
+		p, ds := parsePlan(cache, st, name, s.rel, data)
 		out[i] = parsed{src: s, data: data, plan: p, diags: ds}
 		return nil
 	})
