@@ -57,7 +57,7 @@ func copyDirTo(src, dst string) error {
 
 func cachePacks(t *testing.T, dir string) []string {
 	t.Helper()
-	ps, err := filepath.Glob(filepath.Join(dir, "v1", "*.pack"))
+	ps, err := filepath.Glob(filepath.Join(dir, "*", "*.pack"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,9 @@
 // past the size bound the least recently used packs are removed, and when
 // packs pile up a build copies what it used into its own pack and removes
 // the packs it copied from. An entry whose bytes do not match its checksum
-// is ignored, so it is computed again. Failing to write the cache never
+// is ignored, so it is computed again. Entries are stored compressed (S2):
+// whole rendered pages are most of a cache, and a CI job restores and
+// saves it on every run. Failing to write the cache never
 // fails a build: it is only slower next time.
 package buildcache
 
@@ -36,6 +38,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/s2"
 )
 
 // Env names the environment variable that sets the cache folder; "off"
@@ -127,8 +130,11 @@ type entry struct {
 }
 
 const (
-	packMagic  = "RBCPACK1"
-	indexMagic = "RBCINDX1"
+	// formatDir holds the packs of this format; an older format's folder
+	// is left to the user (its packs are never read).
+	formatDir  = "v2"
+	packMagic  = "RBCPACK2"
+	indexMagic = "RBCINDX2"
 	entrySize  = sha256.Size + 8 + 4 + 8
 	footerSize = 4 + 8 + 8 // entries, index offset, indexMagic
 	// maxPacks is how many packs may pile up before a build merges what
@@ -150,7 +156,7 @@ func Open(opts Options) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{opts: opts, dir: filepath.Join(opts.Dir, "v1"), log: log, index: map[Key]loc{}, written: map[Key]bool{}}
+	c := &Cache{opts: opts, dir: filepath.Join(opts.Dir, formatDir), log: log, index: map[Key]loc{}, written: map[Key]bool{}}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		log.Warn("build cache off", "err", err)
 		return nil
@@ -262,8 +268,14 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name)
 		return nil, false
 	}
+	out, err := s2.Decode(nil, data)
+	if err != nil {
+		l.p.bad.Store(true)
+		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name, "err", err)
+		return nil, false
+	}
 	l.p.used.Store(true)
-	return data, true
+	return out, true
 }
 
 // Put stores an entry in this build's pack. A write that fails turns
@@ -272,9 +284,13 @@ func (c *Cache) Put(k Key, data []byte) {
 	if c == nil {
 		return
 	}
+	// Entries are compressed (S2, a gigabyte a second): rendered pages
+	// are most of the cache, and they shrink several times, which is as
+	// much less for a CI job to restore and save.
+	z := s2.Encode(nil, data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(k, data)
+	c.putLocked(k, z)
 }
 
 func (c *Cache) putLocked(k Key, data []byte) {

@@ -28,7 +28,7 @@ func open(t *testing.T, dir string, opts ...func(*Options)) *Cache {
 
 func packs(t *testing.T, dir string) []string {
 	t.Helper()
-	ps, err := filepath.Glob(filepath.Join(dir, "v1", "*.pack"))
+	ps, err := filepath.Glob(filepath.Join(dir, formatDir, "*.pack"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestDamagedPackIsIgnored(t *testing.T) {
 	if err := os.Truncate(ps[0], 500); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "v1", "00000000000000000001-junk.pack"), []byte("RBCPACK1 not a pack"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, formatDir, "00000000000000000001-junk.pack"), []byte(packMagic+" not a pack"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c = open(t, dir)
@@ -171,7 +171,7 @@ func TestFullDisk(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Close = %v, want a full disk", err)
 	}
-	left, _ := os.ReadDir(filepath.Join(dir, "v1"))
+	left, _ := os.ReadDir(filepath.Join(dir, formatDir))
 	if len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
 	}
@@ -252,7 +252,14 @@ func TestTrimLeastRecentlyUsed(t *testing.T) {
 	dir := t.TempDir()
 	put := func(name string, age time.Duration) {
 		c := open(t, dir)
-		c.Put(c.Key(name), bytes.Repeat([]byte(name), 4000))
+		// Random bytes: entries are compressed, and these must not shrink.
+		data := make([]byte, 4000)
+		x := uint64(name[0])
+		for i := range data {
+			x = x*6364136223846793005 + 1442695040888963407
+			data[i] = byte(x >> 56)
+		}
+		c.Put(c.Key(name), data)
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
