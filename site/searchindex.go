@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/search"
 )
 
@@ -69,7 +70,11 @@ func collapseSpace(s string) string {
 var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // searchDoc turns a rendered page into what the index needs.
-func searchDoc(pg *Page) search.Doc {
+func searchDoc(pg *Page) search.Doc { return searchDocFrom(pg, nil) }
+
+// searchDocFrom is searchDoc reading and storing the page's text in c,
+// the persistent build cache, when it is not nil.
+func searchDocFrom(pg *Page, c *buildcache.Cache) search.Doc {
 	p := pg.Plan
 	d := search.Doc{URL: pg.URL, Title: pg.Title, Service: p.Service, Kind: p.Kind, Risk: p.Risk,
 		Environments: p.Environments, Owners: p.Owners, Tags: p.Tags}
@@ -82,7 +87,7 @@ func searchDoc(pg *Page) search.Doc {
 		d.Headings = append(d.Headings, search.Heading{ID: h.ID, Text: h.Text})
 	}
 	d.Alerts, d.Severity = alertTerms(pg)
-	d.Body = plainText(string(pg.Content))
+	d.Body = cachedPlainText(c, string(pg.Content))
 	d.Summary = p.Change.Summary
 	if d.Summary == "" {
 		d.Summary = p.Description
@@ -90,11 +95,48 @@ func searchDoc(pg *Page) search.Doc {
 	if d.Summary == "" {
 		d.Summary = d.Body
 	}
-	if r := []rune(d.Summary); len(r) > 160 {
-		d.Summary = string(r[:157]) + "…"
-	}
+	d.Summary = shortSummary(d.Summary)
 	return d
 }
+
+// shortSummary cuts s to 157 runes and an ellipsis when it is longer than
+// 160, as string([]rune(s)[:157])+"…" does, without converting the whole
+// of a plan's body (the summary of a plan without one) to runes.
+func shortSummary(s string) string {
+	n, cut := 0, 0
+	for i := range s {
+		if n == 157 {
+			cut = i
+		}
+		if n++; n > 160 {
+			return string([]rune(s[:cut])) + "…"
+		}
+	}
+	return s
+}
+
+// cachedPlainText is plainText(h), from the build cache when a page of
+// the same HTML was indexed before: stripping ten thousand plans' markup
+// costs more than reading their text back.
+func cachedPlainText(c *buildcache.Cache, h string) string {
+	if c == nil {
+		return plainText(h)
+	}
+	k := c.Key("plaintext", []byte(h))
+	if data, ok := c.Get(k); ok {
+		return string(data)
+	}
+	text := plainText(h)
+	c.Put(k, []byte(text))
+	return text
+}
+
+// analysisCache keeps the search index's analyses of pages in the build
+// cache, under keys that also name the binary (search.AnalysisCache).
+type analysisCache struct{ c *buildcache.Cache }
+
+func (a analysisCache) Get(key []byte) ([]byte, bool) { return a.c.Get(a.c.Key("search", key)) }
+func (a analysisCache) Put(key, data []byte)          { a.c.Put(a.c.Key("search", key), data) }
 
 // indexed reports whether the search index holds a page: lists (home,
 // sections) are not searched.
@@ -115,12 +157,16 @@ func searchPages(s *loaded) []*Page {
 // under _search/; docOf gives each page's document number. It stops when
 // ctx, the build's, is done.
 func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
+	var c *buildcache.Cache
+	if b.store != nil {
+		c = b.store.c
+	}
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
 	docOf = make(map[string]int, len(pages))
 	// Each page's text is stripped of its markup on every core.
 	err = parallel(ctx, len(pages), func(i int) error {
-		docs[i] = searchDoc(pages[i])
+		docs[i] = searchDocFrom(pages[i], c)
 		return nil
 	})
 	if err != nil {
@@ -129,7 +175,12 @@ func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *s
 	for i, pg := range pages {
 		docOf[pg.URL] = i
 	}
-	if idx, err = search.NewLive(ctx, docs); err != nil {
+	if c != nil {
+		idx, err = search.NewLiveCached(ctx, docs, analysisCache{c})
+	} else {
+		idx, err = search.NewLive(ctx, docs)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	for name, data := range idx.Files() {

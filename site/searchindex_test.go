@@ -20,6 +20,23 @@ func FuzzCollapseSpace(f *testing.F) {
 	})
 }
 
+// FuzzShortSummary checks the summary cut against its plain definition,
+// invalid UTF-8 included.
+func FuzzShortSummary(f *testing.F) {
+	for _, s := range []string{"", "short", strings.Repeat("é", 160), strings.Repeat("日本", 81), strings.Repeat("x", 161), strings.Repeat("a\xff", 100), strings.Repeat("x", 157) + "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := s
+		if r := []rune(s); len(r) > 160 {
+			want = string(r[:157]) + "…"
+		}
+		if got := shortSummary(s); got != want {
+			t.Fatalf("shortSummary(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
 // TestWriteSearchStopsWithTheBuild: a cancelled build stops indexing
 // (writeSearch used to index under context.Background()).
 func TestWriteSearchStopsWithTheBuild(t *testing.T) {

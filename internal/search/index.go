@@ -50,9 +50,10 @@ type Posting struct {
 	Heading int
 }
 
-// docTerms is one document's weighted term frequencies.
+// docTerms is one document's weighted term frequencies, sorted by term:
+// looking a term up is a binary search, and a document read back from an
+// AnalysisCache needs no map built for it.
 type docTerms struct {
-	idx   map[string]int32 // term -> its entry in stats
 	stats []termStat
 	len   float64
 }
@@ -61,19 +62,21 @@ type docTerms struct {
 // heading holding it (-1 for none). Counting a token costs one map lookup,
 // and scoring every posting of ten thousand documents none.
 type termStat struct {
+	term string
 	tf   float64
 	head int
 }
 
 func analyze(d Doc) docTerms {
-	dt := docTerms{idx: map[string]int32{}}
+	var dt docTerms
+	idx := map[string]int32{} // term -> its entry in dt.stats
 	add := func(text string, w float64, head int) {
 		eachToken(text, func(t string) {
-			i, ok := dt.idx[t]
+			i, ok := idx[t]
 			if !ok {
 				i = int32(len(dt.stats))
-				dt.idx[t] = i
-				dt.stats = append(dt.stats, termStat{head: -1})
+				idx[t] = i
+				dt.stats = append(dt.stats, termStat{term: t, head: -1})
 			}
 			st := &dt.stats[i]
 			st.tf += w
@@ -91,14 +94,20 @@ func analyze(d Doc) docTerms {
 		add(h.Text, WeightHeading, hi)
 	}
 	add(d.Body, WeightBody, -1)
+	slices.SortFunc(dt.stats, func(a, b termStat) int { return strings.Compare(a.term, b.term) })
 	return dt
 }
 
 func (dt docTerms) stat(t string) (termStat, bool) {
-	if i, ok := dt.idx[t]; ok {
+	if i, ok := slices.BinarySearchFunc(dt.stats, t, func(st termStat, t string) int { return strings.Compare(st.term, t) }); ok {
 		return dt.stats[i], true
 	}
-	return termStat{head: -1}, false
+	return termStat{term: t, head: -1}, false
+}
+
+func (dt docTerms) has(t string) bool {
+	_, ok := dt.stat(t)
+	return ok
 }
 
 func (dt docTerms) heading(t string) int {
@@ -166,16 +175,17 @@ func better(a, b Posting) bool { return byRank(a, b) < 0 }
 // NewLive indexes docs, computing BM25 scores (k1 1.2, b 0.75 over the
 // weighted length) and the files the site serves; it stops when ctx is
 // done.
-func NewLive(ctx context.Context, docs []Doc) (*Live, error) { return newLive(ctx, docs, 0) }
+func NewLive(ctx context.Context, docs []Doc) (*Live, error) { return newLive(ctx, docs, 0, nil) }
 
-// newLive indexes docs; a positive avg fixes the average length that
-// scores use instead of computing it (tests compare Replace with it).
-func newLive(ctx context.Context, docs []Doc, avg float64) (*Live, error) {
+// newLive indexes docs, reading and storing their analyses in cache if it
+// is not nil; a positive avg fixes the average length that scores use
+// instead of computing it (tests compare Replace with it).
+func newLive(ctx context.Context, docs []Doc, avg float64, cache AnalysisCache) (*Live, error) {
 	l := &Live{docs: append([]Doc(nil), docs...), terms: make([]docTerms, len(docs)), avg: 1,
 		lists: map[string][]Posting{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}, byDoc: map[string][]Posting{}}
 	// Tokenising is most of the work and each document is independent.
 	err := inParallel(ctx, len(docs), func(i int) error {
-		l.terms[i] = analyze(docs[i])
+		l.terms[i] = analyzeCached(docs[i], cache)
 		return nil
 	})
 	if err != nil {
@@ -190,9 +200,8 @@ func newLive(ctx context.Context, docs []Doc, avg float64) (*Live, error) {
 	docsOf := map[string][]occurrence{}
 	for i, dt := range l.terms {
 		total += dt.len
-		for t, k := range dt.idx {
-			st := dt.stats[k]
-			docsOf[t] = append(docsOf[t], occurrence{i, st.head, st.tf})
+		for _, st := range dt.stats {
+			docsOf[st.term] = append(docsOf[st.term], occurrence{i, st.head, st.tf})
 		}
 	}
 	if len(docs) > 0 && total > 0 {

@@ -11,7 +11,7 @@ import (
 // files that changed.
 func (l *Live) Append(d Doc) (int, map[string][]byte, error) {
 	l.docs = append(l.docs, Doc{})
-	l.terms = append(l.terms, docTerms{idx: map[string]int32{}})
+	l.terms = append(l.terms, docTerms{})
 	i := len(l.docs) - 1
 	changed, err := l.replace(i, d, false)
 	return i, changed, err
@@ -53,8 +53,7 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 	l.docs[i], l.terms[i] = d, cur
 	dirty := map[string]bool{}
 	touch := func(t string) {
-		_, was := old.idx[t]
-		_, is := cur.idx[t]
+		was, is := old.has(t), cur.has(t)
 		list := l.lists[t]
 		at := -1
 		for j := range list {
@@ -115,12 +114,12 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 		l.lists[t] = list
 		l.addTerm(t)
 	}
-	for t := range old.idx {
-		touch(t)
+	for _, st := range old.stats {
+		touch(st.term)
 	}
-	for t := range cur.idx {
-		if _, done := old.idx[t]; !done {
-			touch(t)
+	for _, st := range cur.stats {
+		if !old.has(st.term) {
+			touch(st.term)
 		}
 	}
 	if !sameRow(old0, d) {

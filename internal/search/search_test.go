@@ -276,7 +276,7 @@ func checkReplace(t *testing.T, docs []Doc, edits []edit) *Live {
 			t.Fatal(err)
 		}
 		final[e.i] = e.d
-		want, err := newLive(t.Context(), final, l.avg)
+		want, err := newLive(t.Context(), final, l.avg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +322,7 @@ func TestLiveAppend(t *testing.T) {
 	if err != nil || i != 2 {
 		t.Fatalf("Append: %d, %v", i, err)
 	}
-	want, err := newLive(t.Context(), append(slices.Clone(docs), d), l.avg)
+	want, err := newLive(t.Context(), append(slices.Clone(docs), d), l.avg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
