@@ -60,6 +60,16 @@ func TestMemoOutline(t *testing.T) {
 			continue
 		}
 		plans++
+		o := parseOutline(p.Body, p.BodyLine)
+		enc := encodeOutline(o)
+		if back, err := decodeOutline(enc); err != nil || !reflect.DeepEqual(back, o) {
+			t.Errorf("%s: the outline does not read back equal (%v)", f, err)
+		}
+		for n := range enc {
+			if _, err := decodeOutline(enc[:n]); err == nil {
+				t.Fatalf("%s: the outline cut to %d of %d bytes reads without an error", f, n, len(enc))
+			}
+		}
 		opts := Options{Now: now, ContentDir: "../../content"}
 		want := Plan(p, f, opts)
 		opts.Memo = memo

@@ -2,7 +2,7 @@ package check
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +11,8 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/text"
+
+	"github.com/rollbook/rollbook/internal/buildcache"
 )
 
 // outline is the part of a plan body the checks read: its headings and,
@@ -42,7 +44,7 @@ var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
 
 // outlineKind names outlines in a Memo; a change to outline or to
 // parseOutline changes it.
-const outlineKind = "check-outline/1"
+const outlineKind = "check-outline/2"
 
 // memoOutline is parseOutline through m: a damaged entry is parsed again.
 func memoOutline(m Memo, body []byte, firstLine int) outline {
@@ -51,16 +53,72 @@ func memoOutline(m Memo, body []byte, firstLine int) outline {
 	}
 	line := []byte(strconv.Itoa(firstLine))
 	if data, ok := m.Get(outlineKind, line, body); ok {
-		var o outline
-		if json.Unmarshal(data, &o) == nil {
+		if o, err := decodeOutline(data); err == nil {
 			return o
 		}
 	}
 	o := parseOutline(body, firstLine)
-	if data, err := json.Marshal(o); err == nil {
-		m.Put(data, outlineKind, line, body)
-	}
+	m.Put(encodeOutline(o), outlineKind, line, body)
 	return o
+}
+
+// encodeOutline writes an outline for the memo (JSON cost as much as
+// the parse it saves).
+func encodeOutline(o outline) []byte {
+	var e buildcache.Encoder
+	flag := func(b bool) {
+		if b {
+			e.Int(1)
+		} else {
+			e.Int(0)
+		}
+	}
+	e.Int(len(o.Headings))
+	for _, h := range o.Headings {
+		e.String(h.Text)
+		e.Int(h.Level)
+		e.Int(h.Line)
+		e.String(h.Body)
+		flag(h.HasCode)
+		e.Int(len(h.Items))
+		for _, it := range h.Items {
+			e.Int(it.Line)
+			e.String(it.Text)
+			flag(it.HasCode)
+		}
+	}
+	return e.Bytes()
+}
+
+func decodeOutline(data []byte) (outline, error) {
+	d := buildcache.NewDecoder(data)
+	var bad error
+	count := func() int {
+		n := d.Int()
+		if n < 0 || n > len(data) {
+			bad = errors.New("check: damaged outline entry")
+			return 0
+		}
+		return n
+	}
+	var o outline
+	if n := count(); n > 0 {
+		o.Headings = make([]heading, n)
+		for i := range o.Headings {
+			h := &o.Headings[i]
+			h.Text, h.Level, h.Line, h.Body, h.HasCode = d.String(), d.Int(), d.Int(), d.String(), d.Int() == 1
+			if n := count(); n > 0 {
+				h.Items = make([]item, n)
+				for j := range h.Items {
+					h.Items[j] = item{Line: d.Int(), Text: d.String(), HasCode: d.Int() == 1}
+				}
+			}
+		}
+	}
+	if bad != nil {
+		return o, bad
+	}
+	return o, d.Err()
 }
 
 // parseOutline reads the body's structure. firstLine is the file line of
