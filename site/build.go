@@ -506,18 +506,26 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b.log.Debug("pages rendered", "from build cache", b.memoHits.Load(), "took", time.Since(start))
-	if err := b.writeGenerated(ctx, s, w); err != nil {
-		return nil, err
-	}
-	b.log.Debug("lists written", "took", time.Since(start))
+	// The search index reads the rendered pages, which the lists leave as
+	// they are (once the home page is known): build it beside them (much
+	// of it runs on one core).
+	b.homePage(s, b.view(s))
 	var idx *search.Live
 	var docOf map[string]int
-	if !b.opts.noSearch {
-		if idx, docOf, err = b.writeSearch(ctx, s, w); err != nil {
-			return nil, err
+	searched := make(chan error, 1)
+	go func() {
+		var err error
+		if !b.opts.noSearch {
+			idx, docOf, err = b.writeSearch(ctx, s, w)
 		}
+		b.log.Debug("search index written", "took", time.Since(start))
+		searched <- err
+	}()
+	genErr := b.writeGenerated(ctx, s, w)
+	b.log.Debug("lists written", "took", time.Since(start))
+	if err := errors.Join(genErr, <-searched); err != nil {
+		return nil, err
 	}
-	b.log.Debug("search index written", "took", time.Since(start))
 	if err := w.stamp(key); err != nil {
 		return nil, err
 	}

@@ -48,7 +48,9 @@ func (b *Builder) homePage(s *loaded, sv *siteView) *Page {
 	if home == nil {
 		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
 	}
-	home.Type = "home"
+	if home.Type != "home" {
+		home.Type = "home" // written once, before the search index reads it
+	}
 	home.Pages = recent(sv.Plans, homePlans)
 	return home
 }
