@@ -18,16 +18,7 @@ func TestSearchFromBuildCache(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	index := func(t *testing.T, cacheDir string) map[string][]byte {
 		t.Helper()
-		b, err := New(Options{Root: root, Now: testNow, Memory: true, Force: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := newMemWriter(false, func(map[string][]byte) {})
-		defer w.abort()
-		s, err := b.load(t.Context(), w)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, w, s := loadedSite(t, root)
 		if cacheDir != "" {
 			// Opened after loading, so that only the index reads and
 			// stores entries.

@@ -40,19 +40,27 @@ func FuzzShortSummary(f *testing.F) {
 // TestWriteSearchStopsWithTheBuild: a cancelled build stops indexing
 // (writeSearch used to index under context.Background()).
 func TestWriteSearchStopsWithTheBuild(t *testing.T) {
-	b, err := New(Options{Root: copyTree(t, "testdata/basic"), Now: testNow, Memory: true, Force: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newMemWriter(false, func(map[string][]byte) {})
-	defer w.abort()
-	s, err := b.load(t.Context(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, w, s := loadedSite(t, copyTree(t, "testdata/basic"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, _, err := b.writeSearch(ctx, s, w); !errors.Is(err, context.Canceled) {
 		t.Errorf("writeSearch of a cancelled build = %v, want context.Canceled", err)
 	}
+}
+
+// loadedSite reads and checks the site at root in memory, as a build does
+// before it renders; the writer is aborted when the test ends.
+func loadedSite(t *testing.T, root string) (*Builder, *writer, *loaded) {
+	t.Helper()
+	b, err := New(Options{Root: root, Now: testNow, Memory: true, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newMemWriter(false, func(map[string][]byte) {})
+	t.Cleanup(w.abort)
+	s, err := b.load(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, w, s
 }
