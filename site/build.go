@@ -509,7 +509,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	// The search index reads the rendered pages, which the lists leave as
 	// they are (once the home page is known): build it beside them (much
 	// of it runs on one core).
-	b.homePage(s, b.view(s))
+	home := b.homePage(s, b.view(s))
 	var idx *search.Live
 	var docOf map[string]int
 	searched := make(chan error, 1)
@@ -521,7 +521,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		b.log.Debug("search index written", "took", time.Since(start))
 		searched <- err
 	}()
-	genErr := b.writeGenerated(ctx, s, w)
+	genErr := b.writeGenerated(ctx, s, w, home)
 	b.log.Debug("lists written", "took", time.Since(start))
 	if err := errors.Join(genErr, <-searched); err != nil {
 		return nil, err

@@ -48,9 +48,7 @@ func (b *Builder) homePage(s *loaded, sv *siteView) *Page {
 	if home == nil {
 		home = &Page{Type: "home", URL: "/", Title: b.cfg.Title, Plan: &plan.Plan{Path: "_index.md", Section: true}}
 	}
-	if home.Type != "home" {
-		home.Type = "home" // written once, before the search index reads it
-	}
+	home.Type = "home"
 	home.Pages = recent(sv.Plans, homePlans)
 	return home
 }

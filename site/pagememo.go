@@ -169,7 +169,7 @@ func memoRuleOf(t interface {
 // pageKey is the cache key of pg's HTML under rule r, or false when the
 // page holds something that is not its own (lists of other pages).
 func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, bool) {
-	if !r.ok || b.store == nil || b.store.c == nil || pg.src == 0 {
+	if !r.ok || b.store == nil || b.store.c == nil || pg.src == 0 || b.cfgSum() == "" {
 		return buildcache.Key{}, false
 	}
 	h := sha256.New()
@@ -254,7 +254,7 @@ func (b *Builder) cfgSum() string {
 // it from the same inputs; else render renders it and the cache keeps it.
 func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) ([]byte, error) {
 	k, ok := b.pageKey(b.theme.memo[pg.Type], sv, pg)
-	if !ok || b.cfgSum() == "" {
+	if !ok {
 		return render()
 	}
 	if out, hit := b.store.c.Get(k); hit {

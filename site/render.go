@@ -418,12 +418,11 @@ func (b *Builder) siteView(s *loaded) *siteView {
 	return sv
 }
 
-// writeGenerated writes the list pages, home, 404, sitemap, static files
-// and content assets.
-func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer) error {
+// writeGenerated writes the list pages, home (made by homePage), 404,
+// sitemap, static files and content assets.
+func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer, home *Page) error {
 	sv := b.view(s)
 	// Sections and home list what is under them.
-	home := b.homePage(s, sv)
 	for _, pg := range s.pages {
 		if pg.Type != "section" {
 			continue
