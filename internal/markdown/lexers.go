@@ -1,10 +1,12 @@
 package markdown
 
 import (
+	"strings"
 	"time"
 
 	"github.com/alecthomas/chroma/v2"
 	"github.com/alecthomas/chroma/v2/lexers"
+	"github.com/dlclark/regexp2/v2"
 )
 
 // matchLimit is the wall time one regular-expression match of a lexer
@@ -23,7 +25,8 @@ import (
 const matchLimit = 3 * time.Second
 
 // limited returns a copy of a chroma regex lexer whose matches have
-// matchLimit, or l itself when it is not a regex lexer. The copy has the
+// matchLimit and whose keyword lists are tries (see factorWords), or l
+// itself when it is not a regex lexer. The copy has the
 // same rules in the same order; one rule without a mutator carries a
 // compile-time mutator that sets the limit of every rule once they are
 // compiled, then removes itself, so the rules lex as they did.
@@ -64,9 +67,11 @@ type setMatchLimit struct{}
 func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
 	for _, rs := range rules {
 		for _, r := range rs {
-			if r.Regexp != nil {
-				r.Regexp.MatchTimeout = matchLimit
+			if r.Regexp == nil {
+				continue
 			}
+			factor(r)
+			r.Regexp.MatchTimeout = matchLimit
 		}
 	}
 	// Gone once applied: chroma looks for compile-time mutators again
@@ -78,3 +83,26 @@ func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule 
 // Mutate is never reached (the mutator is removed when the lexer is
 // compiled); it leaves the lexer's state as it is.
 func (setMatchLimit) Mutate(*chroma.LexerState) error { return nil }
+
+// factor puts the trie of a keyword rule in place of its list: the
+// expression chroma compiled, with the list swapped, compiled as chroma
+// compiles it. A rule of another shape, or one whose list cannot be
+// found once in the compiled expression, is left as it is.
+func factor(r *chroma.CompiledRule) {
+	compiled := r.Regexp.String()
+	// chroma compiles a rule as \G(?flags)(?:pattern), the flags first
+	// when it has any.
+	flags, _, _ := strings.Cut(strings.TrimPrefix(compiled, `\G(?`), ")")
+	list, trie, ok := factorWords(r.Pattern, strings.HasPrefix(compiled, `\G(?`) && !strings.HasPrefix(compiled, `\G(?:`) && strings.Contains(flags, "i"))
+	if !ok {
+		return
+	}
+	if strings.Count(compiled, list) != 1 {
+		return
+	}
+	re, err := regexp2.Compile(strings.Replace(compiled, list, trie, 1))
+	if err != nil {
+		return
+	}
+	r.Regexp = re
+}
