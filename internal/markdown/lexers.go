@@ -25,11 +25,13 @@ import (
 const matchLimit = 3 * time.Second
 
 // limited returns a copy of a chroma regex lexer whose matches have
-// matchLimit and whose keyword lists are tries (see factorWords), or l
-// itself when it is not a regex lexer. The copy has the
-// same rules in the same order; one rule without a mutator carries a
-// compile-time mutator that sets the limit of every rule once they are
-// compiled, then removes itself, so the rules lex as they did.
+// matchLimit, whose keyword lists are tries (see factorWords) and which
+// skips the rules that cannot match where it stands (see firstLexer), or
+// l itself when it is not a regex lexer. The copy has the same rules in
+// the same order; one rule without a mutator carries a compile-time
+// mutator that sets the limit of every rule once they are compiled and
+// hands the compiled rules over, then removes itself, so the rules lex
+// as they did.
 func limited(l chroma.Lexer) chroma.Lexer {
 	rl, ok := l.(*chroma.RegexLexer)
 	if !ok {
@@ -40,11 +42,12 @@ func limited(l chroma.Lexer) chroma.Lexer {
 		return l
 	}
 	rules = rules.Clone()
+	compiled := &setMatchLimit{}
 	placed := false
 	for _, rs := range rules {
 		for i, r := range rs {
 			if !placed && r.Mutator == nil && r.Pattern != "" {
-				rs[i].Mutator = setMatchLimit{}
+				rs[i].Mutator = compiled
 				placed = true
 			}
 		}
@@ -57,14 +60,19 @@ func limited(l chroma.Lexer) chroma.Lexer {
 		return l
 	}
 	cp.SetRegistry(lexers.GlobalLexerRegistry)
-	return cp
+	// Lexing nothing compiles the rules.
+	if _, err := cp.Tokenise(nil, ""); err != nil || compiled.rules == nil {
+		return cp
+	}
+	return withFirstChars(cp, compiled.rules)
 }
 
-// setMatchLimit is the mutator limited places.
-type setMatchLimit struct{}
+// setMatchLimit is the mutator limited places; rules are the lexer's
+// compiled rules once it has run.
+type setMatchLimit struct{ rules chroma.CompiledRules }
 
 // MutateLexer runs once the rules are compiled.
-func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
+func (m *setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
 	for _, rs := range rules {
 		for _, r := range rs {
 			if r.Regexp == nil {
@@ -74,6 +82,7 @@ func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule 
 			r.Regexp.MatchTimeout = matchLimit
 		}
 	}
+	m.rules = rules
 	// Gone once applied: chroma looks for compile-time mutators again
 	// after each one, and the rule lexes without it as it did before.
 	rules[state][rule].Mutator = nil
@@ -82,7 +91,7 @@ func (setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule 
 
 // Mutate is never reached (the mutator is removed when the lexer is
 // compiled); it leaves the lexer's state as it is.
-func (setMatchLimit) Mutate(*chroma.LexerState) error { return nil }
+func (*setMatchLimit) Mutate(*chroma.LexerState) error { return nil }
 
 // factor puts the trie of a keyword rule in place of its list: the
 // expression chroma compiled, with the list swapped, compiled as chroma

@@ -11,7 +11,6 @@ import (
 	"github.com/alecthomas/chroma/v2"
 	chtml "github.com/alecthomas/chroma/v2/formatters/html"
 	"github.com/alecthomas/chroma/v2/lexers"
-	"github.com/alecthomas/chroma/v2/styles"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/util"
@@ -153,9 +152,7 @@ func (b *blocks) format(lang, code string) (out string, stable bool) {
 	}
 	var buf strings.Builder
 	buf.Grow(len(code) * 4)
-	if err := formatter.Format(&buf, styles.Fallback, it); err != nil {
-		return html.EscapeString(code), true
-	}
+	writeTokens(&buf, it.Tokens())
 	return buf.String(), time.Since(start) < matchLimit
 }
 

@@ -168,25 +168,9 @@ func matchOf(m *regexp2.Match) []string {
 // limit, the factored keyword lists) give the tokens chroma's lexers
 // give.
 func TestLexersLexAlikeOnChromasSamples(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/alecthomas/chroma/v2").Output()
-	if err != nil {
-		t.Fatalf("finding chroma's module: %v", err)
-	}
-	samples, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "lexers", "testdata", "*.actual"))
-	if err != nil || len(samples) < 100 {
-		t.Fatalf("chroma's samples: %d files, %v", len(samples), err)
-	}
 	compared := 0
-	for _, f := range samples {
-		name := strings.TrimSuffix(filepath.Base(f), ".actual")
+	for name, src := range chromaSamples(t) {
 		l := lexers.Get(name)
-		if l == nil {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
 		want, err := chroma.Tokenise(l, nil, string(src))
 		if err != nil {
 			continue // chroma itself cannot lex it
@@ -212,4 +196,32 @@ func TestLexersLexAlikeOnChromasSamples(t *testing.T) {
 	if compared < 100 {
 		t.Errorf("compared %d languages; chroma has samples of more", compared)
 	}
+}
+
+// chromaSamples reads the sample of every language in chroma's own test
+// data (in the module cache, where the go command put chroma), by the
+// name of a lexer chroma has for it.
+func chromaSamples(t *testing.T) map[string][]byte {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/alecthomas/chroma/v2").Output()
+	if err != nil {
+		t.Fatalf("finding chroma's module: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "lexers", "testdata", "*.actual"))
+	if err != nil || len(files) < 100 {
+		t.Fatalf("chroma's samples: %d files, %v", len(files), err)
+	}
+	samples := map[string][]byte{}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".actual")
+		if lexers.Get(name) == nil {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples[name] = src
+	}
+	return samples
 }

@@ -1,0 +1,198 @@
+package markdown
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/chroma/v2"
+	"github.com/alecthomas/chroma/v2/lexers"
+	"github.com/dlclark/regexp2/v2/syntax"
+)
+
+// firstLexer lexes with a chroma regex lexer's own compiled rules, in
+// the loop chroma's LexerState.Iterator runs, with one difference: a rule
+// is not tried where the next character cannot begin its match. chroma
+// tries every rule of the state in turn at every token, most of them
+// fail, and a failed try cost as much as the rest of highlighting.
+//
+// The characters that can begin a rule's match are the expression
+// engine's own analysis of it (regexp2's first-character set, which the
+// engine uses to skip the same positions when it searches). A rule that
+// can match empty has no such set and is always tried. A rule the lexer
+// was not compiled with (a mutator can add rules as it lexes) is always
+// tried. So the same rule matches at the same place and the tokens are
+// chroma's (TestLexersLexAlikeOnChromasSamples holds it to that).
+type firstLexer struct {
+	*chroma.RegexLexer
+	rules chroma.CompiledRules
+	first map[string][]firstRule
+}
+
+// firstRule is a compiled rule and the characters that can begin its
+// match, nil for any.
+type firstRule struct {
+	rule *chroma.CompiledRule
+	set  *syntax.CharSet
+}
+
+// withFirstChars returns l lexing as a firstLexer, or l itself when its
+// rules cannot be had.
+func withFirstChars(l *chroma.RegexLexer, rules chroma.CompiledRules) chroma.Lexer {
+	f := &firstLexer{RegexLexer: l, rules: rules, first: map[string][]firstRule{}}
+	for state, rs := range rules {
+		frs := make([]firstRule, len(rs))
+		for i, r := range rs {
+			frs[i] = firstRule{rule: r, set: firstChars(r)}
+		}
+		f.first[state] = frs
+	}
+	return f
+}
+
+// firstChars is the set of characters that can begin a match of r, nil
+// when it can match empty or the engine has no set for it.
+func firstChars(r *chroma.CompiledRule) *syntax.CharSet {
+	if r.Regexp == nil {
+		return nil
+	}
+	// chroma compiles with no options; so is the expression parsed.
+	tree, err := syntax.Parse(r.Regexp.String(), syntax.ParseOptions{})
+	if err != nil {
+		return nil
+	}
+	code, err := syntax.Write(tree)
+	if err != nil || code.FcPrefix == nil || code.RightToLeft {
+		return nil
+	}
+	set := code.FcPrefix.PrefixSet
+	return &set
+}
+
+// Tokenise is chroma's RegexLexer.Tokenise and LexerState.Iterator.
+func (f *firstLexer) Tokenise(options *chroma.TokeniseOptions, text string) (chroma.Iterator, error) {
+	if options == nil {
+		options = &chroma.TokeniseOptions{State: "root", EnsureLF: true}
+	}
+	if options.EnsureLF {
+		text = ensureLF(text)
+	}
+	newlineAdded := false
+	if !options.Nested && f.Config().EnsureNL && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+		newlineAdded = true
+	}
+	l := &chroma.LexerState{
+		Registry:       lexers.GlobalLexerRegistry,
+		Lexer:          f.RegexLexer,
+		Text:           []rune(text),
+		Stack:          []string{options.State},
+		Rules:          f.rules,
+		MutatorContext: map[any]any{},
+	}
+	var iterators []chroma.Iterator
+	next := func() (chroma.Token, bool) {
+		for len(iterators) > 0 {
+			n := len(iterators) - 1
+			t := iterators[n]()
+			if t.Type == chroma.Ignore {
+				continue
+			}
+			if t == chroma.EOF {
+				iterators = iterators[:n]
+				continue
+			}
+			return t, true
+		}
+		return chroma.EOF, false
+	}
+	end := len(l.Text)
+	if newlineAdded {
+		end--
+	}
+	return func() chroma.Token {
+		for l.Pos < end && len(l.Stack) > 0 {
+			if t, ok := next(); ok {
+				return t
+			}
+			l.State = l.Stack[len(l.Stack)-1]
+			rules, ok := l.Rules[l.State]
+			if !ok {
+				panic("unknown state " + l.State)
+			}
+			index, rule, groups, named := f.match(l.Text, l.Pos, l.State, rules)
+			if groups == nil {
+				if l.Text[l.Pos] == '\n' && l.State != options.State {
+					l.Stack = []string{options.State}
+					continue
+				}
+				l.Pos++
+				return chroma.Token{Type: chroma.Error, Value: string(l.Text[l.Pos-1 : l.Pos])}
+			}
+			l.Rule = index
+			l.Groups = groups
+			l.NamedGroups = named
+			l.Pos += utf8.RuneCountInString(groups[0])
+			if rule.Mutator != nil {
+				if err := rule.Mutator.Mutate(l); err != nil {
+					panic(err)
+				}
+			}
+			if rule.Type != nil {
+				iterators = append(iterators, rule.Type.Emit(l.Groups, l))
+			}
+		}
+		if t, ok := next(); ok {
+			return t
+		}
+		if l.Pos != len(l.Text) && len(l.Stack) == 0 {
+			value := string(l.Text[l.Pos:])
+			l.Pos = len(l.Text)
+			return chroma.Token{Type: chroma.Error, Value: value}
+		}
+		return chroma.EOF
+	}, nil
+}
+
+// match is chroma's matchRules, skipping the rules whose match cannot
+// begin with text[pos].
+func (f *firstLexer) match(text []rune, pos int, state string, rules []*chroma.CompiledRule) (int, *chroma.CompiledRule, []string, map[string]string) {
+	first := f.first[state]
+	for i, rule := range rules {
+		if i < len(first) && first[i].rule == rule && first[i].set != nil && !first[i].set.Contains(text[pos]) {
+			continue
+		}
+		m, err := rule.Regexp.FindRunesMatchStartingAt(text, pos)
+		if m == nil || err != nil || m.RuneIndex != pos {
+			continue
+		}
+		gs := m.Groups()
+		groups := make([]string, 0, len(gs))
+		named := make(map[string]string, len(gs))
+		for _, g := range gs {
+			s := g.String()
+			named[g.Name] = s
+			groups = append(groups, s)
+		}
+		return i, rule, groups, named
+	}
+	return 0, &chroma.CompiledRule{}, nil, nil
+}
+
+// ensureLF is chroma's: \r\n and \r become \n.
+func ensureLF(text string) string {
+	if !strings.Contains(text, "\r") {
+		return text
+	}
+	buf := make([]byte, 0, len(text))
+	for i := range len(text) {
+		c := text[i]
+		if c == '\r' {
+			if i < len(text)-1 && text[i+1] == '\n' {
+				continue
+			}
+			c = '\n'
+		}
+		buf = append(buf, c)
+	}
+	return string(buf)
+}
