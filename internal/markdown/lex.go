@@ -10,10 +10,13 @@ import (
 )
 
 // firstLexer lexes with a chroma regex lexer's own compiled rules, in
-// the loop chroma's LexerState.Iterator runs, with one difference: a rule
-// is not tried where the next character cannot begin its match. chroma
-// tries every rule of the state in turn at every token, most of them
-// fail, and a failed try cost as much as the rest of highlighting.
+// the loop chroma's LexerState.Iterator runs, with two differences: a
+// rule is not tried where the next character cannot begin its match, and
+// a rule that reads only its whole match (see firstRule) gets only that.
+// chroma tries every rule of the state in turn at every token, most of
+// them fail, and a failed try cost as much as the rest of highlighting;
+// the groups of each match, made twice over and put in a map, cost a
+// fifth of the rest.
 //
 // The characters that can begin a rule's match are the expression
 // engine's own analysis of it (regexp2's first-character set, which the
@@ -29,10 +32,27 @@ type firstLexer struct {
 }
 
 // firstRule is a compiled rule and the characters that can begin its
-// match, nil for any.
+// match, nil for any. plain tells that only the text of the whole match
+// is read when it matches: it emits one token of a type and at most
+// pushes or pops states, so neither its other groups nor the named
+// groups are made.
 type firstRule struct {
-	rule *chroma.CompiledRule
-	set  *syntax.CharSet
+	rule  *chroma.CompiledRule
+	set   *syntax.CharSet
+	plain bool
+}
+
+// plainRule reports that a rule reads only the whole match: a token type
+// emits groups[0] and nothing else, pushing and popping read the stack.
+func plainRule(r *chroma.CompiledRule) bool {
+	if _, ok := r.Type.(chroma.TokenType); !ok {
+		return false
+	}
+	if r.Mutator == nil {
+		return true
+	}
+	k, ok := r.Mutator.(interface{ MutatorKind() string })
+	return ok && (k.MutatorKind() == "push" || k.MutatorKind() == "pop")
 }
 
 // withFirstChars returns l lexing as a firstLexer, or l itself when its
@@ -42,7 +62,7 @@ func withFirstChars(l *chroma.RegexLexer, rules chroma.CompiledRules) chroma.Lex
 	for state, rs := range rules {
 		frs := make([]firstRule, len(rs))
 		for i, r := range rs {
-			frs[i] = firstRule{rule: r, set: firstChars(r)}
+			frs[i] = firstRule{rule: r, set: firstChars(r), plain: plainRule(r)}
 		}
 		f.first[state] = frs
 	}
@@ -154,7 +174,8 @@ func (f *firstLexer) Tokenise(options *chroma.TokeniseOptions, text string) (chr
 }
 
 // match is chroma's matchRules, skipping the rules whose match cannot
-// begin with text[pos].
+// begin with text[pos], and making only the whole match's text for a
+// plain rule.
 func (f *firstLexer) match(text []rune, pos int, state string, rules []*chroma.CompiledRule) (int, *chroma.CompiledRule, []string, map[string]string) {
 	first := f.first[state]
 	for i, rule := range rules {
@@ -164,6 +185,9 @@ func (f *firstLexer) match(text []rune, pos int, state string, rules []*chroma.C
 		m, err := rule.Regexp.FindRunesMatchStartingAt(text, pos)
 		if m == nil || err != nil || m.RuneIndex != pos {
 			continue
+		}
+		if i < len(first) && first[i].rule == rule && first[i].plain {
+			return i, rule, []string{m.String()}, nil
 		}
 		gs := m.Groups()
 		groups := make([]string, 0, len(gs))
