@@ -8,6 +8,7 @@ import (
 	"html"
 	"html/template"
 	"strings"
+	"sync"
 )
 
 // Step is one canary step: traffic weight and bake time ("" for the last).
@@ -39,8 +40,46 @@ type box struct {
 	class      string
 }
 
+// drawn keeps each machine's drawing: plans share a few rollout shapes
+// (the same steps and bakes), and a build draws every plan's machine.
+// It holds at most maxDrawn machines; a site with more draws the rest
+// each time.
+var (
+	drawnMu sync.Mutex
+	drawn   = map[string]template.HTML{}
+)
+
+const maxDrawn = 4096
+
 // Render returns the machine as an accessible inline SVG.
 func Render(m Machine) template.HTML {
+	k := m.key()
+	drawnMu.Lock()
+	svg, ok := drawn[k]
+	drawnMu.Unlock()
+	if ok {
+		return svg
+	}
+	svg = render(m)
+	drawnMu.Lock()
+	if len(drawn) < maxDrawn {
+		drawn[k] = svg
+	}
+	drawnMu.Unlock()
+	return svg
+}
+
+// key is every field of m, so two machines with one key draw alike.
+func (m Machine) key() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%t %t %t", m.Automatic, m.MigrationGuard, m.Freeze)
+	for _, s := range m.Steps {
+		fmt.Fprintf(&b, " %d %q", s.Weight, s.Bake)
+	}
+	return b.String()
+}
+
+func render(m Machine) template.HTML {
 	var happy []box
 	x := margin
 	add := func(label, sub, class string) {
