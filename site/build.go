@@ -115,6 +115,9 @@ type Builder struct {
 	cache *pageCache
 	// store is the persistent build cache during a Build, else nil.
 	store *store
+	// read is the content inputKey read, by absolute path, until the
+	// build parses it.
+	read map[string][]byte
 	// last is the last good in-memory build, which Update changes in
 	// place; pending are the files changed since it.
 	last    *state
@@ -240,7 +243,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		return nil, err
 	}
 	display := filepath.ToSlash(b.cfg.ContentDir)
-	ps, err := parseAll(ctx, srcs, display, b.cache, b.store)
+	read := b.read
+	b.read = nil
+	ps, err := parseAll(ctx, srcs, display, b.cache, b.store, read)
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +474,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		}
 	}
 	if !b.opts.Force && key != "" && readStamp(out) == key {
+		b.read = nil
 		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
 	}
 	b.log.Debug("inputs hashed", "took", time.Since(start))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -104,9 +103,10 @@ type parsed struct {
 
 // parseAll reads and parses sources on every core, taking what an earlier
 // build parsed from the in-memory cache (serve) or the persistent store
-// (either may be nil). displayDir prefixes file names in findings
+// (either may be nil), and a source's bytes from read when it was read
+// already (nil for none). displayDir prefixes file names in findings
 // ("content").
-func parseAll(ctx context.Context, srcs []source, displayDir string, cache *pageCache, st *store) ([]parsed, error) {
+func parseAll(ctx context.Context, srcs []source, displayDir string, cache *pageCache, st *store, read map[string][]byte) ([]parsed, error) {
 	out := make([]parsed, len(srcs))
 	err := parallel(ctx, len(srcs), func(i int) error {
 		s := srcs[i]
@@ -115,9 +115,12 @@ func parseAll(ctx context.Context, srcs []source, displayDir string, cache *page
 			out[i] = parsed{src: s, diags: diag.List{plan.TooLarge(name, s.size)}}
 			return nil
 		}
-		data, err := os.ReadFile(s.abs)
-		if err != nil {
-			return err
+		data, ok := read[s.abs]
+		if !ok {
+			var err error
+			if data, err = readFile(s.abs); err != nil {
+				return err
+			}
 		}
 		p, ds := parsePlan(cache, st, name, s.rel, data)
 		out[i] = parsed{src: s, data: data, plan: p, diags: ds}

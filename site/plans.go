@@ -33,7 +33,7 @@ func Plans(ctx context.Context, cfg *config.Config, drafts bool) ([]SourcePlan, 
 		// content/…` reads it, so reports name the plan the same way.
 		srcs[i].rel = path.Join(display, srcs[i].rel)
 	}
-	ps, err := parseAll(ctx, srcs, "", nil, nil)
+	ps, err := parseAll(ctx, srcs, "", nil, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -229,7 +229,7 @@ func (w *writer) writeNow(rel string, data []byte) error {
 	if err := w.mkdirIn(path.Dir(clean)); err != nil {
 		return err
 	}
-	return os.WriteFile(dst, data, 0o644)
+	return writeFile(dst, data)
 }
 
 func (w *writer) mkdir(dir string) error {
@@ -405,7 +405,11 @@ func fileKey(file string) string {
 // inputKey hashes everything a build reads: the binary's theme and version,
 // the config, the content, theme overrides and drill reports, and the day
 // (review ages change with it). An equal key means an equal site.
+//
+// The content it read is kept in b.read for the build to parse, so each
+// file is read once.
 func (b *Builder) inputKey(ctx context.Context) (string, error) {
+	b.read = map[string][]byte{}
 	h := xxhash.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%v\x00%v\x00", buildVersion(), b.now().UTC().Format("2006-01-02"), b.opts.Drafts, b.opts.Strict, b.opts.Dev)
 	if b.cfg.File != "" {
@@ -415,9 +419,13 @@ func (b *Builder) inputKey(ctx context.Context) (string, error) {
 		}
 		h.Write(data)
 	}
-	for _, dir := range []string{b.cfg.Path(b.cfg.ContentDir), b.theme.dir, b.cfg.Path(b.cfg.DrillsDir)} {
+	for i, dir := range []string{b.cfg.Path(b.cfg.ContentDir), b.theme.dir, b.cfg.Path(b.cfg.DrillsDir)} {
 		if dir == "" {
 			continue
+		}
+		var keep map[string][]byte
+		if i == 0 {
+			keep = b.read
 		}
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -432,9 +440,12 @@ func (b *Builder) inputKey(ctx context.Context) (string, error) {
 			if !d.Type().IsRegular() {
 				return nil
 			}
-			data, err := os.ReadFile(p)
+			data, err := readFile(p)
 			if err != nil {
 				return err
+			}
+			if keep != nil {
+				keep[p] = data
 			}
 			rel, _ := filepath.Rel(dir, p)
 			fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))

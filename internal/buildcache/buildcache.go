@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,7 +98,10 @@ type Cache struct {
 	packs []*pack
 	index map[Key]loc
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// reading is held by each Get while it reads a pack, and by Close
+	// while it unmaps them.
+	reading sync.RWMutex
 	out     *os.File
 	w       *bufio.Writer
 	off     int64
@@ -111,8 +115,10 @@ type pack struct {
 	name string
 	f    *os.File
 	size int64
-	used atomic.Bool // an entry was read: the pack is recently used
-	bad  atomic.Bool // an entry was damaged: the pack is dropped
+	// mapped is the file mapped into memory, nil when it could not be.
+	mapped []byte
+	used   atomic.Bool // an entry was read: the pack is recently used
+	bad    atomic.Bool // an entry was damaged: the pack is dropped
 }
 
 type loc struct {
@@ -218,7 +224,7 @@ func (c *Cache) readIndex(f *os.File) (*pack, error) {
 	if _, err := f.ReadAt(idx, at); err != nil {
 		return nil, err
 	}
-	p := &pack{f: f, size: size}
+	p := &pack{f: f, size: size, mapped: mapPack(f, size)}
 	for i := int64(0); i < n; i++ {
 		e := idx[i*entrySize:]
 		var k Key
@@ -262,13 +268,17 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	if !ok || l.p.bad.Load() {
 		return nil, false
 	}
-	data := make([]byte, l.n)
-	if _, err := l.p.f.ReadAt(data, l.off); err != nil || xxhash.Sum64(data) != l.sum {
+	c.reading.RLock()
+	defer c.reading.RUnlock()
+	if c.closed.Load() {
+		return nil, false
+	}
+	out, err := l.decode()
+	if errors.Is(err, errDamaged) {
 		l.p.bad.Store(true) // its entries are computed again, into this build's pack
 		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name)
 		return nil, false
 	}
-	out, err := s2.Decode(nil, data)
 	if err != nil {
 		l.p.bad.Store(true)
 		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name, "err", err)
@@ -345,8 +355,13 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	defer func() {
+		// No Get is reading a mapping once closed is set under the lock.
+		c.reading.Lock()
 		c.closed.Store(true)
+		c.reading.Unlock()
 		for _, p := range c.packs {
+			unmapPack(p.mapped)
+			p.mapped = nil
 			p.f.Close()
 		}
 	}()
@@ -362,8 +377,7 @@ func (c *Cache) Close() error {
 		}
 		for k, l := range c.index {
 			if used[l.p] && !c.written[k] {
-				data := make([]byte, l.n)
-				if _, err := l.p.f.ReadAt(data, l.off); err == nil && xxhash.Sum64(data) == l.sum {
+				if data, err := l.raw(); err == nil {
 					c.putLocked(k, data)
 				}
 			}
@@ -561,4 +575,53 @@ func (d *Decoder) Err() error {
 		return errors.New("buildcache: bytes left over")
 	}
 	return d.err
+}
+
+// errDamaged is an entry whose bytes are not what was stored.
+var errDamaged = errors.New("damaged entry")
+
+// raw returns an entry's stored (compressed) bytes, checked against
+// their sum: a copy when the pack is read with ReadAt, the mapping's own
+// bytes when it is mapped (valid until Close).
+func (l loc) raw() (data []byte, err error) {
+	if m := l.p.mapped; m != nil {
+		if l.off < 0 || l.off+int64(l.n) > int64(len(m)) {
+			return nil, errDamaged
+		}
+		// A file cut short under the mapping faults when read: a damaged
+		// entry, not a crash.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if recover() != nil {
+				data, err = nil, errDamaged
+			}
+		}()
+		data = m[l.off : l.off+int64(l.n)]
+		if xxhash.Sum64(data) != l.sum {
+			return nil, errDamaged
+		}
+		return data, nil
+	}
+	data = make([]byte, l.n)
+	if _, err := l.p.f.ReadAt(data, l.off); err != nil || xxhash.Sum64(data) != l.sum {
+		return nil, errDamaged
+	}
+	return data, nil
+}
+
+// decode returns an entry's bytes, decompressed into a new slice.
+func (l loc) decode() (out []byte, err error) {
+	data, err := l.raw()
+	if err != nil {
+		return nil, err
+	}
+	if l.p.mapped != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if recover() != nil {
+				out, err = nil, errDamaged
+			}
+		}()
+	}
+	return s2.Decode(nil, data)
 }

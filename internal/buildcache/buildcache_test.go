@@ -336,3 +336,40 @@ func TestDecoder(t *testing.T) {
 		t.Fatal("a truncated value decoded")
 	}
 }
+
+// TestPackCutShortWhileOpen: a pack truncated after a build opened it (a
+// cache folder cleaned by hand, a restore over it) is read through its
+// mapping; the entries past the cut are misses, not a crash, and the
+// ones before it are still read.
+func TestPackCutShortWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir)
+	var keys []Key
+	for i := range 64 {
+		k := c.Key("page", []byte{byte(i)})
+		keys = append(keys, k)
+		// Incompressible, so the pack is several pages long.
+		data := make([]byte, 16<<10)
+		for j := range data {
+			data[j] = byte((i*7919 + j*104729) >> 3)
+		}
+		c.Put(k, data)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, dir)
+	defer c.Close()
+	if c.packs[0].mapped == nil && mapPack(c.packs[0].f, c.packs[0].size) != nil {
+		t.Fatal("the pack can be mapped but was not")
+	}
+	if err := os.Truncate(packs(t, dir)[0], 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(keys[0]); !ok {
+		t.Errorf("an entry before the cut is a miss")
+	}
+	if got, ok := c.Get(keys[len(keys)-1]); ok {
+		t.Errorf("an entry past the cut was read: %d bytes", len(got))
+	}
+}

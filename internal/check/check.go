@@ -81,6 +81,9 @@ type checker struct {
 	opts Options
 	out  outline
 	ds   diag.List
+	// norm is each heading of out as section names are matched against
+	// it, made at the first look for a section.
+	norm []string
 }
 
 // at reports a finding at a front-matter path, with its rule's
@@ -99,8 +102,15 @@ func (c *checker) add(line, col int, rule, msg, fix string) {
 
 // find returns the heading that names the section, or nil.
 func (c *checker) find(s plan.Section) *heading {
+	if c.norm == nil {
+		c.norm = make([]string, len(c.out.Headings))
+		for i, h := range c.out.Headings {
+			c.norm[i] = plan.NormalizeHeading(h.Text)
+		}
+	}
+	names := s.NormalizedNames()
 	for i := range c.out.Headings {
-		if s.Matches(c.out.Headings[i].Text) {
+		if plan.MatchesNormalized(names, c.norm[i]) {
 			return &c.out.Headings[i]
 		}
 	}

@@ -100,9 +100,29 @@ func RequiredSections(kind, risk string) []Section {
 // Matches reports whether a heading names this section. Matching ignores
 // case, punctuation and a leading step number ("3. Rollback procedure").
 func (s Section) Matches(heading string) bool {
-	h := normalizeHeading(heading)
-	for _, n := range append([]string{s.Name}, s.Aliases...) {
-		if n := normalizeHeading(n); h == n || strings.HasPrefix(h, n+" ") {
+	return MatchesNormalized(s.NormalizedNames(), NormalizeHeading(heading))
+}
+
+// NormalizedNames is the section's name and aliases as Matches compares
+// them; a checker that looks for many sections among the same headings
+// normalizes each once.
+func (s Section) NormalizedNames() []string {
+	out := make([]string, 0, 1+len(s.Aliases))
+	out = append(out, normalizeHeading(s.Name))
+	for _, a := range s.Aliases {
+		out = append(out, normalizeHeading(a))
+	}
+	return out
+}
+
+// NormalizeHeading is a heading as Matches compares it.
+func NormalizeHeading(heading string) string { return normalizeHeading(heading) }
+
+// MatchesNormalized is Matches for a normalized heading and a section's
+// NormalizedNames.
+func MatchesNormalized(names []string, heading string) bool {
+	for _, n := range names {
+		if heading == n || len(heading) > len(n) && heading[len(n)] == ' ' && strings.HasPrefix(heading, n) {
 			return true
 		}
 	}
