@@ -64,7 +64,7 @@ func memoRuleOf(t interface {
 	idents := func(chain []string) {
 		for i, id := range chain {
 			switch id {
-			case "Card":
+			case "Card", "Cards":
 				r.ok = false
 			case "Site":
 				if i+1 >= len(chain) {

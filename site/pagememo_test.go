@@ -50,6 +50,7 @@ func TestMemoRules(t *testing.T) {
 		{"site passed on", `{{define "main"}}{{with .Site}}{{.Title}}{{end}}{{end}}`, false, nil},
 		{"stale listed", `{{define "main"}}{{range .Site.Stale}}{{.URL}}{{end}}{{end}}`, false, nil},
 		{"a card", `{{define "main"}}{{$.Card .Page}}{{end}}`, false, nil},
+		{"cards", `{{define "main"}}{{$.Cards .Page.Pages}}{{end}}`, false, nil},
 		{"missing template", `{{define "main"}}{{template "nowhere" .}}{{end}}`, false, nil},
 	} {
 		tpl := template.Must(template.Must(template.New("").Funcs(funcs).Parse(base)).Parse(c.main))

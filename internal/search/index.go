@@ -139,6 +139,10 @@ type Live struct {
 	// ten thousand postings again for every common word of a new plan
 	// would cost most of the save. Only changes fill it.
 	byDoc map[string][]Posting
+	// enc holds, for a term of byDoc, its full list encoded so far (see
+	// listEnc): a new plan is the last document, so its posting comes
+	// last and the rest of the file is as it was.
+	enc map[string]*listEnc
 	// gone are the numbers of removed documents: the ones after them keep
 	// theirs, so a removal rewrites only the removed document's files.
 	gone []int
@@ -182,7 +186,7 @@ func NewLive(ctx context.Context, docs []Doc) (*Live, error) { return newLive(ct
 // instead of computing it (tests compare Replace with it).
 func newLive(ctx context.Context, docs []Doc, avg float64, cache AnalysisCache) (*Live, error) {
 	l := &Live{docs: append([]Doc(nil), docs...), terms: make([]docTerms, len(docs)), avg: 1,
-		lists: map[string][]Posting{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}, byDoc: map[string][]Posting{}}
+		lists: map[string][]Posting{}, split: map[string]bool{}, shards: map[string]map[string]struct{}{}, files: map[string][]byte{}, frag: map[string][]byte{}, bigFiles: map[string][]string{}, byDoc: map[string][]Posting{}, enc: map[string]*listEnc{}}
 	// Tokenising is most of the work and each document is independent.
 	err := inParallel(ctx, len(docs), func(i int) error {
 		l.terms[i] = analyzeCached(docs[i], cache)

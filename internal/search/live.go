@@ -73,11 +73,13 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 		if ordered {
 			if j, found := slices.BinarySearchFunc(bd, i, byDocNumber); found {
 				bd = slices.Delete(bd, j, j+1)
+				l.encodedFrom(t, j)
 			}
 		}
 		if was != is && rescore {
 			ordered = false
 			delete(l.byDoc, t)
+			delete(l.enc, t)
 			// The term's document frequency changed, and with it every
 			// score in its list.
 			df := len(list)
@@ -98,6 +100,7 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 			if ordered {
 				j, _ := slices.BinarySearchFunc(bd, i, byDocNumber)
 				bd = slices.Insert(bd, j, p)
+				l.encodedFrom(t, j)
 			}
 		}
 		if ordered {
@@ -107,6 +110,7 @@ func (l *Live) replace(i int, d Doc, rescore bool) (map[string][]byte, error) {
 		dirty[k] = true
 		if len(list) == 0 {
 			delete(l.byDoc, t)
+			delete(l.enc, t)
 			delete(l.lists, t)
 			delete(l.shards[k], t)
 			return

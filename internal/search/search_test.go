@@ -497,7 +497,16 @@ func TestLiveBigTermFilesAfterChanges(t *testing.T) {
 			_, _, err := l.Append(Doc{URL: "/new2/", Title: "new 2", Body: "canary migration guard steps"})
 			return err
 		}},
+		// Once more at once: the full lists go on from the last encoding.
+		{"append a third", func() error {
+			_, _, err := l.Append(Doc{URL: "/new3/", Title: "new 3", Body: "rollback canary steps for the guard"})
+			return err
+		}},
 		{"remove the first append", func() error { _, err := l.Remove(BigTerm + 3); return err }},
+		{"append after the removal", func() error {
+			_, _, err := l.Append(Doc{URL: "/new4/", Title: "new 4", Body: "rollback steps"})
+			return err
+		}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -521,5 +530,19 @@ func TestLiveBigTermFilesAfterChanges(t *testing.T) {
 		if big == 0 {
 			t.Fatalf("after %s: no big term left to check", s.name)
 		}
+	}
+}
+
+// TestEncodedFromKeepsOnlyAStart: what was encoded of a list is kept
+// while a change moves postings after it, and dropped when it moves one
+// of those encoded.
+func TestEncodedFromKeepsOnlyAStart(t *testing.T) {
+	l := &Live{enc: map[string]*listEnc{"a": {n: 3}, "b": {n: 3}, "c": {n: 3}}}
+	l.encodedFrom("a", 3)
+	l.encodedFrom("b", 2)
+	l.encodedFrom("c", 0)
+	l.encodedFrom("none", 0)
+	if l.enc["a"] == nil || l.enc["b"] != nil || l.enc["c"] != nil {
+		t.Errorf("kept: a %v, b %v, c %v; want only a", l.enc["a"] != nil, l.enc["b"] != nil, l.enc["c"] != nil)
 	}
 }

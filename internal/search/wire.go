@@ -103,6 +103,61 @@ func (l *Live) docOrder(t string) []Posting {
 	return bd
 }
 
+// listEnc is a big term's full list encoded up to its first n postings
+// in document order: the three arrays of encodeDocOrder without their
+// brackets, and the last document number (the gaps go on from it).
+type listEnc struct {
+	n       int
+	last    int
+	d, s, h []byte
+}
+
+// encodedFrom forgets what was encoded of t's list from its j-th posting
+// on, which a change moved: the encoding is kept only while it is the
+// start of the list.
+func (l *Live) encodedFrom(t string, j int) {
+	if e := l.enc[t]; e != nil && j < e.n {
+		delete(l.enc, t)
+	}
+}
+
+// encodeBig is encodeDocOrder of t's postings in document order, going
+// on from what an earlier change encoded of them.
+func (l *Live) encodeBig(t string) []byte {
+	bd := l.docOrder(t)
+	e := l.enc[t]
+	if e == nil || e.n > len(bd) {
+		e = &listEnc{}
+		l.enc[t] = e
+	}
+	for _, p := range bd[e.n:] {
+		if e.n > 0 {
+			e.d = append(e.d, ',')
+			e.s = append(e.s, ',')
+		}
+		e.d = strconv.AppendInt(e.d, int64(p.Doc-e.last), 10)
+		e.last = p.Doc
+		e.s = strconv.AppendInt(e.s, int64(p.Score), 10)
+		if p.Heading >= 0 {
+			if len(e.h) > 0 {
+				e.h = append(e.h, ',')
+			}
+			e.h = strconv.AppendInt(e.h, int64(p.Doc), 10)
+			e.h = append(e.h, ',')
+			e.h = strconv.AppendInt(e.h, int64(p.Heading), 10)
+		}
+		e.n++
+	}
+	b := make([]byte, 0, len(e.d)+len(e.s)+len(e.h)+len(`{"d":[],"s":[],"h":[]}`))
+	b = append(b, `{"d":[`...)
+	b = append(b, e.d...)
+	b = append(b, `],"s":[`...)
+	b = append(b, e.s...)
+	b = append(b, `],"h":[`...)
+	b = append(b, e.h...)
+	return append(b, `]}`...)
+}
+
 // encodeDocOrder is encodeList of postings already in document order.
 func encodeDocOrder(byDoc []Posting) []byte {
 	b := make([]byte, 0, len(byDoc)*8+32)
@@ -208,7 +263,7 @@ func (l *Live) buildShard(k string, encoded map[string][]byte) (shardFiles, erro
 				data, ok = l.files[bigName(t)]
 			}
 			if !ok && encoded == nil {
-				data = encodeDocOrder(l.docOrder(t))
+				data = l.encodeBig(t)
 			} else if !ok {
 				data = encodeList(list)
 			}
