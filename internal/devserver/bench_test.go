@@ -83,8 +83,8 @@ func syntheticSite(b *testing.B) (root, plan string) {
 }
 
 func report(b *testing.B, ds []time.Duration) {
-	p50 := ds[len(ds)/2]
-	p95 := ds[len(ds)*95/100]
+	p50 := bench.Percentile(ds, 50)
+	p95 := bench.Percentile(ds, 95)
 	b.ReportMetric(float64(p50.Microseconds())/1000, "ms-p50")
 	b.ReportMetric(float64(p95.Microseconds())/1000, "ms-p95")
 }

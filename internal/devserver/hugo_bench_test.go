@@ -125,7 +125,7 @@ func BenchmarkReloadVsHugo(b *testing.B) {
 	for b.Loop() {
 		rb := reloadLatency(b, root, plan, 20)
 		hg := hugoReloadLatency(b, hugo, root, plan, 20)
-		p95 := func(ds []time.Duration) float64 { return float64(ds[len(ds)*95/100].Microseconds()) / 1000 }
+		p95 := func(ds []time.Duration) float64 { return float64(bench.Percentile(ds, 95).Microseconds()) / 1000 }
 		b.ReportMetric(p95(rb), "rollbook-ms-p95")
 		b.ReportMetric(p95(hg), "hugo-ms-p95")
 		b.ReportMetric(p95(rb)/p95(hg), "ratio-p95")

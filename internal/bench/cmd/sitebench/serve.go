@@ -9,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rollbook/rollbook/internal/bench"
 )
 
 // server is a running live preview: rollbook serve or hugo server.
@@ -243,16 +244,10 @@ func (c config) edits(s *server, tool, port int, plan string, orig []byte, n int
 	return nil
 }
 
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)]
-}
-
 func printLatencies(l [2]latencies) {
 	fmt.Printf("\n%-36s %10s %10s %7s   %s\n", "live preview", "rollbook", "hugo", "ratio", "target")
 	row := func(name string, p int, rb, hg []time.Duration, target string) {
-		r, h := pct(rb, p), pct(hg, p)
+		r, h := bench.Percentile(rb, p), bench.Percentile(hg, p)
 		fmt.Printf("%-36s %10s %10s %7.3f   %s\n", name, r.Round(time.Millisecond), h.Round(time.Millisecond), r.Seconds()/h.Seconds(), target)
 	}
 	row("serve start (warm cache), median", 50, l[0].start, l[1].start, "<= 0.5")
