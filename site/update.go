@@ -332,8 +332,10 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			sv.Plans = s.plans
 			sortPages(sv.Plans)
 			for _, tax := range sv.Taxonomies {
-				if len(tax.Values(e.page().Plan)) > 0 {
-					buildTerms(tax, s.plans)
+				if e.cur != nil {
+					addToTerms(tax, e.cur)
+				} else {
+					removeFromTerms(tax, e.old)
 				}
 			}
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/bench"
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
 )
 
@@ -536,4 +538,55 @@ func TestUpdateAssetsAndMigrations(t *testing.T) {
 	if _, ok := b.Files()["payments/diagram.svg"]; ok {
 		t.Error("a deleted asset is still served")
 	}
+}
+
+// TestTermsAddAndRemoveLikeBuild: adding a plan to the terms, or taking
+// one out, gives the terms buildTerms gives over the plans after the
+// change: the same terms, in order, each listing its plans in list order
+// (a new value makes a term; a term whose last plan goes is gone).
+func TestTermsAddAndRemoveLikeBuild(t *testing.T) {
+	mk := func(title string, w int, tags ...string) *Page {
+		return &Page{Type: "plan", Title: title, URL: "/" + title + "/", Plan: &plan.Plan{Weight: w, Tags: tags}}
+	}
+	all := []*Page{mk("alpha", 0, "db", "edge"), mk("beta", 0, "db"), mk("gamma", 0, "edge", "db"), mk("delta", -1, "zz"), mk("eps", 0)}
+	tags := func() *Taxonomy { return taxonomies()[5] }
+	for i, pg := range all {
+		// Add the i-th plan to a site of the others.
+		var rest []*Page
+		for j, o := range all {
+			if j != i {
+				rest = append(rest, o)
+			}
+		}
+		sortPages(rest)
+		got := tags()
+		buildTerms(got, rest)
+		addToTerms(got, pg)
+		want := tags()
+		sorted := slices.Clone(all)
+		sortPages(sorted)
+		buildTerms(want, sorted)
+		if !reflect.DeepEqual(got.Terms, want.Terms) {
+			t.Errorf("adding %s: terms %v, want %v", pg.Title, termNames(got.Terms), termNames(want.Terms))
+		}
+		// And take it out again.
+		removeFromTerms(got, pg)
+		want = tags()
+		buildTerms(want, rest)
+		if !reflect.DeepEqual(got.Terms, want.Terms) {
+			t.Errorf("removing %s: terms %v, want %v", pg.Title, termNames(got.Terms), termNames(want.Terms))
+		}
+	}
+}
+
+func termNames(ts []Term) []string {
+	var out []string
+	for _, t := range ts {
+		var ps []string
+		for _, p := range t.Pages {
+			ps = append(ps, p.Title)
+		}
+		out = append(out, t.Name+":"+strings.Join(ps, ","))
+	}
+	return out
 }
