@@ -169,7 +169,8 @@ func (s *store) Put(data []byte, kind string, inputs ...[]byte) {
 	s.c.Put(s.c.Key(kind, inputs...), data)
 }
 
-// memo is the store as a check.Memo, nil (not a nil *store) without one.
+// memo is the store as a check.Memo (and a search.AnalysisCache, which
+// has its shape), nil (not a nil *store) without one.
 func (s *store) memo() check.Memo {
 	if s == nil || s.c == nil {
 		return nil

@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/rollbook/rollbook/internal/buildcache"
+	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/search"
 )
 
@@ -72,9 +72,9 @@ var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': t
 // searchDoc turns a rendered page into what the index needs.
 func searchDoc(pg *Page) search.Doc { return searchDocFrom(pg, nil) }
 
-// searchDocFrom is searchDoc reading and storing the page's text in c,
+// searchDocFrom is searchDoc reading and storing the page's text in m,
 // the persistent build cache, when it is not nil.
-func searchDocFrom(pg *Page, c *buildcache.Cache) search.Doc {
+func searchDocFrom(pg *Page, m check.Memo) search.Doc {
 	p := pg.Plan
 	d := search.Doc{URL: pg.URL, Title: pg.Title, Service: p.Service, Kind: p.Kind, Risk: p.Risk,
 		Environments: p.Environments, Owners: p.Owners, Tags: p.Tags}
@@ -87,7 +87,7 @@ func searchDocFrom(pg *Page, c *buildcache.Cache) search.Doc {
 		d.Headings = append(d.Headings, search.Heading{ID: h.ID, Text: h.Text})
 	}
 	d.Alerts, d.Severity = alertTerms(pg)
-	d.Body = cachedPlainText(c, string(pg.Content))
+	d.Body = cachedPlainText(m, string(pg.Content))
 	d.Summary = p.Change.Summary
 	if d.Summary == "" {
 		d.Summary = p.Description
@@ -115,28 +115,20 @@ func shortSummary(s string) string {
 	return s
 }
 
-// cachedPlainText is plainText(h), from the build cache when a page of
-// the same HTML was indexed before: stripping ten thousand plans' markup
-// costs more than reading their text back.
-func cachedPlainText(c *buildcache.Cache, h string) string {
-	if c == nil {
+// cachedPlainText is plainText(h), from the build cache (m, nil for
+// none) when a page of the same HTML was indexed before: stripping ten
+// thousand plans' markup costs more than reading their text back.
+func cachedPlainText(m check.Memo, h string) string {
+	if m == nil {
 		return plainText(h)
 	}
-	k := c.Key("plaintext", []byte(h))
-	if data, ok := c.Get(k); ok {
+	if data, ok := m.Get("plaintext", []byte(h)); ok {
 		return string(data)
 	}
 	text := plainText(h)
-	c.Put(k, []byte(text))
+	m.Put([]byte(text), "plaintext", []byte(h))
 	return text
 }
-
-// analysisCache keeps the search index's analyses of pages in the build
-// cache, under keys that also name the binary (search.AnalysisCache).
-type analysisCache struct{ c *buildcache.Cache }
-
-func (a analysisCache) Get(key []byte) ([]byte, bool) { return a.c.Get(a.c.Key("search", key)) }
-func (a analysisCache) Put(key, data []byte)          { a.c.Put(a.c.Key("search", key), data) }
 
 // indexed reports whether the search index holds a page: lists (home,
 // sections) are not searched.
@@ -157,16 +149,13 @@ func searchPages(s *loaded) []*Page {
 // under _search/; docOf gives each page's document number. It stops when
 // ctx, the build's, is done.
 func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
-	var c *buildcache.Cache
-	if b.store != nil {
-		c = b.store.c
-	}
+	m := b.store.memo()
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
 	docOf = make(map[string]int, len(pages))
 	// Each page's text is stripped of its markup on every core.
 	err = parallel(ctx, len(pages), func(i int) error {
-		docs[i] = searchDocFrom(pages[i], c)
+		docs[i] = searchDocFrom(pages[i], m)
 		return nil
 	})
 	if err != nil {
@@ -175,8 +164,8 @@ func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *s
 	for i, pg := range pages {
 		docOf[pg.URL] = i
 	}
-	if c != nil {
-		idx, err = search.NewLiveCached(ctx, docs, analysisCache{c})
+	if m != nil {
+		idx, err = search.NewLiveCached(ctx, docs, m)
 	} else {
 		idx, err = search.NewLive(ctx, docs)
 	}

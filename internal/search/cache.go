@@ -10,16 +10,21 @@ import (
 
 // AnalysisCache keeps documents' analyses (their weighted term
 // frequencies) between builds, so that indexing a site where one page
-// changed tokenises that page only. Keys name a document's analysed
-// content and the encoding's version; a cache that also keys by the
-// program's version (as rollbook's build cache does) never returns an
-// analysis made by other tokenising code. Both methods are called from
-// several goroutines at once.
+// changed tokenises that page only. An analysis is stored under the kind
+// "search" and one input naming the document's analysed content and the
+// encoding's version; a cache that also keys by the program's version
+// (as rollbook's build cache does) never returns an analysis made by
+// other tokenising code. It is the shape of check.Memo, so one store
+// serves both. Both methods are called from several goroutines at once.
 type AnalysisCache interface {
-	// Get returns what Put stored under key; data it returns is not kept.
-	Get(key []byte) (data []byte, ok bool)
-	Put(key, data []byte)
+	// Get returns what Put stored under kind and inputs; data it returns
+	// is not kept.
+	Get(kind string, inputs ...[]byte) (data []byte, ok bool)
+	Put(data []byte, kind string, inputs ...[]byte)
 }
+
+// analysisKind is the kind analyses are stored under.
+const analysisKind = "search"
 
 // NewLiveCached is NewLive reading each document's analysis from cache
 // when the same content was analysed before, and storing the analyses it
@@ -40,13 +45,13 @@ func analyzeCached(d Doc, cache AnalysisCache) docTerms {
 		return analyze(d)
 	}
 	key := analysisKey(d)
-	if data, ok := cache.Get(key); ok {
+	if data, ok := cache.Get(analysisKind, key); ok {
 		if dt, err := decodeTerms(data, len(d.Headings)); err == nil {
 			return dt
 		}
 	}
 	dt := analyze(d)
-	cache.Put(key, encodeTerms(dt))
+	cache.Put(encodeTerms(dt), analysisKind, key)
 	return dt
 }
 

@@ -24,22 +24,31 @@ type fakeCache struct {
 
 func newFakeCache() *fakeCache { return &fakeCache{m: map[string][]byte{}} }
 
-func (c *fakeCache) Get(key []byte) ([]byte, bool) {
+func (c *fakeCache) Get(kind string, inputs ...[]byte) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gets++
-	data, ok := c.m[string(key)]
+	data, ok := c.m[fakeKey(kind, inputs)]
 	if ok {
 		c.hits++
 	}
 	return bytes.Clone(data), ok
 }
 
-func (c *fakeCache) Put(key, data []byte) {
+func (c *fakeCache) Put(data []byte, kind string, inputs ...[]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.puts++
-	c.m[string(key)] = bytes.Clone(data)
+	c.m[fakeKey(kind, inputs)] = bytes.Clone(data)
+}
+
+// fakeKey joins a kind and its inputs, each after its length.
+func fakeKey(kind string, inputs [][]byte) string {
+	k := fmt.Sprintf("%d:%s", len(kind), kind)
+	for _, in := range inputs {
+		k += fmt.Sprintf("%d:%s", len(in), in)
+	}
+	return k
 }
 
 func (c *fakeCache) resetCounts() {
