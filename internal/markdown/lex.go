@@ -6,6 +6,7 @@ import (
 
 	"github.com/alecthomas/chroma/v2"
 	"github.com/alecthomas/chroma/v2/lexers"
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dlclark/regexp2/v2/syntax"
 )
 
@@ -55,8 +56,8 @@ func plainRule(r *chroma.CompiledRule) bool {
 	return ok && (k.MutatorKind() == "push" || k.MutatorKind() == "pop")
 }
 
-// withFirstChars returns l lexing as a firstLexer, or l itself when its
-// rules cannot be had.
+// withFirstChars returns l, whose compiled rules are rules, lexing as a
+// firstLexer.
 func withFirstChars(l *chroma.RegexLexer, rules chroma.CompiledRules) chroma.Lexer {
 	f := &firstLexer{RegexLexer: l, rules: rules, first: map[string][]firstRule{}}
 	for state, rs := range rules {
@@ -179,15 +180,26 @@ func (f *firstLexer) Tokenise(options *chroma.TokeniseOptions, text string) (chr
 func (f *firstLexer) match(text []rune, pos int, state string, rules []*chroma.CompiledRule) (int, *chroma.CompiledRule, []string, map[string]string) {
 	first := f.first[state]
 	for i, rule := range rules {
-		if i < len(first) && first[i].rule == rule && first[i].set != nil && !first[i].set.Contains(text[pos]) {
+		known := i < len(first) && first[i].rule == rule
+		if known && first[i].set != nil && !first[i].set.Contains(text[pos]) {
 			continue
+		}
+		if known && first[i].plain {
+			// The same search as below, in the engine's own storage: no
+			// match is made, only the whole match's place is read.
+			at, n, found := 0, 0, false
+			err := rule.Regexp.FindRunesMatches(text, pos, func(v regexp2.MatchView) bool {
+				at, n, found = v.GroupRange(0)
+				return false
+			})
+			if err != nil || !found || at != pos {
+				continue
+			}
+			return i, rule, []string{string(text[at : at+n])}, nil
 		}
 		m, err := rule.Regexp.FindRunesMatchStartingAt(text, pos)
 		if m == nil || err != nil || m.RuneIndex != pos {
 			continue
-		}
-		if i < len(first) && first[i].rule == rule && first[i].plain {
-			return i, rule, []string{m.String()}, nil
 		}
 		gs := m.Groups()
 		groups := make([]string, 0, len(gs))
