@@ -42,7 +42,7 @@ func limited(l chroma.Lexer) chroma.Lexer {
 		return l
 	}
 	rules = rules.Clone()
-	compiled := &setMatchLimit{}
+	compiled := &onCompile{}
 	placed := false
 	for _, rs := range rules {
 		for i, r := range rs {
@@ -67,12 +67,13 @@ func limited(l chroma.Lexer) chroma.Lexer {
 	return withFirstChars(cp, compiled.rules)
 }
 
-// setMatchLimit is the mutator limited places; rules are the lexer's
+// onCompile is the mutator limited places: it sets the match limit and
+// factors the keyword lists of the compiled rules; rules are the lexer's
 // compiled rules once it has run.
-type setMatchLimit struct{ rules chroma.CompiledRules }
+type onCompile struct{ rules chroma.CompiledRules }
 
 // MutateLexer runs once the rules are compiled.
-func (m *setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
+func (m *onCompile) MutateLexer(rules chroma.CompiledRules, state string, rule int) error {
 	for _, rs := range rules {
 		for _, r := range rs {
 			if r.Regexp == nil {
@@ -91,7 +92,7 @@ func (m *setMatchLimit) MutateLexer(rules chroma.CompiledRules, state string, ru
 
 // Mutate is never reached (the mutator is removed when the lexer is
 // compiled); it leaves the lexer's state as it is.
-func (*setMatchLimit) Mutate(*chroma.LexerState) error { return nil }
+func (*onCompile) Mutate(*chroma.LexerState) error { return nil }
 
 // factor puts the trie of a keyword rule in place of its list: the
 // expression chroma compiled, with the list swapped, compiled as chroma
