@@ -122,11 +122,11 @@ func cachedPlainText(m check.Memo, h string) string {
 	if m == nil {
 		return plainText(h)
 	}
-	if data, ok := m.Get("plaintext", []byte(h)); ok {
+	if data, ok := m.Get("plaintext", readOnly(h)); ok {
 		return string(data)
 	}
 	text := plainText(h)
-	m.Put([]byte(text), "plaintext", []byte(h))
+	m.Put([]byte(text), "plaintext", readOnly(h))
 	return text
 }
 
