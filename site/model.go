@@ -285,9 +285,9 @@ func comparePages(a, b *Page) int {
 // be shown.
 func addToTerms(tax *Taxonomy, pg *Page) {
 	for _, v := range tax.Values(pg.Plan) {
-		i, found := slices.BinarySearchFunc(tax.Terms, v, func(t Term, v string) int { return strings.Compare(t.Name, v) })
+		i, found := termIndex(tax, v)
 		if !found {
-			tax.Terms = slices.Insert(slices.Clone(tax.Terms), i, Term{Name: v, URL: "/" + tax.Key + "/" + urlize(v) + "/", Pages: []*Page{pg}})
+			tax.Terms = slices.Insert(slices.Clone(tax.Terms), i, Term{Name: v, URL: termURL(tax, v), Pages: []*Page{pg}})
 			continue
 		}
 		t := tax.Terms[i]
@@ -300,7 +300,7 @@ func addToTerms(tax *Taxonomy, pg *Page) {
 
 func removeFromTerms(tax *Taxonomy, pg *Page) {
 	for _, v := range tax.Values(pg.Plan) {
-		i, found := slices.BinarySearchFunc(tax.Terms, v, func(t Term, v string) int { return strings.Compare(t.Name, v) })
+		i, found := termIndex(tax, v)
 		if !found {
 			continue
 		}
@@ -320,26 +320,28 @@ func removeFromTerms(tax *Taxonomy, pg *Page) {
 }
 
 func buildTerms(tax *Taxonomy, plans []*Page) {
-	// A value's list is found once per plan and appended to in place: a
-	// new plan in the live preview builds the terms of its taxonomies
-	// again over every plan, and a map of slices assigned at each append
-	// cost most of it.
-	at := map[string]int{}
-	var terms []Term
+	byTerm := map[string][]*Page{}
 	for _, pg := range plans {
 		for _, v := range tax.Values(pg.Plan) {
-			i, ok := at[v]
-			if !ok {
-				i = len(terms)
-				at[v] = i
-				terms = append(terms, Term{Name: v})
-			}
-			terms[i].Pages = append(terms[i].Pages, pg)
+			byTerm[v] = append(byTerm[v], pg)
 		}
 	}
-	slices.SortFunc(terms, func(a, b Term) int { return strings.Compare(a.Name, b.Name) })
-	for i := range terms {
-		terms[i].URL = "/" + tax.Key + "/" + urlize(terms[i].Name) + "/"
+	names := make([]string, 0, len(byTerm))
+	for n := range byTerm {
+		names = append(names, n)
 	}
-	tax.Terms = terms
+	sort.Strings(names)
+	tax.Terms = nil
+	for _, n := range names {
+		tax.Terms = append(tax.Terms, Term{Name: n, URL: termURL(tax, n), Pages: byTerm[n]})
+	}
+}
+
+// termURL is the list page of one value of a taxonomy.
+func termURL(tax *Taxonomy, value string) string { return "/" + tax.Key + "/" + urlize(value) + "/" }
+
+// termIndex finds a value's term among tax.Terms, which are sorted by
+// name: its index, or where it would go.
+func termIndex(tax *Taxonomy, value string) (int, bool) {
+	return slices.BinarySearchFunc(tax.Terms, value, func(t Term, v string) int { return strings.Compare(t.Name, v) })
 }

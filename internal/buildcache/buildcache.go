@@ -274,13 +274,8 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 		return nil, false
 	}
 	out, err := l.decode()
-	if errors.Is(err, errDamaged) {
-		l.p.bad.Store(true) // its entries are computed again, into this build's pack
-		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name)
-		return nil, false
-	}
 	if err != nil {
-		l.p.bad.Store(true)
+		l.p.bad.Store(true) // its entries are computed again, into this build's pack
 		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name, "err", err)
 		return nil, false
 	}
@@ -588,14 +583,8 @@ func (l loc) raw() (data []byte, err error) {
 		if l.off < 0 || l.off+int64(l.n) > int64(len(m)) {
 			return nil, errDamaged
 		}
-		// A file cut short under the mapping faults when read: a damaged
-		// entry, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if recover() != nil {
-				data, err = nil, errDamaged
-			}
-		}()
+		defer faultIsDamage(&err)
 		data = m[l.off : l.off+int64(l.n)]
 		if xxhash.Sum64(data) != l.sum {
 			return nil, errDamaged
@@ -617,11 +606,16 @@ func (l loc) decode() (out []byte, err error) {
 	}
 	if l.p.mapped != nil {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if recover() != nil {
-				out, err = nil, errDamaged
-			}
-		}()
+		defer faultIsDamage(&err)
 	}
 	return s2.Decode(nil, data)
+}
+
+// faultIsDamage, deferred where a mapping is read with faults turned into
+// panics, makes a fault (a file cut short under the mapping) the error
+// errDamaged: a damaged entry, not a crash. The caller drops what it read.
+func faultIsDamage(err *error) {
+	if recover() != nil {
+		*err = errDamaged
+	}
 }

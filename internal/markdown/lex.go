@@ -211,7 +211,7 @@ func (f *firstLexer) match(text []rune, pos int, state string, rules []*chroma.C
 		}
 		return i, rule, groups, named
 	}
-	return 0, &chroma.CompiledRule{}, nil, nil
+	return 0, nil, nil, nil
 }
 
 // ensureLF is chroma's: \r\n and \r become \n.

@@ -130,7 +130,14 @@ func (l *Live) encodeBig(t string) []byte {
 		e = &listEnc{}
 		l.enc[t] = e
 	}
-	for _, p := range bd[e.n:] {
+	e.extend(bd[e.n:])
+	return e.bytes()
+}
+
+// extend encodes ps after what e holds; they come after its postings in
+// document order.
+func (e *listEnc) extend(ps []Posting) {
+	for _, p := range ps {
 		if e.n > 0 {
 			e.d = append(e.d, ',')
 			e.s = append(e.s, ',')
@@ -148,6 +155,10 @@ func (l *Live) encodeBig(t string) []byte {
 		}
 		e.n++
 	}
+}
+
+// bytes is the full-list file of what e holds.
+func (e *listEnc) bytes() []byte {
 	b := make([]byte, 0, len(e.d)+len(e.s)+len(e.h)+len(`{"d":[],"s":[],"h":[]}`))
 	b = append(b, `{"d":[`...)
 	b = append(b, e.d...)
@@ -160,38 +171,9 @@ func (l *Live) encodeBig(t string) []byte {
 
 // encodeDocOrder is encodeList of postings already in document order.
 func encodeDocOrder(byDoc []Posting) []byte {
-	b := make([]byte, 0, len(byDoc)*8+32)
-	b = append(b, `{"d":[`...)
-	prev := 0
-	for i, p := range byDoc {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(p.Doc-prev), 10)
-		prev = p.Doc
-	}
-	b = append(b, `],"s":[`...)
-	for i, p := range byDoc {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(p.Score), 10)
-	}
-	b = append(b, `],"h":[`...)
-	first := true
-	for _, p := range byDoc {
-		if p.Heading < 0 {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = strconv.AppendInt(b, int64(p.Doc), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(p.Heading), 10)
-	}
-	return append(b, `]}`...)
+	var e listEnc
+	e.extend(byDoc)
+	return e.bytes()
 }
 
 // DecodeList reads a big term's list file back, best first.
