@@ -8,10 +8,11 @@ import (
 )
 
 // A site is thousands of small files, and each os.WriteFile or
-// os.ReadFile is nine system calls: the file is offered to the network
-// poller (which refuses regular files) and set blocking again. writeFile
-// and readFile make the three or four calls the work needs; on a cached
-// CI build they were a third of the system time.
+// os.ReadFile is eight to ten system calls: the file is offered to the
+// network poller (which refuses regular files) and set blocking again.
+// writeFile and readFile make the three or four calls the work needs; a
+// cached CI build of 10 000 plans made 170 000 fcntl and epoll_ctl calls
+// fewer.
 
 // writeFile is os.WriteFile with mode 0644.
 func writeFile(name string, data []byte) error {

@@ -108,15 +108,12 @@ func (s Section) Matches(heading string) bool {
 // normalizes each once.
 func (s Section) NormalizedNames() []string {
 	out := make([]string, 0, 1+len(s.Aliases))
-	out = append(out, normalizeHeading(s.Name))
+	out = append(out, NormalizeHeading(s.Name))
 	for _, a := range s.Aliases {
-		out = append(out, normalizeHeading(a))
+		out = append(out, NormalizeHeading(a))
 	}
 	return out
 }
-
-// NormalizeHeading is a heading as Matches compares it.
-func NormalizeHeading(heading string) string { return normalizeHeading(heading) }
 
 // MatchesNormalized is Matches for a normalized heading and a section's
 // NormalizedNames.
@@ -129,7 +126,8 @@ func MatchesNormalized(names []string, heading string) bool {
 	return false
 }
 
-func normalizeHeading(s string) string {
+// NormalizeHeading is a heading as Matches compares it.
+func NormalizeHeading(s string) string {
 	var b strings.Builder
 	space := true
 	for _, r := range strings.ToLower(s) {
