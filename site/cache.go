@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -142,23 +143,48 @@ func (s *store) bodyKey(body []byte, line int) buildcache.Key {
 	return s.c.Key("body", []byte(strconv.FormatBool(s.unsafe)), []byte(strconv.Itoa(line)), body)
 }
 
-// render renders a plan's body, or reads it from an earlier build.
-func (s *store) render(md *markdown.Renderer, body []byte, line int) (markdown.Result, error) {
-	if s == nil || s.c == nil {
-		return md.Render(body, line)
-	}
-	k := s.bodyKey(body, line)
-	if data, ok := s.c.Get(k); ok {
-		if res, err := decodeResult(data); err == nil {
-			return res, nil
-		}
-	}
-	res, err := md.Render(body, line)
-	if err == nil && !res.Unstable {
-		s.c.Put(k, encodeResult(res))
+// render renders a plan's body, or reads it from an earlier build; k is
+// its bodyKey.
+func (s *store) render(md *markdown.Renderer, k buildcache.Key, body []byte, line int) (markdown.Result, error) {
+	res, html, err := s.renderLazy(md, k, body, line)
+	if err == nil && html != nil {
+		res.HTML, err = html()
 	}
 	return res, err
 }
+
+// renderLazy is render leaving out the HTML when it comes from an
+// earlier build: html, when not nil, reads it. The HTML is kept apart
+// from the rest (headings, links, words), which every page needs; a
+// cached build needs the HTML of few pages, and it is most of the bytes.
+func (s *store) renderLazy(md *markdown.Renderer, k buildcache.Key, body []byte, line int) (res markdown.Result, html func() (template.HTML, error), err error) {
+	if s == nil || s.c == nil {
+		res, err = md.Render(body, line)
+		return res, nil, err
+	}
+	if data, ok := s.c.Get(k); ok {
+		if res, err := decodeResult(data); err == nil {
+			return res, func() (template.HTML, error) {
+				if data, ok := s.c.Get(s.htmlKey(k)); ok {
+					return template.HTML(unsafe.String(unsafe.SliceData(data), len(data))), nil //nolint:gosec // rendered by markdown.Render; Get gives data away
+				}
+				// The rest was kept and the HTML not (a damaged entry):
+				// rendering again gives what it was.
+				again, err := md.Render(body, line)
+				return again.HTML, err
+			}, nil
+		}
+	}
+	res, err = md.Render(body, line)
+	if err == nil && !res.Unstable {
+		s.c.Put(k, encodeResult(res))
+		s.c.Put(s.htmlKey(k), readOnly(string(res.HTML)))
+	}
+	return res, nil, err
+}
+
+// htmlKey names the HTML of the body whose bodyKey is k.
+func (s *store) htmlKey(k buildcache.Key) buildcache.Key { return s.c.Key("body-html", k[:]) }
 
 // Get and Put make the store the checks' Memo (check.Options).
 func (s *store) Get(kind string, inputs ...[]byte) ([]byte, bool) {
@@ -204,9 +230,9 @@ func (s *store) storeAnalysis(data []byte, res migrate.Result) {
 	}
 }
 
+// encodeResult writes a render result but its HTML (see renderLazy).
 func encodeResult(r markdown.Result) []byte {
 	var e buildcache.Encoder
-	e.String(string(r.HTML))
 	e.String(r.Title)
 	e.Int(r.Words)
 	e.Int(len(r.Headings))
@@ -223,9 +249,11 @@ func encodeResult(r markdown.Result) []byte {
 	return e.Bytes()
 }
 
+// decodeResult reads a render result from data, which it keeps: the
+// strings share it (what the build cache's Get returns is the caller's).
 func decodeResult(data []byte) (markdown.Result, error) {
-	d := buildcache.NewDecoder(data)
-	r := markdown.Result{HTML: template.HTML(d.String()), Title: d.String(), Words: d.Int()} //nolint:gosec // rendered by markdown.Render
+	d := buildcache.NewOwnedDecoder(data)
+	r := markdown.Result{Title: d.String(), Words: d.Int()}
 	if n := d.Int(); n > 0 && n <= len(data) {
 		r.Headings = make([]markdown.Heading, n)
 		for i := range r.Headings {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 
 	"github.com/rollbook/rollbook/internal/bench"
+	"github.com/rollbook/rollbook/internal/buildcache"
+	"github.com/rollbook/rollbook/internal/markdown"
 )
 
 // cacheSite is the example content (plans with migrations, drills,
@@ -120,6 +123,30 @@ func TestBuildCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("front matter changed", func(t *testing.T) {
+		// The page is rendered again around a body the cache has: its
+		// HTML is read from the cache for this page only.
+		files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
+		orig, err := os.ReadFile(files[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.WriteFile(files[1], orig, 0o644) })
+		edited := bytes.Replace(orig, []byte("title: "), []byte("title: Renamed "), 1)
+		if bytes.Equal(edited, orig) {
+			t.Fatalf("%s has no title line to change", files[1])
+		}
+		if err := os.WriteFile(files[1], edited, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fresh := buildInto(t, "retitled-cold", "")
+		if got := buildInto(t, "retitled", cache); got != fresh {
+			t.Fatal("a cached build with one plan's front matter changed differs from a build without the cache")
+		}
+		if err := os.WriteFile(files[1], orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("damaged entries", func(t *testing.T) {
 		for _, p := range cachePacks(t, cache) {
 			data, err := os.ReadFile(p)
@@ -174,4 +201,45 @@ func TestBuildCache(t *testing.T) {
 			t.Fatal("a build from the cache two builds filled at once differs")
 		}
 	})
+}
+
+// TestRenderLazyWithoutTheHTML: a body whose headings and links were
+// kept but whose HTML was not (a damaged entry) is rendered again when
+// its HTML is asked for, and gives what rendering it gives.
+func TestRenderLazyWithoutTheHTML(t *testing.T) {
+	dir := t.TempDir()
+	md := markdown.New(markdown.Options{})
+	body := []byte("## Rollback\n\nRun `kubectl rollout undo`, see [the plan](other.md).\n\n```sql\nSELECT 1;\n```\n")
+	want, err := md.Render(body, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *store {
+		return &store{c: buildcache.Open(buildcache.Options{Dir: dir, Version: "test"})}
+	}
+	s := open()
+	k := s.bodyKey(body, 3)
+	s.c.Put(k, encodeResult(want)) // the rest, without its HTML
+	if err := s.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.c.Close()
+	res, html, err := s.renderLazy(md, k, body, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if html == nil {
+		t.Fatal("the kept result came with its HTML: it should be read on demand")
+	}
+	if res.HTML != "" || !reflect.DeepEqual(res.Headings, want.Headings) || !reflect.DeepEqual(res.Links, want.Links) {
+		t.Fatalf("kept result %+v, want %+v without its HTML", res, want)
+	}
+	got, err := html()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want.HTML {
+		t.Fatalf("HTML rendered again:\n%s\nwant\n%s", got, want.HTML)
+	}
 }

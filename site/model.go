@@ -8,8 +8,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
@@ -62,6 +64,29 @@ type Page struct {
 	// src hashes the source file a full build read the page from (0
 	// otherwise): with its path, it is all the page's plan depends on.
 	src uint64
+	// contentKey names Content by what it is made from (the body's cache
+	// key and the link rewrites) when the build has a cache; page and
+	// page-text keys use it instead of hashing the HTML.
+	contentKey buildcache.Key
+	// lazy, when set, fills Content from the build cache: a cached build
+	// needs a page's HTML only for the pages it renders again.
+	lazy *lazyContent
+}
+
+type lazyContent struct {
+	once sync.Once
+	fill func() error
+	err  error
+}
+
+// ensureContent fills Content if it is still to be read from the cache.
+func (pg *Page) ensureContent() error {
+	l := pg.lazy
+	if l == nil {
+		return nil
+	}
+	l.once.Do(func() { l.err = l.fill() })
+	return l.err
 }
 
 // MigrationView is a declared migration with what its SQL analysis found.

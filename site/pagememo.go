@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"text/template/parse"
 	"unsafe"
 
@@ -216,6 +217,10 @@ func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, b
 			}
 			continue
 		}
+		if f.Name == "Content" && pg.contentKey != (buildcache.Key{}) {
+			h.Write(pg.contentKey[:]) // what the HTML is made of, not the HTML
+			continue
+		}
 		switch fv.Kind() {
 		case reflect.String:
 			str(fv.String())
@@ -250,23 +255,40 @@ func (b *Builder) cfgSum() string {
 	return b.cfgHash
 }
 
-// memoPage writes pg from the build cache when an earlier build rendered
-// it from the same inputs; else render renders it and the cache keeps it.
-func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) ([]byte, error) {
+// memoPage gives pg's HTML from the build cache when an earlier build
+// rendered the same page, else renders it (and keeps it). A page from the
+// cache is decoded into a pooled buffer, which release gives back once
+// the page is written: a cached build writes ten thousand of them and
+// keeps none.
+func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) (out []byte, release func(), err error) {
 	k, ok := b.pageKey(b.theme.memo[pg.Type], sv, pg)
 	if !ok {
-		return render()
+		out, err = render()
+		return out, nil, err
 	}
-	if out, hit := b.store.c.Get(k); hit {
+	buf := pageBufs.Get().(*[]byte)
+	if out, hit := b.store.c.GetInto(k, *buf); hit {
 		b.memoHits.Add(1)
-		return out, nil
+		return out, func() {
+			if cap(out) <= maxPooledPage {
+				*buf = out[:0]
+				pageBufs.Put(buf)
+			}
+		}, nil
 	}
-	out, err := render()
+	pageBufs.Put(buf)
+	out, err = render()
 	if err == nil {
 		b.store.c.Put(k, out)
 	}
-	return out, err
+	return out, nil, err
 }
+
+// pageBufs are the buffers memoized pages are decoded into; a page larger
+// than maxPooledPage is not kept for the next.
+var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledPage = 1 << 20
 
 // readOnly is s's bytes without a copy, for a hash or a cache key to
 // read: a page key hashes every page's HTML, and copying it first cost a

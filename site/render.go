@@ -3,9 +3,11 @@ package site
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"html"
 	"html/template"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
@@ -61,12 +64,19 @@ func (v view) Card(p *Page) (template.HTML, error) {
 // Cards is each page's card, in order: a list page shows fifty, and one
 // call from the template costs what fifty cost in calls alone.
 func (v view) Cards(pages []*Page) (template.HTML, error) {
-	var b strings.Builder
-	for _, p := range pages {
+	cards := make([]template.HTML, len(pages))
+	n := 0
+	for i, p := range pages {
 		c, err := v.Card(p)
 		if err != nil {
 			return "", err
 		}
+		cards[i] = c
+		n += len(c)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, c := range cards {
 		b.WriteString(string(c))
 	}
 	return template.HTML(b.String()), nil
@@ -195,7 +205,20 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	var ds diag.List
 	name := path.Join(display, pg.Plan.Path)
 	body, line := pg.Plan.Body, pg.Plan.BodyLine-1
-	res, err := b.cache.render(func() (markdown.Result, error) { return b.store.render(b.md, body, line) }, body, line)
+	var bk buildcache.Key
+	cached := b.store != nil && b.store.c != nil
+	if cached {
+		bk = b.store.bodyKey(body, line)
+	}
+	var res markdown.Result
+	var htmlOf func() (template.HTML, error)
+	var err error
+	if b.cache != nil {
+		// rollbook serve keeps its pages whole between updates.
+		res, err = b.cache.render(func() (markdown.Result, error) { return b.store.render(b.md, bk, body, line) }, body, line)
+	} else {
+		res, htmlOf, err = b.store.renderLazy(b.md, bk, body, line)
+	}
 	if err != nil {
 		return diag.List{diag.At(name, pg.Plan.BodyLine, 1).Error("markdown", err.Error(), "fix the Markdown")}
 	}
@@ -230,17 +253,24 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	if !fill {
 		return ds
 	}
-	content := string(res.HTML)
-	if len(rewrites) > 0 {
-		content = hrefRE.ReplaceAllStringFunc(content, func(m string) string {
-			sub := hrefRE.FindStringSubmatch(m)
-			if to, ok := rewrites[html.UnescapeString(sub[2])]; ok {
-				return sub[1] + `="` + html.EscapeString(to) + `"`
-			}
-			return m
-		})
+	pg.contentKey = buildcache.Key{}
+	if cached {
+		pg.contentKey = b.store.c.Key("content", bk[:], rewritesKey(rewrites))
 	}
-	pg.Content = template.HTML(content)
+	pg.lazy = nil
+	if htmlOf == nil {
+		pg.Content = rewriteLinks(res.HTML, rewrites)
+	} else {
+		pg.Content = ""
+		pg.lazy = &lazyContent{fill: func() error {
+			h, err := htmlOf()
+			if err != nil {
+				return fmt.Errorf("rendering %s: %w", name, err)
+			}
+			pg.Content = rewriteLinks(h, rewrites)
+			return nil
+		}}
+	}
 	pg.Headings = res.Headings
 	if pg.Type == "plan" && pg.Plan.Kind != plan.KindAlert { // an alert runbook rolls nothing out
 		pg.StateSVG = statesvg.Render(machine(pg))
@@ -248,12 +278,45 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	return ds
 }
 
+// rewriteLinks points the body's links to other plans' files at their
+// pages (rewrites maps a link as written to its target).
+func rewriteLinks(h template.HTML, rewrites map[string]string) template.HTML {
+	if len(rewrites) == 0 {
+		return h
+	}
+	return template.HTML(hrefRE.ReplaceAllStringFunc(string(h), func(m string) string { //nolint:gosec // the body's own HTML with its hrefs escaped again
+		sub := hrefRE.FindStringSubmatch(m)
+		if to, ok := rewrites[html.UnescapeString(sub[2])]; ok {
+			return sub[1] + `="` + html.EscapeString(to) + `"`
+		}
+		return m
+	}))
+}
+
+// rewritesKey is rewrites in a form for a key: sorted, each value
+// prefixed by its length.
+func rewritesKey(rewrites map[string]string) []byte {
+	var k []byte
+	for _, from := range slices.Sorted(maps.Keys(rewrites)) {
+		for _, s := range []string{from, rewrites[from]} {
+			k = binary.AppendUvarint(k, uint64(len(s)))
+			k = append(k, s...)
+		}
+	}
+	return k
+}
+
 func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
-	out, err := b.memoPage(sv, pg, func() ([]byte, error) { return b.theme.render(pg.Type, view{Site: sv, Page: pg}) })
+	out, release, err := b.memoPage(sv, pg, func() ([]byte, error) {
+		if err := pg.ensureContent(); err != nil {
+			return nil, err
+		}
+		return b.theme.render(pg.Type, view{Site: sv, Page: pg})
+	})
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", pg.URL, err)
 	}
-	return w.write(outputFile(pg.URL), out)
+	return w.writeThen(outputFile(pg.URL), out, release)
 }
 
 func machine(pg *Page) statesvg.Machine {

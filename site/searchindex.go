@@ -6,7 +6,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
+	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/search"
 )
@@ -70,11 +72,11 @@ func collapseSpace(s string) string {
 var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // searchDoc turns a rendered page into what the index needs.
-func searchDoc(pg *Page) search.Doc { return searchDocFrom(pg, nil) }
+func searchDoc(pg *Page) (search.Doc, error) { return searchDocFrom(pg, nil) }
 
 // searchDocFrom is searchDoc reading and storing the page's text in m,
 // the persistent build cache, when it is not nil.
-func searchDocFrom(pg *Page, m check.Memo) search.Doc {
+func searchDocFrom(pg *Page, m check.Memo) (search.Doc, error) {
 	p := pg.Plan
 	d := search.Doc{URL: pg.URL, Title: pg.Title, Service: p.Service, Kind: p.Kind, Risk: p.Risk,
 		Environments: p.Environments, Owners: p.Owners, Tags: p.Tags}
@@ -87,7 +89,11 @@ func searchDocFrom(pg *Page, m check.Memo) search.Doc {
 		d.Headings = append(d.Headings, search.Heading{ID: h.ID, Text: h.Text})
 	}
 	d.Alerts, d.Severity = alertTerms(pg)
-	d.Body = cachedPlainText(m, string(pg.Content))
+	body, err := cachedPlainText(m, pg)
+	if err != nil {
+		return search.Doc{}, err
+	}
+	d.Body = body
 	d.Summary = p.Change.Summary
 	if d.Summary == "" {
 		d.Summary = p.Description
@@ -96,7 +102,7 @@ func searchDocFrom(pg *Page, m check.Memo) search.Doc {
 		d.Summary = d.Body
 	}
 	d.Summary = shortSummary(d.Summary)
-	return d
+	return d, nil
 }
 
 // shortSummary cuts s to 157 runes and an ellipsis when it is longer than
@@ -115,19 +121,41 @@ func shortSummary(s string) string {
 	return s
 }
 
-// cachedPlainText is plainText(h), from the build cache (m, nil for
-// none) when a page of the same HTML was indexed before: stripping ten
-// thousand plans' markup costs more than reading their text back.
-func cachedPlainText(m check.Memo, h string) string {
-	if m == nil {
-		return plainText(h)
+// cachedPlainText is pg's text without markup, from m (nil for none)
+// when an earlier build stripped the same content, named by its content
+// key (or by the HTML itself on a page without one): stripping ten
+// thousand plans' markup costs more than reading their text back, and
+// the HTML is read only on a miss.
+func cachedPlainText(m check.Memo, pg *Page) (string, error) {
+	text := func() (string, error) {
+		if err := pg.ensureContent(); err != nil {
+			return "", err
+		}
+		return plainText(string(pg.Content)), nil
 	}
-	if data, ok := m.Get("plaintext", readOnly(h)); ok {
-		return string(data)
+	switch {
+	case m == nil:
+		return text()
+	case pg.contentKey != (buildcache.Key{}):
+		return memoText(m, "plaintext-of", pg.contentKey[:], text)
 	}
-	text := plainText(h)
-	m.Put([]byte(text), "plaintext", readOnly(h))
-	return text
+	if err := pg.ensureContent(); err != nil {
+		return "", err
+	}
+	return memoText(m, "plaintext", readOnly(string(pg.Content)), text)
+}
+
+// memoText is the text kept in m under kind and key, else made by text
+// (and kept).
+func memoText(m check.Memo, kind string, key []byte, text func() (string, error)) (string, error) {
+	if data, ok := m.Get(kind, key); ok {
+		return unsafe.String(unsafe.SliceData(data), len(data)), nil // a Memo's data is the caller's
+	}
+	t, err := text()
+	if err == nil {
+		m.Put([]byte(t), kind, key)
+	}
+	return t, err
 }
 
 // indexed reports whether the search index holds a page: lists (home,
@@ -154,9 +182,9 @@ func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *s
 	docs := make([]search.Doc, len(pages))
 	docOf = make(map[string]int, len(pages))
 	// Each page's text is stripped of its markup on every core.
-	err = parallel(ctx, len(pages), func(i int) error {
-		docs[i] = searchDocFrom(pages[i], m)
-		return nil
+	err = parallel(ctx, len(pages), func(i int) (err error) {
+		docs[i], err = searchDocFrom(pages[i], m)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err

@@ -359,12 +359,14 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			if e.cur == nil {
 				changed, err = st.search.Remove(st.docOf[e.old.URL])
 				delete(st.docOf, e.old.URL)
+			} else if d, derr := searchDoc(e.cur); derr != nil {
+				err = derr
 			} else if i, ok := st.docOf[e.cur.URL]; ok {
-				changed, err = st.search.Replace(i, searchDoc(e.cur))
+				changed, err = st.search.Replace(i, d)
 			} else {
 				// A new page is the index's last document.
 				var i int
-				i, changed, err = st.search.Append(searchDoc(e.cur))
+				i, changed, err = st.search.Append(d)
 				st.docOf[e.cur.URL] = i
 			}
 			if err != nil {

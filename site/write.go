@@ -59,6 +59,9 @@ type writer struct {
 type writeJob struct {
 	rel  string
 	data []byte
+	// done, when set, is called once data is written to disk and no
+	// longer needed (data kept in memory is not given back).
+	done func()
 }
 
 // writeWorkers is how many files are created at once.
@@ -109,7 +112,11 @@ func (w *writer) startWorkers() {
 		go func() {
 			defer w.wg.Done()
 			for j := range w.jobs {
-				if err := w.writeNow(j.rel, j.data); err != nil {
+				err := w.writeNow(j.rel, j.data)
+				if j.done != nil && w.mem == nil {
+					j.done()
+				}
+				if err != nil {
 					w.errMu.Lock()
 					if w.err == nil {
 						w.err = err
@@ -186,7 +193,11 @@ func mediaType(name string) string {
 
 // write stores one output file; rel is a slash path inside the site. It is
 // safe for concurrent use.
-func (w *writer) write(rel string, data []byte) error {
+func (w *writer) write(rel string, data []byte) error { return w.writeThen(rel, data, nil) }
+
+// writeThen is write calling done (when not nil) once data is on disk
+// and may be reused; a build into memory keeps data and never calls it.
+func (w *writer) writeThen(rel string, data []byte, done func()) error {
 	if w == nil {
 		return nil
 	}
@@ -197,9 +208,13 @@ func (w *writer) write(rel string, data []byte) error {
 		return err
 	}
 	if w.jobs == nil {
-		return w.writeNow(rel, data)
+		err := w.writeNow(rel, data)
+		if done != nil && w.mem == nil {
+			done()
+		}
+		return err
 	}
-	w.jobs <- writeJob{rel: rel, data: data}
+	w.jobs <- writeJob{rel: rel, data: data, done: done}
 	return nil
 }
 

@@ -37,6 +37,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/s2"
@@ -260,7 +261,12 @@ func (c *Cache) version() string {
 }
 
 // Get returns an entry's bytes; a missing or damaged entry is a miss.
-func (c *Cache) Get(k Key) ([]byte, bool) {
+func (c *Cache) Get(k Key) ([]byte, bool) { return c.GetInto(k, nil) }
+
+// GetInto is Get decoding into buf when it is large enough (the result
+// then shares buf's memory): a caller that writes an entry out and drops
+// it can use one buffer for many.
+func (c *Cache) GetInto(k Key, buf []byte) ([]byte, bool) {
 	if c == nil || c.closed.Load() {
 		return nil, false
 	}
@@ -273,7 +279,7 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	if c.closed.Load() {
 		return nil, false
 	}
-	out, err := l.decode()
+	out, err := l.decode(buf)
 	if err != nil {
 		l.p.bad.Store(true) // its entries are computed again, into this build's pack
 		c.log.Warn("build cache: ignoring a damaged entry", "pack", l.p.name, "err", err)
@@ -529,10 +535,19 @@ func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
 type Decoder struct {
 	data []byte
 	err  error
+	// owned: the strings read share data instead of copying it.
+	owned bool
 }
 
 // NewDecoder reads data.
 func NewDecoder(data []byte) *Decoder { return &Decoder{data: data} }
+
+// NewOwnedDecoder reads data that is the caller's to give away, as what
+// Get returns is: the strings it reads share data's memory instead of
+// copying it (a rendered body is most of its entry, and copying it out
+// doubled what a cached build allocates for it). data must not change
+// afterwards.
+func NewOwnedDecoder(data []byte) *Decoder { return &Decoder{data: data, owned: true} }
 
 // Int reads an integer.
 func (d *Decoder) Int() int {
@@ -558,7 +573,12 @@ func (d *Decoder) String() string {
 		d.err = errors.New("buildcache: truncated string of " + strconv.Itoa(n) + " bytes")
 		return ""
 	}
-	s := string(d.data[:n])
+	var s string
+	if d.owned {
+		s = unsafe.String(unsafe.SliceData(d.data), n)
+	} else {
+		s = string(d.data[:n])
+	}
 	d.data = d.data[n:]
 	return s
 }
@@ -599,7 +619,7 @@ func (l loc) raw() (data []byte, err error) {
 }
 
 // decode returns an entry's bytes, decompressed into a new slice.
-func (l loc) decode() (out []byte, err error) {
+func (l loc) decode(buf []byte) (out []byte, err error) {
 	data, err := l.raw()
 	if err != nil {
 		return nil, err
@@ -608,7 +628,7 @@ func (l loc) decode() (out []byte, err error) {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer faultIsDamage(&err)
 	}
-	return s2.Decode(nil, data)
+	return s2.Decode(buf[:cap(buf)], data)
 }
 
 // faultIsDamage, deferred where a mapping is read with faults turned into

@@ -42,6 +42,8 @@ type Options struct {
 }
 
 // Memo stores a result under its kind and the inputs it was computed from.
+// The bytes Get returns are the caller's: the memo neither keeps nor
+// changes them, so what is decoded from them may share them.
 type Memo interface {
 	Get(kind string, inputs ...[]byte) ([]byte, bool)
 	Put(data []byte, kind string, inputs ...[]byte)

@@ -27,7 +27,7 @@ func (m *mapMemo) Get(kind string, inputs ...[]byte) ([]byte, bool) {
 	if ok {
 		m.hits++
 	}
-	return d, ok
+	return bytes.Clone(d), ok // the caller's, as Memo says
 }
 
 func (m *mapMemo) Put(data []byte, kind string, inputs ...[]byte) {

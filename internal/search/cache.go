@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"unsafe"
 )
 
 // AnalysisCache keeps documents' analyses (their weighted term
@@ -45,20 +46,22 @@ func analyzeCached(d Doc, cache AnalysisCache) docTerms {
 		return analyze(d)
 	}
 	key := analysisKey(d)
-	if data, ok := cache.Get(analysisKind, key); ok {
+	if data, ok := cache.Get(analysisKind, key...); ok {
 		if dt, err := decodeTerms(data, len(d.Headings)); err == nil {
 			return dt
 		}
 	}
 	dt := analyze(d)
-	cache.Put(encodeTerms(dt), analysisKind, key)
+	cache.Put(encodeTerms(dt), analysisKind, key...)
 	return dt
 }
 
 // analysisKey is every field of d that analyze reads, each prefixed by
-// its length, so that no two documents with different text share a key.
-func analysisKey(d Doc) []byte {
-	n := len(analysisVersion) + len(d.Title) + len(d.Service) + len(d.Body) + 16*(6+len(d.Tags)+len(d.Alerts)+len(d.Headings))
+// its length, so that no two documents with different text share a key:
+// two inputs, the fields and the body (the cache tells its inputs apart),
+// and the body as it is, not copied beside the rest (it is most of it).
+func analysisKey(d Doc) [][]byte {
+	n := len(analysisVersion) + len(d.Title) + len(d.Service) + 16*(5+len(d.Tags)+len(d.Alerts)+len(d.Headings))
 	for _, s := range d.Tags {
 		n += len(s)
 	}
@@ -86,7 +89,7 @@ func analysisKey(d Doc) []byte {
 	for _, h := range d.Headings {
 		k = str(h.Text)
 	}
-	return str(d.Body)
+	return [][]byte{k, unsafe.Slice(unsafe.StringData(d.Body), len(d.Body))}
 }
 
 // encodeTerms writes dt compactly: the term count, then each term's
@@ -118,9 +121,10 @@ var errBadTerms = errors.New("search: damaged cached analysis")
 // headings. Anything analyze could not have made (terms out of order, a
 // heading the document lacks, a frequency that is not positive, bytes
 // left over) is an error, so a damaged entry is analysed again rather
-// than indexed. The terms share one string, the entry's copy.
+// than indexed. The terms share data, which the cache gave away (Get's
+// data is not kept), and which must not change.
 func decodeTerms(data []byte, headings int) (docTerms, error) {
-	s := string(data)
+	s := unsafe.String(unsafe.SliceData(data), len(data))
 	at := 0
 	next := func() (uint64, bool) {
 		v, n := binary.Uvarint(data[at:])

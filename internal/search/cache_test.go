@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,7 +227,7 @@ func TestAnalysisKey(t *testing.T) {
 		d := base
 		d.Headings = append([]Heading(nil), base.Headings...)
 		c.edit(&d)
-		if same := bytes.Equal(analysisKey(d), analysisKey(base)); same != c.same {
+		if same := slices.EqualFunc(analysisKey(d), analysisKey(base), bytes.Equal); same != c.same {
 			t.Errorf("%s: same key %v, want %v", c.name, same, c.same)
 		}
 	}
