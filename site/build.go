@@ -106,6 +106,8 @@ type Builder struct {
 	cfgHash string
 	// memoHits counts the pages a Build took whole from the build cache.
 	memoHits atomic.Int64
+	// memoGen numbers builds and updates, for page keys (Page.memoKey).
+	memoGen uint64
 
 	// lastChanged is when git last changed each content file, read once
 	// per full build.
@@ -463,6 +465,7 @@ func (b *Builder) closeStore() {
 // Build builds the site into a folder beside public_dir and swaps it in.
 func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	start := time.Now()
+	b.memoGen++
 	out := b.cfg.Path(b.cfg.PublicDir)
 	// An in-memory build is always made (serve mode), so it needs no
 	// input hash; hashing ten thousand plans costs a tenth of a second.
@@ -528,7 +531,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		searched <- err
 	}()
 	genErr := b.writeGenerated(ctx, s, w, home)
-	b.log.Debug("lists written", "took", time.Since(start))
+	b.log.Debug("lists written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
 	if err := errors.Join(genErr, <-searched); err != nil {
 		return nil, err
 	}

@@ -68,6 +68,11 @@ type Page struct {
 	// key and the link rewrites) when the build has a cache; page and
 	// page-text keys use it instead of hashing the HTML.
 	contentKey buildcache.Key
+	// memoKey is the page's key in the build cache, made in the build or
+	// update memoGen numbers (a list of it takes its key as the card's):
+	// a key from an earlier update may miss a change to the page.
+	memoKey buildcache.Key
+	memoGen uint64
 	// lazy, when set, fills Content from the build cache: a cached build
 	// needs a page's HTML only for the pages it renders again.
 	lazy *lazyContent

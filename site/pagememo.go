@@ -34,6 +34,9 @@ var memoSite = map[string]func(sv *siteView) string{
 	"Now":         func(sv *siteView) string { return sv.Now.UTC().Format("2006-01-02T15:04:05.999999999") },
 }
 
+// taxonomyField are the fields of a list page's Taxonomy its key holds.
+var taxonomyField = map[string]bool{"Key": true, "Title": true, "Single": true}
+
 func boolKey(b bool) string {
 	if b {
 		return "1"
@@ -52,9 +55,10 @@ type memoRule struct {
 }
 
 // memoRuleOf reads the templates one page type executes, from base.html
-// through every template it calls. It is conservative: any use of the
-// site it cannot account for, a card (which renders other plans) or the
-// whole site value passed on, and the type is not memoized.
+// through every template it calls (and the plan card, when it shows
+// cards). It is conservative: any use of the site it cannot account for,
+// the whole site value passed on, or a taxonomy's terms, and the type is
+// not memoized. A list's cards are what its plans' own keys cover.
 func memoRuleOf(t interface {
 	Lookup(string) *parse.Tree
 }) memoRule {
@@ -62,11 +66,21 @@ func memoRuleOf(t interface {
 	site := map[string]bool{}
 	seen := map[string]bool{}
 	var walk func(n parse.Node)
+	var tree func(name string)
 	idents := func(chain []string) {
 		for i, id := range chain {
 			switch id {
 			case "Card", "Cards":
-				r.ok = false
+				// A card is the plan card partial run on a listed page:
+				// what it reads of the site goes into the key too.
+				tree(cardTemplate)
+			case "Taxonomy":
+				// Its name, not its terms (every other list).
+				if i+1 >= len(chain) || !taxonomyField[chain[i+1]] {
+					r.ok = false
+				}
+			case "Terms":
+				r.ok = false // a taxonomy's terms, whatever holds them
 			case "Site":
 				if i+1 >= len(chain) {
 					r.ok = false // the site value itself goes somewhere
@@ -92,7 +106,6 @@ func memoRuleOf(t interface {
 		}
 		return nil
 	}
-	var tree func(name string)
 	walk = func(n parse.Node) {
 		if n == nil || reflect.ValueOf(n).IsNil() {
 			return
@@ -170,7 +183,8 @@ func memoRuleOf(t interface {
 // pageKey is the cache key of pg's HTML under rule r, or false when the
 // page holds something that is not its own (lists of other pages).
 func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, bool) {
-	if !r.ok || b.store == nil || b.store.c == nil || pg.src == 0 || b.cfgSum() == "" {
+	// A page with a plan needs its source's hash; a list has no plan.
+	if !r.ok || b.store == nil || b.store.c == nil || pg.Plan != nil && pg.src == 0 || b.cfgSum() == "" {
 		return buildcache.Key{}, false
 	}
 	h := sha256.New()
@@ -205,13 +219,36 @@ func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, b
 		str(f.Name)
 		switch f.Name {
 		case "Plan":
+			if pg.Plan == nil {
+				str("")
+				continue
+			}
 			// Parsed from the source (which also holds where each value
 			// was written, which templates may ask).
 			binary.LittleEndian.PutUint64(n[:], pg.src)
 			h.Write(n[:])
 			str(pg.Plan.Path)
 			continue
-		case "Pages", "Terms", "Taxonomy", "Children", "AlertList", "Pager":
+		case "Pages":
+			// A list page shows its plans' cards: each plan's own key,
+			// made in this build, covers everything a card shows of it.
+			binary.LittleEndian.PutUint64(n[:], uint64(len(pg.Pages)))
+			h.Write(n[:])
+			for _, p := range pg.Pages {
+				if p.memoGen != b.memoGen || p.memoKey == (buildcache.Key{}) {
+					return buildcache.Key{}, false
+				}
+				h.Write(p.memoKey[:])
+			}
+			continue
+		case "Taxonomy":
+			if t := pg.Taxonomy; t != nil {
+				str(t.Key)
+				str(t.Title)
+				str(t.Single)
+			}
+			continue
+		case "Terms", "Children", "AlertList":
 			if !fv.IsZero() {
 				return buildcache.Key{}, false // other pages' data
 			}
@@ -262,6 +299,7 @@ func (b *Builder) cfgSum() string {
 // keeps none.
 func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) (out []byte, release func(), err error) {
 	k, ok := b.pageKey(b.theme.memo[pg.Type], sv, pg)
+	pg.memoKey, pg.memoGen = k, b.memoGen
 	if !ok {
 		out, err = render()
 		return out, nil, err

@@ -13,9 +13,10 @@ import (
 )
 
 // TestMemoRules: a page type is kept whole in the build cache only when
-// its templates read the page and known values of the site; the default
-// theme's plan and page types qualify, list pages do not, and a theme
-// that lists other plans on a plan page is rendered every time.
+// its templates read the page, its plans' cards and known values of the
+// site; the default theme's plan, page and term types qualify, the home
+// page (every taxonomy's terms) does not, and a theme that lists other
+// plans through the site is rendered every time.
 func TestMemoRules(t *testing.T) {
 	cfg, err := config.Load("..")
 	if err != nil {
@@ -30,9 +31,12 @@ func TestMemoRules(t *testing.T) {
 			t.Errorf("default %s template: %+v, want kept, with the title and the stale count in its key", pt, r)
 		}
 	}
-	// Other list pages carry their lists in the page, which keeps them
-	// out of the cache (pageKey); these read other plans through the site.
-	for _, pt := range []string{"home", "term"} {
+	// A term page shows its plans' cards, which their keys cover.
+	if r := th.memo["term"]; !r.ok {
+		t.Errorf("default term template: %+v, want kept", r)
+	}
+	// These read other plans through the site or a taxonomy's terms.
+	for _, pt := range []string{"home", "terms"} {
 		if th.memo[pt].ok {
 			t.Errorf("default %s template is kept whole, but it lists other pages", pt)
 		}
@@ -49,8 +53,13 @@ func TestMemoRules(t *testing.T) {
 		{"all plans", `{{define "main"}}{{range .Site.Plans}}{{.Title}}{{end}}{{end}}`, false, nil},
 		{"site passed on", `{{define "main"}}{{with .Site}}{{.Title}}{{end}}{{end}}`, false, nil},
 		{"stale listed", `{{define "main"}}{{range .Site.Stale}}{{.URL}}{{end}}{{end}}`, false, nil},
-		{"a card", `{{define "main"}}{{$.Card .Page}}{{end}}`, false, nil},
-		{"cards", `{{define "main"}}{{$.Cards .Page.Pages}}{{end}}`, false, nil},
+		{"a card without the card partial", `{{define "main"}}{{$.Card .Page}}{{end}}`, false, nil},
+		{"cards", `{{define "main"}}{{$.Cards .Page.Pages}}{{end}}{{define "plancard"}}{{.P.Title}}{{.V.Site.Description}}{{end}}`, true, []string{"Description", "Title"}},
+		{"cards reading all plans", `{{define "main"}}{{$.Cards .Page.Pages}}{{end}}{{define "plancard"}}{{len .V.Site.Plans}}{{end}}`, false, nil},
+		{"a taxonomy's name", `{{define "main"}}{{.Page.Taxonomy.Title}} {{.Page.Taxonomy.Key}}{{end}}`, true, []string{"Title"}},
+		{"a taxonomy's terms", `{{define "main"}}{{range .Page.Taxonomy.Terms}}{{.Name}}{{end}}{{end}}`, false, nil},
+		{"a taxonomy passed on", `{{define "main"}}{{with .Page.Taxonomy}}{{.Title}}{{end}}{{end}}`, false, nil},
+		{"terms through a variable", `{{define "main"}}{{$t := .Page}}{{range $t.Terms}}{{.Name}}{{end}}{{end}}`, false, nil},
 		{"missing template", `{{define "main"}}{{template "nowhere" .}}{{end}}`, false, nil},
 	} {
 		tpl := template.Must(template.Must(template.New("").Funcs(funcs).Parse(base)).Parse(c.main))
@@ -113,6 +122,28 @@ func TestPageMemoFollowsSiteInputs(t *testing.T) {
 		{"a migration's SQL", edit("content/payments/migrations/0042_add_ledger_ref.sql", func(s string) string {
 			return s + "\nCREATE INDEX payments_ledger_ref_idx ON payments (ledger_ref);\n"
 		})},
+		// Lists: a card shows a plan's front matter, and a new plan moves
+		// the others along their lists' pages.
+		{"a listed plan's risk", edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
+			return strings.Replace(s, "risk: medium", "risk: low", 1)
+		})},
+		{"a listed plan's title", func(t *testing.T) {
+			files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
+			rel, _ := filepath.Rel(root, files[len(files)-1])
+			edit(filepath.ToSlash(rel), func(s string) string {
+				return strings.Replace(s, `title: "`, `title: "Renamed `, 1)
+			})(t)
+		}},
+		{"a new plan on the lists", func(t *testing.T) {
+			files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
+			data, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(filepath.Dir(files[0]), "aaa-first.md"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.do(t)

@@ -140,10 +140,13 @@ func (l treeLookup) Lookup(name string) *parse.Tree {
 	return nil
 }
 
+// cardTemplate is the partial a plan card is.
+const cardTemplate = "plancard"
+
 // card renders one plan card (the "plancard" partial).
 func (th *theme) card(data any) (template.HTML, error) {
 	var buf bytes.Buffer
-	if err := th.partials.ExecuteTemplate(&buf, "plancard", data); err != nil {
+	if err := th.partials.ExecuteTemplate(&buf, cardTemplate, data); err != nil {
 		return "", err
 	}
 	return template.HTML(buf.String()), nil //nolint:gosec // the partial's output, escaped by html/template

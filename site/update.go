@@ -91,6 +91,7 @@ func (e *edit) page() *Page {
 // indexes and renders them, undoing that when the site would not build;
 // emit applies them to the kept site and writes the pages they touch.
 func (b *Builder) update(ctx context.Context, files []string) (res *Result, handled bool, err error) {
+	b.memoGen++
 	cs, handled, err := b.classify(files)
 	if !handled || err != nil {
 		return nil, handled, err
