@@ -194,7 +194,7 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 		return nil, err
 	}
 	// Rendering finds broken links; it writes nothing.
-	if err := b.renderAll(ctx, s, nil); err != nil {
+	if err := b.renderPages(ctx, s, false); err != nil {
 		return nil, err
 	}
 	s.findings.Sort()
@@ -508,17 +508,18 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := b.writeExports(ctx, s, w); err != nil {
 		return nil, err
 	}
-	if err := b.renderAll(ctx, s, w); err != nil {
+	if err := b.renderPages(ctx, s, true); err != nil {
 		return nil, err
 	}
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}
-	b.log.Debug("pages rendered", "from build cache", b.memoHits.Load(), "took", time.Since(start))
-	// The search index reads the rendered pages, which the lists leave as
-	// they are (once the home page is known): build it beside them (much
-	// of it runs on one core).
-	home := b.homePage(s, b.view(s))
+	b.log.Debug("pages rendered", "took", time.Since(start))
+	// The search index reads the rendered pages, which writing them and
+	// the lists leave as they are (once the home page is known): build it
+	// beside them (much of it runs on one core).
+	sv := b.view(s)
+	home := b.homePage(s, sv)
 	var idx *search.Live
 	var docOf map[string]int
 	searched := make(chan error, 1)
@@ -530,8 +531,12 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		b.log.Debug("search index written", "took", time.Since(start))
 		searched <- err
 	}()
-	genErr := b.writeGenerated(ctx, s, w, home)
-	b.log.Debug("lists written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
+	genErr := b.writePages(ctx, s, sv, w)
+	b.log.Debug("pages written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
+	if genErr == nil {
+		genErr = b.writeGenerated(ctx, s, w, home)
+		b.log.Debug("lists written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
+	}
 	if err := errors.Join(genErr, <-searched); err != nil {
 		return nil, err
 	}

@@ -182,20 +182,25 @@ var funcs = template.FuncMap{
 
 var hrefRE = regexp.MustCompile(`(href|src)="([^"]*)"`)
 
-// renderAll renders every Markdown page; with a nil writer it only checks
-// the links.
-func (b *Builder) renderAll(ctx context.Context, s *loaded, w *writer) error {
-	sv := b.view(s)
+// renderPages renders every page's Markdown into it (with fill false it
+// only checks the links).
+func (b *Builder) renderPages(ctx context.Context, s *loaded, fill bool) error {
 	display := strings.TrimSuffix(b.cfg.ContentDir, "/")
 	assets := s.assetSet()
 	return parallel(ctx, len(s.pages), func(i int) error {
-		pg := s.pages[i]
-		s.add(b.cfg.Severities().Apply(b.renderPage(s, assets, display, pg, w != nil))...)
-		if w == nil || pg.Type == "section" || pg.Type == "home" {
-			// Lists are filled in writeGenerated once every page is known.
-			return nil
+		s.add(b.cfg.Severities().Apply(b.renderPage(s, assets, display, s.pages[i], fill))...)
+		return nil
+	})
+}
+
+// writePages writes every rendered page but the lists, which
+// writeGenerated fills once every page is known.
+func (b *Builder) writePages(ctx context.Context, s *loaded, sv *siteView, w *writer) error {
+	return parallel(ctx, len(s.pages), func(i int) error {
+		if pg := s.pages[i]; pg.Type != "section" && pg.Type != "home" {
+			return b.writePage(w, sv, pg)
 		}
-		return b.writePage(w, sv, pg)
+		return nil
 	})
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/rollbook/rollbook/internal/diag"
 )
@@ -78,7 +80,10 @@ func MarshalCache(p *Plan, ds diag.List) ([]byte, error) {
 }
 
 // UnmarshalCache decodes what MarshalCache encoded. Damaged bytes give an
-// error, never a panic or a partly filled plan.
+// error, never a panic or a partly filled plan. data becomes the plan's:
+// its strings and body share it (a build decodes ten thousand plans, and
+// copying each out again doubled what that allocates), so it must not
+// change afterwards.
 func UnmarshalCache(data []byte) (p *Plan, ds diag.List, err error) {
 	defer func() {
 		// The walk checks every length and tag it reads; this is only
@@ -300,7 +305,10 @@ func (d *cacheDecoder) bytes(n int) []byte {
 	return b
 }
 
-func (d *cacheDecoder) str() string { return string(d.bytes(d.length())) }
+func (d *cacheDecoder) str() string {
+	b := d.bytes(d.length())
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 // nilOrLen reads a nil list or map (0) or its length plus one.
 func (d *cacheDecoder) nilOrLen() (int, bool) {
@@ -314,6 +322,25 @@ func (d *cacheDecoder) nilOrLen() (int, bool) {
 	}
 	return int(n - 1), true
 }
+
+// exportedFields are the indexes of t's exported fields (the unexported
+// are only Plan's, which UnmarshalCache decodes itself), read once per
+// type: reflect builds a whole StructField to say whether one is.
+func exportedFields(t reflect.Type) []int {
+	if f, ok := fieldsOf.Load(t); ok {
+		return f.([]int)
+	}
+	var f []int
+	for i := range t.NumField() {
+		if t.Field(i).IsExported() {
+			f = append(f, i)
+		}
+	}
+	fieldsOf.Store(t, f)
+	return f
+}
+
+var fieldsOf sync.Map // reflect.Type → []int
 
 func (d *cacheDecoder) value(v reflect.Value) {
 	if d.err != nil {
@@ -385,7 +412,7 @@ func (d *cacheDecoder) value(v reflect.Value) {
 			return
 		}
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			v.SetBytes(append([]byte{}, d.bytes(n)...))
+			v.SetBytes(d.bytes(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), n, n)
@@ -416,11 +443,7 @@ func (d *cacheDecoder) value(v reflect.Value) {
 		}
 		v.Set(m)
 	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			if !t.Field(i).IsExported() {
-				continue // only Plan's, which UnmarshalCache decodes
-			}
+		for _, i := range exportedFields(v.Type()) {
 			d.value(v.Field(i))
 		}
 	case reflect.Interface:
