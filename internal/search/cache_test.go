@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -255,4 +256,35 @@ func BenchmarkAnalysis(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestGatherTermsLikeAMap: splitting the terms by first byte over any
+// number of cores gathers every term's occurrences, in document order, as
+// one map over every document does.
+func TestGatherTermsLikeAMap(t *testing.T) {
+	docs := planDocs(300)
+	docs = append(docs, Doc{URL: "/empty/"}, Doc{URL: "/digits/", Title: "2026 ÿ ünïcode", Body: "0 9 a z ~ é"})
+	analysed := make([]docTerms, len(docs))
+	want := map[string][]occurrence{}
+	for i, d := range docs {
+		analysed[i] = analyze(d)
+		for _, st := range analysed[i].stats {
+			want[st.term] = append(want[st.term], occurrence{i, st.head, st.tf})
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 3, 7, 300} {
+		runtime.GOMAXPROCS(procs)
+		terms, occs := gatherTerms(analysed)
+		got := map[string][]occurrence{}
+		for k, term := range terms {
+			if _, twice := got[term]; twice {
+				t.Fatalf("%d cores: %q gathered twice", procs, term)
+			}
+			got[term] = occs[k]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%d cores: %d terms gathered, want %d, or their occurrences differ", procs, len(got), len(want))
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -196,18 +197,10 @@ func newLive(ctx context.Context, docs []Doc, avg float64, cache AnalysisCache) 
 		return nil, err
 	}
 	var total float64
-	// Each term's postings, unscored, with the term's frequency beside.
-	type occurrence struct {
-		doc, head int
-		tf        float64
-	}
-	docsOf := map[string][]occurrence{}
-	for i, dt := range l.terms {
+	for _, dt := range l.terms {
 		total += dt.len
-		for _, st := range dt.stats {
-			docsOf[st.term] = append(docsOf[st.term], occurrence{i, st.head, st.tf})
-		}
 	}
+	terms, occsOf := gatherTerms(l.terms)
 	if len(docs) > 0 && total > 0 {
 		l.avg = total / float64(len(docs))
 	}
@@ -215,17 +208,13 @@ func newLive(ctx context.Context, docs []Doc, avg float64, cache AnalysisCache) 
 		l.avg = avg
 	}
 	// Scoring and ranking each term's postings is independent work too.
-	terms := make([]string, 0, len(docsOf))
-	for t := range docsOf {
-		terms = append(terms, t)
-	}
 	// So is encoding each term's shard entry and, for a big term, its
 	// full list, which comes in document order as the postings do here.
 	lists := make([][]Posting, len(terms))
 	frags := make([][]byte, len(terms))
 	bigs := make([][]byte, len(terms))
 	err = inParallel(ctx, len(terms), func(k int) error {
-		occs := docsOf[terms[k]]
+		occs := occsOf[k]
 		list := make([]Posting, len(occs))
 		idf := l.idf(len(occs))
 		for j, o := range occs {
@@ -287,6 +276,84 @@ func newLive(ctx context.Context, docs []Doc, avg float64, cache AnalysisCache) 
 		return nil, err
 	}
 	return l, l.writeManifest()
+}
+
+// occurrence is a term in a document: a posting before it is scored.
+type occurrence struct {
+	doc, head int
+	tf        float64
+}
+
+// gatherTerms lists every term of the documents with its occurrences, in
+// document order. A document's terms are sorted, so the terms are split
+// by their first byte into one range per core, each gathered on its own
+// (ten thousand plans hold two million occurrences).
+func gatherTerms(docs []docTerms) (terms []string, occs [][]occurrence) {
+	parts := runtime.GOMAXPROCS(0)
+	// Where the ranges start: first bytes split as evenly as they occur.
+	var count [257]int
+	n := 0
+	for _, dt := range docs {
+		for _, st := range dt.stats {
+			count[firstByte(st.term)]++
+		}
+		n += len(dt.stats)
+	}
+	starts := []int{0} // first bytes, ascending; a range ends where the next starts
+	for c, seen := 0, 0; c < 256 && len(starts) < parts; c++ {
+		seen += count[c]
+		if seen >= n*len(starts)/parts {
+			starts = append(starts, c+1)
+		}
+	}
+	starts = append(starts, 256)
+	type part struct {
+		terms []string
+		occs  [][]occurrence
+	}
+	out := make([]part, len(starts)-1)
+	var wg sync.WaitGroup
+	for p := range out {
+		wg.Go(func() {
+			lo, hi := starts[p], starts[p+1]
+			at := map[string]int{}
+			var pt part
+			for doc, dt := range docs {
+				from, _ := slices.BinarySearchFunc(dt.stats, lo, firstByteFrom)
+				for _, st := range dt.stats[from:] {
+					if firstByte(st.term) >= hi {
+						break
+					}
+					k, ok := at[st.term]
+					if !ok {
+						k = len(pt.terms)
+						at[st.term] = k
+						pt.terms = append(pt.terms, st.term)
+						pt.occs = append(pt.occs, nil)
+					}
+					pt.occs[k] = append(pt.occs[k], occurrence{doc, st.head, st.tf})
+				}
+			}
+			out[p] = pt
+		})
+	}
+	wg.Wait()
+	for _, pt := range out {
+		terms = append(terms, pt.terms...)
+		occs = append(occs, pt.occs...)
+	}
+	return terms, occs
+}
+
+// firstByteFrom orders a term against a first byte, for the search of a
+// sorted list's first term starting with that byte or a later one.
+func firstByteFrom(st termStat, b int) int { return firstByte(st.term) - b }
+
+func firstByte(t string) int {
+	if t == "" {
+		return 0
+	}
+	return int(t[0])
 }
 
 // batch is how many items one goroutine of inParallel takes at a time: a
