@@ -39,7 +39,10 @@ func (c *checker) placeholders() {
 		}
 	}
 	inFence := false
-	for i, l := range bytes.Split(c.p.Body, []byte("\n")) {
+	i := -1
+	for l := range bytes.Lines(c.p.Body) {
+		i++
+		l = bytes.TrimSuffix(l, []byte("\n"))
 		t := bytes.TrimSpace(l)
 		if bytes.HasPrefix(t, []byte("```")) || bytes.HasPrefix(t, []byte("~~~")) {
 			inFence = !inFence

@@ -37,7 +37,11 @@ type run struct {
 	rss  int64         // KiB
 }
 
+// measure runs one command and measures it. The disk is synced first so
+// that the writeback of what earlier runs and copies wrote (gigabytes, on
+// this corpus) does not land on this run, for either tool.
 func measure(dir string, env []string, name string, args ...string) (run, error) {
+	syscall.Sync()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -268,6 +272,18 @@ func printTable(table []figure) {
 		rc, hc := median(f.rb, cpu), median(f.hugo, cpu)
 		fmt.Printf("%-36s %10s %10s %7.3f   %10s %10s %7.3f   %s\n", f.name, rw.Round(time.Millisecond), hw.Round(time.Millisecond), rw.Seconds()/hw.Seconds(),
 			rc.Round(time.Millisecond), hc.Round(time.Millisecond), rc.Seconds()/hc.Seconds(), f.target)
+	}
+	// Each run, so that a median's spread shows.
+	for _, f := range table {
+		fmt.Printf("  %s, each run (rollbook / hugo, wall):", f.name)
+		for i := range f.rb {
+			h := time.Duration(0)
+			if i < len(f.hugo) {
+				h = f.hugo[i].wall
+			}
+			fmt.Printf(" %s / %s", f.rb[i].wall.Round(time.Millisecond), h.Round(time.Millisecond))
+		}
+		fmt.Println()
 	}
 	cold := table[0]
 	fmt.Printf("%-36s %7d MiB %6d MiB %7.3f   %s\n", "peak RSS, cold build", maxRSS(cold.rb)/1024, maxRSS(cold.hugo)/1024, float64(maxRSS(cold.rb))/float64(maxRSS(cold.hugo)), "<= 1")
