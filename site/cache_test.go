@@ -101,51 +101,40 @@ func TestBuildCache(t *testing.T) {
 			t.Fatalf("packs %v after a build that should have found everything (before %v)", after, before)
 		}
 	})
-	t.Run("one plan changed", func(t *testing.T) {
-		plan := filepath.Join(root, "content", "generated", "shipping")
-		files, _ := filepath.Glob(filepath.Join(plan, "plan-*.md"))
-		if len(files) == 0 {
-			files, _ = filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
-		}
-		orig, err := os.ReadFile(files[0])
+	// edited builds with file changed by edit, with and without the
+	// cache, wants the same bytes, and puts the file back.
+	edited := func(t *testing.T, file, name string, edit func([]byte) []byte) {
+		t.Helper()
+		orig, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = os.WriteFile(files[0], orig, 0o644) })
-		if err := os.WriteFile(files[0], append(bytes.Clone(orig), "\n```sql\nSELECT 42;\n```\n"...), 0o644); err != nil {
+		t.Cleanup(func() { _ = os.WriteFile(file, orig, 0o644) })
+		changed := edit(bytes.Clone(orig))
+		if bytes.Equal(changed, orig) {
+			t.Fatalf("the edit of %s changed nothing", file)
+		}
+		if err := os.WriteFile(file, changed, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		fresh := buildInto(t, "changed-cold", "")
-		if got := buildInto(t, "changed", cache); got != fresh {
-			t.Fatal("a cached build with one plan changed differs from a build without the cache")
+		fresh := buildInto(t, name+"-cold", "")
+		if got := buildInto(t, name, cache); got != fresh {
+			t.Fatalf("a cached build with %s edited differs from a build without the cache", file)
 		}
-		if err := os.WriteFile(files[0], orig, 0o644); err != nil {
+		if err := os.WriteFile(file, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	generated, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
+	t.Run("one plan changed", func(t *testing.T) {
+		edited(t, generated[0], "changed", func(b []byte) []byte { return append(b, "\n```sql\nSELECT 42;\n```\n"...) })
 	})
 	t.Run("front matter changed", func(t *testing.T) {
 		// The page is rendered again around a body the cache has: its
 		// HTML is read from the cache for this page only.
-		files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
-		orig, err := os.ReadFile(files[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.WriteFile(files[1], orig, 0o644) })
-		edited := bytes.Replace(orig, []byte("title: "), []byte("title: Renamed "), 1)
-		if bytes.Equal(edited, orig) {
-			t.Fatalf("%s has no title line to change", files[1])
-		}
-		if err := os.WriteFile(files[1], edited, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fresh := buildInto(t, "retitled-cold", "")
-		if got := buildInto(t, "retitled", cache); got != fresh {
-			t.Fatal("a cached build with one plan's front matter changed differs from a build without the cache")
-		}
-		if err := os.WriteFile(files[1], orig, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		edited(t, generated[1], "retitled", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("title: "), []byte("title: Renamed "), 1)
+		})
 	})
 	t.Run("damaged entries", func(t *testing.T) {
 		for _, p := range cachePacks(t, cache) {
