@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -166,7 +165,7 @@ func (s *store) renderLazy(md *markdown.Renderer, k buildcache.Key, body []byte,
 		if res, err := decodeResult(data); err == nil {
 			return res, func() (template.HTML, error) {
 				if data, ok := s.c.Get(s.htmlKey(k)); ok {
-					return template.HTML(unsafe.String(unsafe.SliceData(data), len(data))), nil //nolint:gosec // rendered by markdown.Render; Get gives data away
+					return template.HTML(ownedString(data)), nil //nolint:gosec // rendered by markdown.Render
 				}
 				// The rest was kept and the HTML not (a damaged entry):
 				// rendering again gives what it was.
@@ -252,7 +251,7 @@ func encodeResult(r markdown.Result) []byte {
 // decodeResult reads a render result from data, which it keeps: the
 // strings share it (what the build cache's Get returns is the caller's).
 func decodeResult(data []byte) (markdown.Result, error) {
-	d := buildcache.NewOwnedDecoder(data)
+	d := buildcache.NewDecoder(data)
 	r := markdown.Result{Title: d.String(), Words: d.Int()}
 	if n := d.Int(); n > 0 && n <= len(data) {
 		r.Headings = make([]markdown.Heading, n)

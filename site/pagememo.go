@@ -253,10 +253,11 @@ func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, b
 				return buildcache.Key{}, false // other pages' data
 			}
 			continue
-		}
-		if f.Name == "Content" && pg.contentKey != (buildcache.Key{}) {
-			h.Write(pg.contentKey[:]) // what the HTML is made of, not the HTML
-			continue
+		case "Content":
+			if pg.contentKey != (buildcache.Key{}) {
+				h.Write(pg.contentKey[:]) // what the HTML is made of, not the HTML
+				continue
+			}
 		}
 		switch fv.Kind() {
 		case reflect.String:
@@ -333,3 +334,8 @@ const maxPooledPage = 1 << 20
 // fifth as much again as the hashing. The bytes must not be changed or
 // kept.
 func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// ownedString is b as a string without a copy, for bytes that are the
+// caller's to give away (what the build cache's Get returns) and are not
+// changed afterwards.
+func ownedString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

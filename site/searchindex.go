@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
@@ -123,9 +122,8 @@ func shortSummary(s string) string {
 
 // cachedPlainText is pg's text without markup, from m (nil for none)
 // when an earlier build stripped the same content, named by its content
-// key (or by the HTML itself on a page without one): stripping ten
-// thousand plans' markup costs more than reading their text back, and
-// the HTML is read only on a miss.
+// key: stripping ten thousand plans' markup costs more than reading their
+// text back, and the HTML is read only on a miss.
 func cachedPlainText(m check.Memo, pg *Page) (string, error) {
 	text := func() (string, error) {
 		if err := pg.ensureContent(); err != nil {
@@ -133,27 +131,17 @@ func cachedPlainText(m check.Memo, pg *Page) (string, error) {
 		}
 		return plainText(string(pg.Content)), nil
 	}
-	switch {
-	case m == nil:
+	// A build with a cache names every rendered page's content.
+	if m == nil || pg.contentKey == (buildcache.Key{}) {
 		return text()
-	case pg.contentKey != (buildcache.Key{}):
-		return memoText(m, "plaintext-of", pg.contentKey[:], text)
 	}
-	if err := pg.ensureContent(); err != nil {
-		return "", err
-	}
-	return memoText(m, "plaintext", readOnly(string(pg.Content)), text)
-}
-
-// memoText is the text kept in m under kind and key, else made by text
-// (and kept).
-func memoText(m check.Memo, kind string, key []byte, text func() (string, error)) (string, error) {
-	if data, ok := m.Get(kind, key); ok {
-		return unsafe.String(unsafe.SliceData(data), len(data)), nil // a Memo's data is the caller's
+	key := pg.contentKey[:]
+	if data, ok := m.Get("plaintext-of", key); ok {
+		return ownedString(data), nil // a Memo's data is the caller's
 	}
 	t, err := text()
 	if err == nil {
-		m.Put([]byte(t), kind, key)
+		m.Put([]byte(t), "plaintext-of", key)
 	}
 	return t, err
 }

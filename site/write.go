@@ -112,11 +112,7 @@ func (w *writer) startWorkers() {
 		go func() {
 			defer w.wg.Done()
 			for j := range w.jobs {
-				err := w.writeNow(j.rel, j.data)
-				if j.done != nil && w.mem == nil {
-					j.done()
-				}
-				if err != nil {
+				if err := w.run(j); err != nil {
 					w.errMu.Lock()
 					if w.err == nil {
 						w.err = err
@@ -207,15 +203,21 @@ func (w *writer) writeThen(rel string, data []byte, done func()) error {
 	if err != nil {
 		return err
 	}
+	j := writeJob{rel: rel, data: data, done: done}
 	if w.jobs == nil {
-		err := w.writeNow(rel, data)
-		if done != nil && w.mem == nil {
-			done()
-		}
-		return err
+		return w.run(j)
 	}
-	w.jobs <- writeJob{rel: rel, data: data, done: done}
+	w.jobs <- j
 	return nil
+}
+
+// run writes one job's file, then gives its data back.
+func (w *writer) run(j writeJob) error {
+	err := w.writeNow(j.rel, j.data)
+	if j.done != nil && w.mem == nil {
+		j.done()
+	}
+	return err
 }
 
 func (w *writer) writeNow(rel string, data []byte) error {

@@ -535,19 +535,13 @@ func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
 type Decoder struct {
 	data []byte
 	err  error
-	// owned: the strings read share data instead of copying it.
-	owned bool
 }
 
-// NewDecoder reads data.
+// NewDecoder reads data, which the strings it reads share instead of
+// copying it: data must be the caller's to give away, as what Get
+// returns is, and must not change afterwards (a rendered body is most of
+// its entry, and copying it out doubled what a cached build allocates).
 func NewDecoder(data []byte) *Decoder { return &Decoder{data: data} }
-
-// NewOwnedDecoder reads data that is the caller's to give away, as what
-// Get returns is: the strings it reads share data's memory instead of
-// copying it (a rendered body is most of its entry, and copying it out
-// doubled what a cached build allocates for it). data must not change
-// afterwards.
-func NewOwnedDecoder(data []byte) *Decoder { return &Decoder{data: data, owned: true} }
 
 // Int reads an integer.
 func (d *Decoder) Int() int {
@@ -573,12 +567,7 @@ func (d *Decoder) String() string {
 		d.err = errors.New("buildcache: truncated string of " + strconv.Itoa(n) + " bytes")
 		return ""
 	}
-	var s string
-	if d.owned {
-		s = unsafe.String(unsafe.SliceData(d.data), n)
-	} else {
-		s = string(d.data[:n])
-	}
+	s := unsafe.String(unsafe.SliceData(d.data), n)
 	d.data = d.data[n:]
 	return s
 }
@@ -618,7 +607,8 @@ func (l loc) raw() (data []byte, err error) {
 	return data, nil
 }
 
-// decode returns an entry's bytes, decompressed into a new slice.
+// decode returns an entry's bytes, decompressed into buf when it is
+// large enough, else into a new slice.
 func (l loc) decode(buf []byte) (out []byte, err error) {
 	data, err := l.raw()
 	if err != nil {

@@ -91,7 +91,7 @@ func encodeOutline(o outline) []byte {
 }
 
 func decodeOutline(data []byte) (outline, error) {
-	d := buildcache.NewOwnedDecoder(data) // a Memo's data is the caller's
+	d := buildcache.NewDecoder(data) // a Memo's data is the caller's
 	var bad error
 	count := func() int {
 		n := d.Int()

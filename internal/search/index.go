@@ -291,7 +291,7 @@ type occurrence struct {
 func gatherTerms(docs []docTerms) (terms []string, occs [][]occurrence) {
 	parts := runtime.GOMAXPROCS(0)
 	// Where the ranges start: first bytes split as evenly as they occur.
-	var count [257]int
+	var count [256]int
 	n := 0
 	for _, dt := range docs {
 		for _, st := range dt.stats {
