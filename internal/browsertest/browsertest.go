@@ -52,19 +52,38 @@ func Eval(tb testing.TB, ctx context.Context, js string) string {
 }
 
 // WaitFor evaluates js until it gives a non-empty string and returns it;
-// after ten seconds it fails the test, naming what was awaited and the
-// value of each expression in show (the page's state, to tell why).
+// after ten seconds it fails the test, naming what was awaited, the last
+// evaluation error and the value of each expression in show (the page's
+// state, to tell why). An evaluation that fails is tried again: a page
+// that is navigating (a redirect, a reload) has no document to evaluate
+// in for a moment, and Chromium says so with an error, not a value.
 func WaitFor(tb testing.TB, ctx context.Context, js, what string, show ...string) string {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	var lastErr error
 	for {
-		if v := Eval(tb, ctx, js); v != "" {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err == nil && v != "" {
 			return v
+		}
+		if err != nil {
+			lastErr = err
+			if ctx.Err() != nil {
+				tb.Fatalf("waiting for %s: %v", what, err)
+			}
 		}
 		if time.Now().After(deadline) {
 			msg := "timed out waiting for " + what
+			if lastErr != nil {
+				msg += fmt.Sprintf("; last error: %v", lastErr)
+			}
 			for _, s := range show {
-				msg += fmt.Sprintf("; %s: %q", s, Eval(tb, ctx, s))
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[string](s))
+				if err != nil {
+					msg += fmt.Sprintf("; %s: error %v", s, err)
+					continue
+				}
+				msg += fmt.Sprintf("; %s: %q", s, v)
 			}
 			tb.Fatal(msg)
 		}
