@@ -44,11 +44,15 @@ func Start(path string, limit time.Duration) (context.Context, context.CancelFun
 // the test.
 func Eval(tb testing.TB, ctx context.Context, js string) string {
 	tb.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	v, err := evaluate(ctx, js)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+func evaluate(ctx context.Context, js string) (string, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[string](js))
 }
 
 // WaitFor evaluates js until it gives a non-empty string and returns it;
@@ -62,7 +66,7 @@ func WaitFor(tb testing.TB, ctx context.Context, js, what string, show ...string
 	deadline := time.Now().Add(10 * time.Second)
 	var lastErr error
 	for {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		v, err := evaluate(ctx, js)
 		if err == nil && v != "" {
 			return v
 		}
@@ -78,7 +82,7 @@ func WaitFor(tb testing.TB, ctx context.Context, js, what string, show ...string
 				msg += fmt.Sprintf("; last error: %v", lastErr)
 			}
 			for _, s := range show {
-				v, err := chromedp.Run(ctx, chromedp.Evaluate[string](s))
+				v, err := evaluate(ctx, s)
 				if err != nil {
 					msg += fmt.Sprintf("; %s: error %v", s, err)
 					continue
