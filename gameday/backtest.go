@@ -104,7 +104,10 @@ func backtest(ctx context.Context, opts BacktestOptions, api Ranger) (*Report, e
 		switch {
 		case fired != nil:
 			what := "rolled back"
-			if !pol.Rollback.Automatic || len(pol.Contract) > 0 {
+			if fired.Stable {
+				what = "halted and paged (the stable release regressed: no promotion, no automatic rollback)"
+				rep.FinalState = Halted
+			} else if !pol.Rollback.Automatic || len(pol.Contract) > 0 {
 				what = "halted for a human (no automatic rollback)"
 				rep.FinalState = Halted
 			} else {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 // The report's types are the controller's vocabulary.
@@ -48,10 +49,22 @@ type (
 	}
 	// Health probes the releases. StableSmoke runs the stable release's
 	// own queries against the (possibly migrated) database.
+	// CanarySmoke runs the canary's (smoke_canary, else the same list).
 	Health interface {
 		CanaryReady(ctx context.Context) bool
 		StableReady(ctx context.Context) error
 		StableSmoke(ctx context.Context) error
+		CanarySmoke(ctx context.Context) error
+	}
+	// Migrator applies one of the plan's migrations to the drill's
+	// database.
+	Migrator interface {
+		Migrate(ctx context.Context, file string) error
+	}
+	// Evidence hands over the failing responses the router kept since
+	// the last call.
+	Evidence interface {
+		Failures(ctx context.Context) ([]drillreport.Failure, error)
 	}
 	// Canary stops the canary release.
 	Canary interface {
@@ -120,6 +133,14 @@ type Controller struct {
 	Clock      Clock
 	Ledger     *Ledger
 	Log        *slog.Logger
+	// Migrator applies the plan's migrations when their runs: says; nil
+	// for the demo service, whose canary migrates itself at start-up.
+	Migrator Migrator
+	// Evidence, when set, gives the failing responses users got.
+	Evidence Evidence
+	// AfterMigration, when set, runs once a migration has been applied
+	// and guarded (a drill starts its faults there).
+	AfterMigration func(ctx context.Context, m Migration)
 	// OnEvent, when set, sees each event as it happens (terminal progress).
 	OnEvent func(Event)
 
@@ -137,6 +158,21 @@ type Controller struct {
 	eval         *analysis.Analyzer
 	last         analysis.Snapshot
 	haveLast     bool
+	readings     []reading
+	// applied are the migrations run so far; unsafe is set once the
+	// previous release failed its smoke checks after one of them, so
+	// moving traffic back to it would break users.
+	applied  []Migration
+	unsafe   string
+	failures []drillreport.Failure // the first few of each release
+	recent   []drillreport.Failure // those of the last interval
+}
+
+// reading is the router's counters at a moment of the drill: what users
+// saw between two readings is their difference.
+type reading struct {
+	at   time.Duration
+	snap analysis.Snapshot
 }
 
 // SetFreeze turns the freeze switch on or off: while on, nothing automatic happens.
@@ -279,7 +315,12 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 	c.Mark()
 	c.eval = analysis.New(c.Policy.Checks, c.Policy.Triggers, c.Policy.NoData, c.Policy.Scale)
 	c.transition(Pending, "release pending")
-	every := interval(c.Policy)
+	c.Read(ctx)
+	c.recordManual()
+	if st, done, err := c.migrate(ctx, plan.RunsPreDeploy, 0); done {
+		return st, err
+	}
+	c.preflight(ctx)
 	for i, step := range c.Policy.Steps {
 		w := c.Policy.DrillWeight(step)
 		note := ""
@@ -290,41 +331,18 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		if err := c.setWeight(ctx, w); err != nil {
 			return c.halt(ctx, "traffic shift failed", err.Error())
 		}
+		if st, done, err := c.migrate(ctx, plan.RunsDuringDeploy, i+1); done {
+			return st, err
+		}
 		// Full traffic without a bake is the promotion, as in Argo
 		// Rollouts, whose analysis ends with the rollout: there is no
 		// baseline left to compare with.
 		if w >= 100 && step.Bake == 0 {
 			break
 		}
-		// A window never mixes two weights.
-		c.eval.Reset(c.Clock.Now())
-		c.haveLast = false
-		if _, err := c.observe(ctx); err != nil {
-			return c.State(), err
-		}
 		bake := c.Policy.D(step.Bake.D())
-		// Every step is analysed for at least its longest window.
-		bake = max(bake, c.Policy.D(c.Policy.maxWindow())+2*every)
-		c.transition(Baking, fmt.Sprintf("step %d/%d: baking %s at %d%%", i+1, len(c.Policy.Steps), bake.Round(time.Millisecond), w))
-		end := c.Clock.Now().Add(bake)
-		for c.Clock.Now().Before(end) {
-			if err := c.Clock.Sleep(ctx, every); err != nil {
-				return c.State(), err
-			}
-			results, err := c.observe(ctx)
-			if err != nil {
-				return c.State(), err
-			}
-			for _, r := range results {
-				if r.Fired {
-					return c.onTrigger(ctx, r)
-				}
-			}
-			for _, r := range results {
-				if r.NoData {
-					return c.onNoData(ctx, r)
-				}
-			}
+		if st, done, err := c.bake(ctx, bake, fmt.Sprintf("step %d/%d: baking %%s at %d%%%%", i+1, len(c.Policy.Steps), w)); done {
+			return st, err
 		}
 	}
 	// No data is never a pass: a canary whose last analysed step never
@@ -332,8 +350,68 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 	if missing := c.eval.Inconclusive(); len(missing) > 0 {
 		return c.halt(ctx, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: every analysis of %s in the last analysed step was inconclusive; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
 	}
+	if c.has(plan.RunsPostDeploy) {
+		if err := c.setWeight(ctx, 100); err != nil {
+			return c.halt(ctx, "traffic shift failed", err.Error())
+		}
+		if st, done, err := c.migrate(ctx, plan.RunsPostDeploy, 0); done {
+			return st, err
+		}
+		// The promoted release is now the stable one: the analysis
+		// judges it against its own level before the migration, and a
+		// comparison with the old release, which serves nothing, is moot.
+		c.eval.Stable = c.eval.Canary
+		last := c.Policy.Steps[len(c.Policy.Steps)-1]
+		if st, done, err := c.bake(ctx, c.Policy.D(last.Bake.D()), "post-deploy: baking %s at 100%% after the migrations"); done {
+			return st, err
+		}
+	}
 	c.transition(Promoted, "canary promoted to 100%")
 	return Promoted, nil
+}
+
+// bake analyses the current weight for d (and at least for every
+// trigger's window and consecutive analyses), returning done when a
+// trigger or the no-data rule ended the release. msg has a %s for the
+// bake's length.
+func (c *Controller) bake(ctx context.Context, d time.Duration, msg string) (State, bool, error) {
+	every := interval(c.Policy)
+	// A window never mixes two weights.
+	c.eval.Reset(c.Clock.Now())
+	c.haveLast = false
+	if _, err := c.observe(ctx); err != nil {
+		return c.State(), true, err
+	}
+	// Every step is analysed for at least its longest window and the
+	// consecutive analyses that fire its trigger, with an interval to spare.
+	d = max(d, c.Policy.D(c.Policy.maxWindow())+2*every)
+	for _, t := range c.Policy.Triggers {
+		d = max(d, c.Policy.D(t.Window.D())+time.Duration(t.Consecutives()+1)*every)
+	}
+	c.transition(Baking, fmt.Sprintf(msg, d.Round(time.Millisecond)))
+	end := c.Clock.Now().Add(d)
+	for c.Clock.Now().Before(end) {
+		if err := c.Clock.Sleep(ctx, every); err != nil {
+			return c.State(), true, err
+		}
+		results, err := c.observe(ctx)
+		if err != nil {
+			return c.State(), true, err
+		}
+		for _, r := range results {
+			if r.Fired {
+				st, err := c.onTrigger(ctx, r)
+				return st, true, err
+			}
+		}
+		for _, r := range results {
+			if r.NoData {
+				st, err := c.onNoData(ctx, r)
+				return st, true, err
+			}
+		}
+	}
+	return c.State(), false, nil
 }
 
 // observe reads metrics and health, evaluates every trigger and records
@@ -349,17 +427,21 @@ func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
 	}
 	healthy := c.Health.CanaryReady(ctx)
 	results := c.eval.Observe(ctx, c.Prometheus, c.Clock.Now(), healthy)
+	c.collectFailures(ctx)
+	c.mu.Lock()
+	c.readings = append(c.readings, reading{at: c.Clock.Now().Sub(c.start), snap: snap})
 	if c.haveLast {
 		d := snap.Sub(c.last)
-		c.mu.Lock()
+		all := sample(both(d))
 		c.measurements = append(c.measurements, Measurement{
 			At: c.Clock.Now().Sub(c.start), Weight: c.weight,
-			Stable:       Sample{Requests: d.Stable.Requests, ErrorRate: d.Stable.ErrorRate(), P99: d.Stable.Quantile(0.99)},
-			Canary:       Sample{Requests: d.Canary.Requests, ErrorRate: d.Canary.ErrorRate(), P99: d.Canary.Quantile(0.99)},
+			Stable:       sample(d.Stable),
+			Canary:       sample(d.Canary),
+			Service:      &all,
 			Inconclusive: inconclusive(results),
 		})
-		c.mu.Unlock()
 	}
+	c.mu.Unlock()
 	c.last, c.haveLast = snap, true
 	// Every measured window is on the timeline, inconclusive ones too:
 	// no data is never silently a pass.
@@ -411,30 +493,39 @@ func (c *Controller) halt(ctx context.Context, summary, reason string) (State, e
 // rollback that would break the stable release, or that a human must
 // decide, never starts.
 func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, error) {
-	c.record(Event{Type: drillreport.EventTrigger, Trigger: r.Trigger, Message: "trigger fired: " + r.Trigger + ": " + r.Reason, Results: []analysis.Result{r}})
+	c.Read(ctx)
+	c.record(Event{Type: drillreport.EventTrigger, Trigger: r.Trigger, Message: "trigger fired: " + r.Trigger + ": " + r.Reason, Results: []analysis.Result{r}, Failures: c.evidence()})
 	why := "trigger " + r.Trigger + " fired: " + r.Reason
 	switch {
 	case c.freeze.Load():
 		return c.halt(ctx, "freeze on: no automatic action", why)
 	}
-	if len(c.Policy.Contract) > 0 {
-		f := c.Policy.Contract[0]
+	if contract := c.contractRan(); len(contract) > 0 {
+		f := contract[0]
 		c.record(Event{Type: drillreport.EventGuard, Message: fmt.Sprintf("migration guard (static): %s line %d: %s", f.Statement, f.Line, f.Reason)})
 		dyn := ""
 		if err := c.Health.StableSmoke(ctx); err != nil {
 			dyn = "; the stable release's smoke check fails against the migrated database: " + err.Error()
-			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
 		} else {
-			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(true), Message: "migration guard (dynamic): stable smoke still passes against the migrated database"})
+			c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(true), Message: "migration guard (dynamic): stable smoke still passes against the migrated database"})
 		}
 		return c.halt(ctx, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
 	}
-	if len(c.Policy.Migrations) > 0 {
+	if c.unsafe != "" {
+		return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; "+c.unsafe)
+	}
+	if r.Stable {
+		// Either way could make it worse: more traffic on a release not
+		// yet proven, or back onto the one that regressed.
+		return c.halt(ctx, "stable release regressed: release halted", why+"; the stable release is worse than its own level before the rollout, so neither promotion nor an automatic rollback is safe: traffic left where it is for a human")
+	}
+	if c.migrated() {
 		if err := c.Health.StableSmoke(ctx); err != nil {
-			c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
+			c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
 			return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
 		}
-		c.record(Event{Type: drillreport.EventGuard, SmokePassed: new(true), Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
+		c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(true), Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
 	}
 	// A human decides only once the guard had its say: a blocked
 	// rollback is the reason the page names.
@@ -462,6 +553,7 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	var last error
 	for {
 		if last = c.Health.StableReady(ctx); last == nil {
+			c.Read(ctx)
 			c.transition(RolledBack, "traffic 100% stable, canary stopped, stable verified healthy")
 			return RolledBack, nil
 		}

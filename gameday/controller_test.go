@@ -53,6 +53,28 @@ type fakeWorld struct {
 	// scrapeEvery; metricsGone stops the scrapes (metrics-missing).
 	prom        *promsim.Store
 	metricsGone bool
+	// Migrations: migrated lists the files applied with the weight at the
+	// time; breaks makes a file break the stable release's smoke checks;
+	// canarySmokeFails fails the canary's; onWeight sees each shift.
+	migrated         []string
+	breaks           map[string]bool
+	canarySmokeFails bool
+	onWeight         func(int)
+}
+
+func (w *fakeWorld) Migrate(_ context.Context, file string) error {
+	w.migrated = append(w.migrated, fmt.Sprintf("%s@%d", file, w.weight))
+	if w.breaks[file] {
+		w.smokeFails = true
+	}
+	return nil
+}
+
+func (w *fakeWorld) CanarySmoke(context.Context) error {
+	if w.canarySmokeFails {
+		return errors.New(`GET /orders answered 500, want 200: column "state" does not exist`)
+	}
+	return nil
 }
 
 // scrapeEvery is the fake Prometheus's scrape interval in drill time.
@@ -70,8 +92,12 @@ func (w *fakeWorld) SetCanaryWeight(_ context.Context, p int) error {
 	if w.failTraffic {
 		return errors.New("router unreachable")
 	}
+	w.advance()
 	w.weight = p
 	w.weightsSet = append(w.weightsSet, p)
+	if w.onWeight != nil {
+		w.onWeight(p)
+	}
 	return nil
 }
 
@@ -193,7 +219,7 @@ func TestControllerPaths(t *testing.T) {
 		{"dynamic migration guard blocks", true, func(w *fakeWorld, p *Policy, _ *Controller) {
 			w.canaryErr = 0.3
 			w.smokeFails = true
-			p.Migrations = []string{"0042.sql"}
+			p.Migrations = []Migration{{ID: "0042", File: "0042.sql", Timing: plan.Timing{Runs: plan.RunsPreDeploy}}}
 		}, Halted, 1, 0},
 		{"unhealthy stable: stuck, halted once", true, func(w *fakeWorld, _ *Policy, _ *Controller) {
 			w.canaryErr = 0.3
@@ -405,9 +431,13 @@ func TestEveryAssertionKnown(t *testing.T) {
 	pol := testPolicy(true)
 	f := facts{injectedAt: 0, triggerAt: time.Second, rolledBackAt: 2 * time.Second}
 	for _, s := range scenario.All {
-		got := append(assertions(s, s.Asserts, pol, f), assertions(s, s.ExpandAsserts, pol, f)...)
-		if len(got) != len(s.Asserts)+len(s.ExpandAsserts) {
-			t.Errorf("%s: %d assertions for %d kinds", s.Name, len(got), len(s.Asserts))
+		kinds := append(append([]scenario.Assertion(nil), s.Asserts...), scenario.MigrationAsserts...)
+		for _, a := range s.Shapes {
+			kinds = append(kinds, a...)
+		}
+		got := assertions(s, kinds, pol, f)
+		if len(got) != len(kinds) {
+			t.Errorf("%s: %d assertions for %d kinds", s.Name, len(got), len(kinds))
 		}
 		for _, a := range got {
 			if strings.HasPrefix(a.Name, "assertion ") {

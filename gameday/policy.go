@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/scenario"
 )
 
 // Policy is a plan's rollout and rollback policy in drill time.
@@ -35,9 +37,9 @@ type Policy struct {
 	ServiceMetrics string
 	ServicePort    int
 	Rollback       plan.Rollback
-	// Migrations are the canary's SQL files on disk, and what the analyser
-	// found in them.
-	Migrations []string
+	// Migrations are the canary's migrations in the plan's order, with
+	// when each runs; Contract is what the analyser found in them.
+	Migrations []Migration
 	Contract   []migrate.Finding
 	// ContractFiles are the Migrations that hold a contract change.
 	ContractFiles map[string]bool
@@ -87,6 +89,12 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 		if err := pol.AddMigration(file); err != nil {
 			return Policy{}, err
 		}
+		added := &pol.Migrations[len(pol.Migrations)-1]
+		if m.ID != "" {
+			added.ID = m.ID
+		}
+		added.Contract = added.Contract || m.Phase == "contract"
+		added.Timing = m.Timing(added.Contract)
 	}
 	if p.Gameday.Service.Defined() {
 		pol.OwnService = &ServicePlan{GamedayService: p.Gameday.Service, Database: p.Gameday.Database, Dir: planDir}
@@ -113,27 +121,66 @@ type ServicePlan struct {
 	Dir      string
 }
 
+// Migration is one of the plan's migrations as a drill runs it.
+type Migration struct {
+	ID   string // the plan's id, or the file's name
+	File string // on disk
+	// Timing is when the plan says it runs (plan.Migration.Timing).
+	Timing   plan.Timing
+	Contract bool
+}
+
+// Applied reports whether a drill applies m at all (manual ones never).
+func (m Migration) Applied() bool { return m.Timing.Runs != plan.RunsManual }
+
+// Shape is what the plan's migrations make of a drill (scenario.Shape):
+// whether rolling back must be safe, or a contract runs before or after
+// the previous release stops taking traffic.
+func (p Policy) Shape() scenario.Shape {
+	if p.OwnService == nil {
+		return scenario.ShapeDemo
+	}
+	shape := scenario.ShapeNone
+	for _, m := range p.Migrations {
+		if !m.Applied() {
+			continue
+		}
+		switch {
+		case m.Contract && m.Timing.PreviousServes(p.Steps):
+			return scenario.ShapeContractBefore
+		case m.Contract:
+			shape = scenario.ShapeContractAfter
+		case shape == scenario.ShapeNone:
+			shape = scenario.ShapeExpand
+		}
+	}
+	return shape
+}
+
 // ExpandOnly reports whether the plan's own migrations hold no contract
 // change: its incompatible-migration drill proves rollback safe instead.
-func (p Policy) ExpandOnly() bool { return p.OwnService != nil && len(p.ContractFiles) == 0 }
+func (p Policy) ExpandOnly() bool { return p.Shape() == scenario.ShapeExpand }
 
-// AddMigration adds a canary migration and classifies it.
+// AddMigration adds a canary migration that runs before step 1 and
+// classifies it; PolicyFromPlan then sets its id and timing from the plan.
 func (p *Policy) AddMigration(file string) error {
 	res, err := migrate.AnalyzeFile(file)
 	if err != nil {
 		return fmt.Errorf("migration guard: %w", err)
 	}
-	p.Migrations = append(p.Migrations, file)
+	m := Migration{ID: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), File: file, Timing: plan.Timing{Runs: plan.RunsPreDeploy}}
 	for _, f := range res.Findings {
 		if f.Phase == migrate.Contract {
 			if p.ContractFiles == nil {
 				p.ContractFiles = map[string]bool{}
 			}
 			p.ContractFiles[file] = true
+			m.Contract = true
 			f.Statement = filepath.Base(file) + ": " + f.Statement
 			p.Contract = append(p.Contract, f)
 		}
 	}
+	p.Migrations = append(p.Migrations, m)
 	return nil
 }
 

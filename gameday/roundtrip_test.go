@@ -2,6 +2,7 @@ package gameday
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,8 +81,9 @@ func argo(q string, args map[string]string) string {
 
 // evaluatedExported checks that every analysis on the drill's timeline
 // sent exactly the exported query (with the drill's release labels and
-// compressed window as the template's arguments) and was decided by
-// exactly the exported conditions; it returns how many had a verdict.
+// compressed window and baseline range as the template's arguments) and
+// was decided as the exported conditions decide; it returns how many had
+// a verdict.
 func evaluatedExported(t *testing.T, pol Policy, rep *Report, exported map[string]exportedMetric) int {
 	t.Helper()
 	n := 0
@@ -95,13 +97,26 @@ func evaluatedExported(t *testing.T, pol Policy, rep *Report, exported map[strin
 				t.Errorf("trigger %s evaluated in the drill but not exported", r.Trigger)
 				continue
 			}
-			args := map[string]string{metricquery.ArgCanary: "canary", metricquery.ArgStable: "stable", metricquery.ArgWindow: drillWindow(pol, r.Trigger)}
-			if want := argo(m.Query, args); r.Query != want {
+			c, ok := drillCheck(pol, r.Trigger)
+			if !ok {
+				t.Errorf("trigger %s evaluated in the drill but not in its policy", r.Trigger)
+				continue
+			}
+			if r.Stable != c.Stable || r.Stable != strings.HasPrefix(r.Trigger, metricquery.StablePrefix) {
+				t.Errorf("%s: result stable %v, check stable %v", r.Trigger, r.Stable, c.Stable)
+			}
+			// After a post-deploy promotion the drill judges the promoted
+			// release as the stable one: its label fills stable-hash.
+			var want string
+			for _, stable := range []string{"stable", "canary"} {
+				if want = argo(m.Query, drillArgs(pol, c, stable)); r.Query == want {
+					break
+				}
+			}
+			if r.Query != want {
 				t.Errorf("%s: the drill sent\n%s\nthe export runs\n%s", r.Trigger, r.Query, want)
 			}
-			if r.Success != m.Success || r.Failure != m.Failure {
-				t.Errorf("%s: the drill decided with %q / %q, the export with %q / %q", r.Trigger, r.Success, r.Failure, m.Success, m.Failure)
-			}
+			sameDecision(t, r.Trigger, r.Success, r.Failure, m)
 			if r.Verdict != metricquery.Inconclusive {
 				n++
 			}
@@ -110,20 +125,72 @@ func evaluatedExported(t *testing.T, pol Policy, rep *Report, exported map[strin
 	return n
 }
 
-func drillWindow(pol Policy, trigger string) string {
+// drillCheck is the policy's check of trigger (a "stable_" one included).
+func drillCheck(pol Policy, trigger string) (metricquery.Check, bool) {
 	for _, c := range pol.Checks {
 		if c.Trigger == trigger {
-			return metricquery.Duration(pol.D(c.Window))
+			return c, true
 		}
 	}
-	return ""
+	return metricquery.Check{}, false
 }
 
-// Every trigger of every example plan: what the drill's analyzer sends
-// and decides with is, string for string, what rollbook export writes.
+// drillArgs are the template arguments as the drill fills them, written
+// here independently of analysis.Analyzer.Args: its release labels, and
+// the window and a Stable check's baseline range in drill time.
+func drillArgs(pol Policy, c metricquery.Check, stable string) map[string]string {
+	args := map[string]string{metricquery.ArgCanary: "canary", metricquery.ArgStable: stable, metricquery.ArgWindow: metricquery.Duration(pol.D(c.Window))}
+	if c.Baseline > 0 {
+		args[metricquery.ArgBaseline] = metricquery.Duration(pol.D(c.Baseline))
+	}
+	return args
+}
+
+// sameDecision checks that the exported conditions of a metric decide
+// every measurement as the drill's conditions do. They are the same
+// strings, except where the drill answers a breach without a rollback (a
+// plan whose rollback is not automatic, and the stable release's watch,
+// which halts): there the export's failure condition is metricquery.Never,
+// and Argo (a failed condition first, then the success one, else
+// Inconclusive) must pass what the drill passes and find everything else
+// Inconclusive, which pauses the rollout: never Failed, which aborts it.
+func sameDecision(t *testing.T, what, success, failure string, m exportedMetric) {
+	t.Helper()
+	if m.Success != success {
+		t.Errorf("%s: the drill decides with success %q, the export with %q", what, success, m.Success)
+		return
+	}
+	if m.Failure == failure {
+		return
+	}
+	if m.Failure != metricquery.Never {
+		t.Errorf("%s: the drill decides with failure %q, the export with %q", what, failure, m.Failure)
+		return
+	}
+	drill := metricquery.Check{Success: success, Failure: failure}
+	controller := metricquery.Check{Success: m.Success, Failure: m.Failure}
+	nan := math.NaN()
+	for _, result := range [][]float64{nil, {}, {nan}, {-1}, {0}, {0.001}, {0.005}, {0.01}, {0.02}, {0.021}, {0.5}, {0.8}, {1.2}, {3.5}, {3.6}, {1e9}} {
+		d, err := drill.Evaluate(result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := controller.Evaluate(result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a == metricquery.Fail || (d == metricquery.Pass) != (a == metricquery.Pass) {
+			t.Errorf("%s on %v: the drill finds %s, the exported analysis %s (want pass for pass, else inconclusive: a pause)", what, result, d, a)
+		}
+	}
+}
+
+// Every trigger of every example plan, and the watch on its stable
+// release: what the drill's analyzer sends and decides with is, string
+// for string, what rollbook export writes.
 func TestExportedAnalysisIsDrilled(t *testing.T) {
 	plans, _ := filepath.Glob(filepath.Join(moduleRoot(), "content", "*", "*.md"))
-	seen := 0
+	seen, stable := 0, 0
 	for _, file := range plans {
 		rel, _ := filepath.Rel(filepath.Join(moduleRoot(), "content"), file)
 		src, err := os.ReadFile(file)
@@ -146,26 +213,39 @@ func TestExportedAnalysisIsDrilled(t *testing.T) {
 		}
 		exported := argoMetrics(t, filepath.ToSlash(rel))
 		a := analysis.New(pol.Checks, pol.Triggers, pol.NoData, pol.Scale)
+		if len(exported) != len(a.Checks) {
+			t.Errorf("%s: %d metrics exported, %d checks drilled", rel, len(exported), len(a.Checks))
+		}
 		for _, c := range a.Checks {
 			m, ok := exported[c.Trigger]
 			if !ok {
 				t.Errorf("%s: %s is drilled but not exported", rel, c.Trigger)
 				continue
 			}
-			args := map[string]string{metricquery.ArgCanary: "canary", metricquery.ArgStable: "stable", metricquery.ArgWindow: metricquery.Duration(a.Window(c))}
-			if got, want := c.Resolve(a.Args(c)), argo(m.Query, args); got != want {
+			if got, want := c.Resolve(a.Args(c)), argo(m.Query, drillArgs(pol, c, "stable")); got != want {
 				t.Errorf("%s %s: drill %s, export %s", rel, c.Trigger, got, want)
 			}
-			if c.Success != m.Success || c.Failure != m.Failure && m.Failure != "" {
-				t.Errorf("%s %s: conditions differ", rel, c.Trigger)
+			if strings.Contains(c.Resolve(a.Args(c)), "{{") {
+				t.Errorf("%s %s: an argument the drill does not fill: %s", rel, c.Trigger, c.Resolve(a.Args(c)))
 			}
+			sameDecision(t, rel+" "+c.Trigger, c.Success, c.Failure, m)
 			if m.Args[metricquery.ArgWindow] != metricquery.Duration(c.Window) {
 				t.Errorf("%s %s: exported window %q, plan %s", rel, c.Trigger, m.Args[metricquery.ArgWindow], c.Window)
+			}
+			if c.Stable {
+				stable++
+				if m.Failure != metricquery.Never {
+					t.Errorf("%s %s: the stable release's watch may abort the rollout (failureCondition %q)", rel, c.Trigger, m.Failure)
+				}
+				if c.Baseline <= c.Window || m.Args[metricquery.ArgBaseline] != metricquery.Duration(c.Baseline) {
+					t.Errorf("%s %s: exported baseline %q, the check's %s", rel, c.Trigger, m.Args[metricquery.ArgBaseline], c.Baseline)
+				}
 			}
 			seen++
 		}
 	}
-	if seen < 4 {
-		t.Errorf("only %d triggers compared", seen)
+	if seen < 4 || stable < 3 {
+		t.Errorf("only %d checks compared, %d of them stable watches", seen, stable)
 	}
+	t.Logf("%d checks compared, %d of them watches on the stable release", seen, stable)
 }

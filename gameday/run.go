@@ -136,7 +136,12 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		return nil, err
 	}
 	w := &world{env: env, prom: prom, http: &http.Client{Timeout: 3 * time.Second}}
-	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Prometheus: api, Health: w, Canary: env, Pager: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
+	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Prometheus: api, Health: w, Canary: env, Pager: w, Evidence: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
+	if env.Service != nil {
+		// The team's own service: the drill applies the plan's migrations
+		// when their runs: says (the demo's canary migrates itself).
+		c.Migrator = w
+	}
 	c.OnEvent = func(e Event) {
 		if opts.OnEvent != nil {
 			opts.OnEvent(e)
@@ -151,12 +156,33 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if err := w.put(ctx, env.LoadURL+drillagent.PathRate, map[string]float64{"rate": pol.Rate}); err != nil {
 		return nil, err
 	}
-	// Let stable traffic establish the baseline before anything is injected.
-	if err := realClock.Sleep(realClock{}, ctx, 300*time.Millisecond); err != nil {
+	// Let stable traffic establish the baseline before anything is
+	// injected: a window of it, so the stable release's own level (the
+	// analysis of a stable regression) is measured before the rollout.
+	if err := realClock.Sleep(realClock{}, ctx, min(max(300*time.Millisecond, pol.D(pol.maxWindow())), 3*time.Second)); err != nil {
 		return nil, err
 	}
 	c.Mark()
-	if err := inject(ctx, w, c, sc); err != nil {
+	_, _ = w.Failures(ctx) // failures before the drill are not its own
+	loadBefore, _ := w.loadStats(ctx)
+	c.Read(ctx)
+	if sc.Inject.AfterContract && pol.Shape() != scenario.ShapeDemo && pol.Shape() != scenario.ShapeExpand && pol.Shape() != scenario.ShapeNone {
+		// The canary's faults start where the plan puts its contract.
+		faults, rest := sc, sc
+		faults.Inject = scenario.Injection{CanaryErrors: sc.Inject.CanaryErrors, CanaryLatency: sc.Inject.CanaryLatency}
+		rest.Inject.CanaryErrors, rest.Inject.CanaryLatency = 0, 0
+		if err := inject(ctx, w, c, rest); err != nil {
+			return nil, err
+		}
+		c.AfterMigration = func(ctx context.Context, m Migration) {
+			if m.Contract {
+				if err := inject(ctx, w, c, faults); err != nil {
+					c.Record(Event{Type: drillreport.EventInjection, Error: err.Error(), Message: "injecting the canary's faults failed: " + err.Error()})
+				}
+				c.AfterMigration = nil
+			}
+		}
+	} else if err := inject(ctx, w, c, sc); err != nil {
 		return nil, err
 	}
 	final, runErr := c.Run(ctx)
@@ -181,20 +207,39 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 				break
 			}
 		}
+	} else {
+		// What users see once the controller has stopped acting.
+		_ = realClock.Sleep(realClock{}, ctx, 500*time.Millisecond)
+	}
+	c.Read(ctx)
+	if loadAfter, err := w.loadStats(ctx); err == nil && loadBefore != nil {
+		rep.Load = &drillreport.LoadCount{Requests: loadAfter.Total - loadBefore.Total, Failed: loadAfter.failed() - loadBefore.failed()}
 	}
 	rep.Pages, _ = w.pages(ctx)
 	rep.Timeline, rep.Intervals = c.Events(), c.Measurements()
-	asserts, paged := sc.Asserts, sc.Page
-	if pol.ExpandOnly() && len(sc.ExpandAsserts) > 0 {
-		// The opposite proof: a safe rollback pages nobody.
-		asserts, paged = sc.ExpandAsserts, false
+	shape := pol.Shape()
+	asserts, paged := sc.For(shape)
+	if len(f.migrations) > 0 {
+		asserts = withMigrationAsserts(asserts)
 	}
+	rep.Migrations = migrationRuns(pol, f)
+	rep.Impact, rep.BlastRadius = impact(c.readings, f)
+	rep.Failures = c.Failures()
 	rep.Assertions = assertions(sc, asserts, pol, f)
+	if why := cannotCanary(pol, f, rep.Images); why != "" {
+		rep.Assertions = append(rep.Assertions, check("the canary serves before its later migrations run", false, "%s", why))
+	}
 	rep.Guard = guardSummary(pol, sc, f)
 	rep.Logs = releaseLogs(ctx, env)
 	if paged && len(rep.Pages) == 0 {
 		rep.Assertions = append(rep.Assertions, check("the pager received the page", false, "the pager container holds no page"))
 	}
+	for i := range rep.Assertions {
+		if !rep.Assertions[i].Passed {
+			rep.Assertions[i].Failures = evidenceFor(rep.Failures)
+		}
+	}
+	rep.Headline = headline(rep, pol, f)
 	if f.triggerAt >= 0 && f.injectedAt >= 0 {
 		v := (f.triggerAt - f.injectedAt).Seconds()
 		vp := v * pol.Scale
@@ -343,6 +388,61 @@ func (w *world) StableSmoke(ctx context.Context) error {
 	return w.send(ctx, http.MethodGet, w.env.StableURL+drillagent.PathSmoke, nil)
 }
 
+// CanarySmoke runs the canary's smoke list (smoke_canary, else smoke)
+// against the canary itself, not through the fault injector.
+func (w *world) CanarySmoke(ctx context.Context) error {
+	if w.env.Service != nil {
+		return drillenv.Smoke(ctx, w.env.CanaryURL, w.env.Service.CanarySmoke())
+	}
+	return w.send(ctx, http.MethodGet, w.env.CanaryURL+drillagent.PathSmoke, nil)
+}
+
+// Migrate applies one of the plan's migrations to the drill's database.
+func (w *world) Migrate(ctx context.Context, file string) error {
+	return w.env.Migrate(ctx, file)
+}
+
+// Failures drains the failing responses the router kept.
+func (w *world) Failures(ctx context.Context) ([]drillreport.Failure, error) {
+	resp, err := w.do(ctx, http.MethodGet, w.env.RouterURL+drillagent.PathFailures, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("router failures: %s", resp.Status)
+	}
+	var fs []drillreport.Failure
+	return fs, json.NewDecoder(resp.Body).Decode(&fs)
+}
+
+// loadCounts is the load generator's own count of what it sent and got.
+type loadCounts struct {
+	Total float64            `json:"total"`
+	Codes map[string]float64 `json:"codes"`
+}
+
+// failed counts 5xx answers and requests that got no answer at all.
+func (l *loadCounts) failed() float64 {
+	var n float64
+	for code, v := range l.Codes {
+		if strings.HasPrefix(code, "5") || code == "error" {
+			n += v
+		}
+	}
+	return n
+}
+
+func (w *world) loadStats(ctx context.Context) (*loadCounts, error) {
+	resp, err := w.do(ctx, http.MethodGet, w.env.LoadURL+drillagent.PathStats, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var l loadCounts
+	return &l, json.NewDecoder(resp.Body).Decode(&l)
+}
+
 func (w *world) Page(ctx context.Context, p Page) error {
 	return w.post(ctx, w.env.PagerURL+drillagent.PathPages, p)
 }
@@ -366,7 +466,9 @@ func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, a
 	opts := drillenv.Options{RunID: runID, AgentImage: agentImage, DBImage: dbImage}
 	done := func() {}
 	if pol.OwnService == nil {
-		opts.CanaryMigrations = append([]string(nil), pol.Migrations...)
+		for _, m := range pol.Migrations {
+			opts.CanaryMigrations = append(opts.CanaryMigrations, m.File)
+		}
 		if sc.Inject.Contract {
 			dir, err := os.MkdirTemp("", "rollbook-drill-")
 			if err != nil {
@@ -417,28 +519,19 @@ func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, a
 		svc.Deps = append(svc.Deps, drillenv.Dependency{Name: d.Name, Image: d.Image, Port: d.Port, Env: d.Env})
 		images = append(images, drillreport.Image{Release: d.Name, Ref: img.Ref, ID: img.ID})
 	}
-	// Contract migrations run after the release is done everywhere; only
-	// the scenario that ships one early runs it during the canary.
-	drilled := pol
-	drilled.Migrations, drilled.Contract = nil, nil
-	for _, f := range pol.Migrations {
-		if pol.ContractFiles[f] && !sc.Inject.Contract {
-			continue
-		}
-		drilled.Migrations = append(drilled.Migrations, f)
+	// The drill applies the plan's migrations itself, each when its
+	// runs: says (Controller.Migrator), not before the canary starts.
+	if sp.SmokeCanary != nil {
+		svc.SmokeCanary = sp.SmokeCanary
 	}
-	if sc.Inject.Contract {
-		drilled.Contract = pol.Contract
-	}
-	svc.Migrations = drilled.Migrations
 	opts.Service = svc
-	return opts, images, drilled, done, nil
+	return opts, images, pol, done, nil
 }
 
-func migrationNames(files []string) []string {
+func migrationNames(ms []Migration) []string {
 	var out []string
-	for _, f := range files {
-		out = append(out, filepath.Base(f))
+	for _, m := range ms {
+		out = append(out, m.ID)
 	}
 	if len(out) == 0 {
 		return []string{"none"}
@@ -462,13 +555,22 @@ func guardSummary(pol Policy, sc scenario.Scenario, f facts) string {
 	if !sc.Inject.Contract {
 		return ""
 	}
+	names := strings.Join(migrationNames(pol.Migrations), ", ")
+	shape := pol.Shape()
 	switch {
+	case shape == scenario.ShapeContractBefore:
+		if m, v, ok := f.broken(); ok {
+			return fmt.Sprintf("contract migration (%s) before promotion: %s broke the %s release while it served %d%% of traffic; halted and paged", names, m.ID, v.Release, v.Share)
+		}
+		return "contract migration (" + names + ") before promotion: the guard did not see the stable release break"
 	case f.smokePassed == nil:
-		return "the migration guard was not reached (no trigger fired)"
-	case pol.ExpandOnly() && *f.smokePassed:
-		return "expand-only migrations (" + strings.Join(migrationNames(pol.Migrations), ", ") + "): the stable release's smoke checks still pass after the canary's migrations, so rolling back is safe"
+		return "the migration guard was not reached (no migration ran and no trigger fired)"
+	case shape == scenario.ShapeExpand && *f.smokePassed:
+		return "expand-only migrations (" + names + "): the stable release's smoke checks still pass after the canary's migrations, so rolling back is safe"
+	case shape == scenario.ShapeContractAfter && !*f.smokePassed:
+		return "contract migration (" + names + ") after promotion: the stable release's smoke checks fail against the migrated database; the guard blocked the automatic rollback and paged"
 	case !*f.smokePassed:
-		return "contract migration (" + strings.Join(migrationNames(pol.Migrations), ", ") + "): the stable release's smoke checks fail against the migrated database; the guard blocked the automatic rollback and paged"
+		return "contract migration (" + names + "): the stable release's smoke checks fail against the migrated database; the guard blocked the automatic rollback and paged"
 	}
 	return "the stable release's smoke checks pass after the migrations"
 }

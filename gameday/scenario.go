@@ -2,11 +2,13 @@ package gameday
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/metricquery"
+	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
 )
 
@@ -35,7 +37,14 @@ type facts struct {
 	afterErrRate  float64
 	baseErrRate   float64
 	afterCanary   float64
-	smokePassed   *bool // the dynamic guard's last verdict
+	smokePassed   *bool // the dynamic guard's last verdict on the stable release
+	// migrations are the migration events, each with the guard's
+	// verdicts right after it; preflight the canary's smoke verdict
+	// before step 1 (nil: not run).
+	migrations []drillreport.MigrationRun
+	preflight  *Event
+	// decidedAt is when the controller reached its final state.
+	decidedAt time.Duration
 	// inconclusive counts analysis results without a verdict;
 	// passedAfterMissing the passes once a window has passed since the
 	// injection (metrics-missing).
@@ -44,7 +53,7 @@ type facts struct {
 }
 
 func collect(evs []Event, window time.Duration) facts {
-	f := facts{injectedAt: -1, triggerAt: -1, rolledBackAt: -1}
+	f := facts{injectedAt: -1, triggerAt: -1, rolledBackAt: -1, decidedAt: -1}
 	rollingBack := false
 	weight := 0
 	for _, e := range evs {
@@ -74,14 +83,30 @@ func collect(evs []Event, window time.Duration) facts {
 			if e.State == RolledBack {
 				f.rolledBackAt = e.At
 			}
+			if e.State.Final() && f.decidedAt < 0 {
+				f.decidedAt = e.At
+			}
 			f.final = e.State
 		case drillreport.EventPage:
 			if e.Page != nil {
 				f.pages++
 				f.pageText += e.Page.Summary + ": " + e.Page.Reason + "\n"
 			}
+		case drillreport.EventMigration:
+			if e.Migration != nil {
+				f.migrations = append(f.migrations, *e.Migration)
+			}
 		case drillreport.EventGuard:
-			if e.SmokePassed != nil {
+			switch {
+			case e.SmokePassed == nil:
+			case e.Migration != nil && len(f.migrations) > 0 && f.migrations[len(f.migrations)-1].ID == e.Migration.ID:
+				m := &f.migrations[len(f.migrations)-1]
+				m.Guard = append(m.Guard, drillreport.SmokeVerdict{Release: e.Release, Passed: *e.SmokePassed, Share: shareOf(e.Release, m.Weight), Detail: e.Error})
+			case e.Migration == nil && e.Release == "canary":
+				ev := e
+				f.preflight = &ev
+			}
+			if e.SmokePassed != nil && e.Release != "canary" {
 				f.smokePassed = e.SmokePassed
 			}
 		case drillreport.EventAction:
@@ -101,6 +126,26 @@ func collect(evs []Event, window time.Duration) facts {
 	}
 	f.finalWeight = weight
 	return f
+}
+
+func shareOf(release string, canaryWeight int) int {
+	if release == "canary" {
+		return canaryWeight
+	}
+	return 100 - canaryWeight
+}
+
+// broken is the first guard verdict that found a release failing while
+// it took traffic, with its migration.
+func (f facts) broken() (drillreport.MigrationRun, drillreport.SmokeVerdict, bool) {
+	for _, m := range f.migrations {
+		for _, v := range m.Guard {
+			if !v.Passed && v.Share > 0 {
+				return m, v, true
+			}
+		}
+	}
+	return drillreport.MigrationRun{}, drillreport.SmokeVerdict{}, false
 }
 
 func check(name string, ok bool, format string, args ...any) Assertion {
@@ -171,6 +216,52 @@ func assert(a scenario.Assertion, s scenario.Scenario, p Policy, f facts) (Asser
 		return check("no promotion", f.final != Promoted && f.finalWeight < 100, "final state %s at %d%%", f.final, f.finalWeight), true
 	case scenario.InconclusiveShown:
 		return check("inconclusive analyses shown, none passed", f.inconclusive > 0 && f.passedAfterMissing == 0, "%d inconclusive analyses on the timeline, %d passes after the metrics stopped", f.inconclusive, f.passedAfterMissing), true
+	case scenario.MigrationsFollowRuns:
+		var bad, seen []string
+		for _, m := range f.migrations {
+			seen = append(seen, fmt.Sprintf("%s %s: %s", m.ID, m.Runs, ranAt(m)))
+			if why := p.offSchedule(m); why != "" {
+				bad = append(bad, why)
+			}
+		}
+		msg := strings.Join(seen, "; ")
+		if len(bad) > 0 {
+			msg = strings.Join(bad, "; ")
+		}
+		return check("each migration runs when its runs: says", len(bad) == 0, "%s", msg), true
+	case scenario.GuardAfterEachMigration:
+		var missing, seen []string
+		for _, m := range f.migrations {
+			if !m.Applied {
+				continue
+			}
+			if len(m.Guard) == 0 {
+				missing = append(missing, m.ID)
+				continue
+			}
+			var vs []string
+			for _, v := range m.Guard {
+				vs = append(vs, fmt.Sprintf("%s %s", v.Release, passFail(v.Passed)))
+			}
+			seen = append(seen, m.ID+": "+strings.Join(vs, ", "))
+		}
+		if len(missing) > 0 {
+			return check("the guard's smoke checks run after each migration", false, "no smoke verdict after %s", strings.Join(missing, ", ")), true
+		}
+		return check("the guard's smoke checks run after each migration", true, "%s", strings.Join(seen, "; ")), true
+	case scenario.NoServingReleaseBroken:
+		if m, v, ok := f.broken(); ok {
+			return check("no migration breaks a release while it serves traffic", false, "migration %s broke the %s release while it served %d%% of traffic: %s", m.ID, v.Release, v.Share, v.Detail), true
+		}
+		return check("no migration breaks a release while it serves traffic", true, "every release that served traffic passed its smoke checks after each migration"), true
+	case scenario.ContractAfterPromotion:
+		for _, m := range f.migrations {
+			if m.Contract && m.Applied {
+				ok := m.Weight == 100 && (f.triggerAt < 0 || m.At <= f.triggerAt)
+				return check("the contract migration runs after promotion, before the regression", ok, "%s ran with the canary at %d%% at %s; trigger at %s", m.ID, m.Weight, m.At.Round(time.Millisecond), at(f.triggerAt)), true
+			}
+		}
+		return check("the contract migration runs after promotion, before the regression", false, "no contract migration was applied (final state %s at %d%%)", f.final, f.finalWeight), true
 	case scenario.NoAutomaticAction:
 		return check("no automatic action", f.rollbacks == 0 && f.finalWeight == f.weightAtTrig && !f.canaryStopped, "rollbacks %d, weight %d%% → %d%%, canary stopped %v", f.rollbacks, f.weightAtTrig, f.finalWeight, f.canaryStopped), true
 	}
@@ -187,6 +278,70 @@ func triggerLimit(p Policy, fired string) time.Duration {
 		}
 	}
 	return w
+}
+
+// offSchedule says how m ran against its timing, "" when as planned.
+func (p Policy) offSchedule(m drillreport.MigrationRun) string {
+	if m.Runs == plan.RunsManual {
+		if m.Applied {
+			return m.ID + " is manual but the drill applied it"
+		}
+		return ""
+	}
+	if !m.Applied {
+		return ""
+	}
+	want := -1
+	switch m.Runs {
+	case plan.RunsPreDeploy:
+		want = 0
+	case plan.RunsDuringDeploy:
+		if m.AtStep >= 1 && m.AtStep <= len(p.Steps) {
+			want = p.DrillWeight(p.Steps[m.AtStep-1])
+		}
+	case plan.RunsPostDeploy:
+		want = 100
+	}
+	if want >= 0 && m.Weight != want {
+		return fmt.Sprintf("%s (%s) ran with the canary at %d%%, not %d%%", m.ID, m.When, m.Weight, want)
+	}
+	return ""
+}
+
+func ranAt(m drillreport.MigrationRun) string {
+	switch {
+	case m.Error != "":
+		return "failed: " + m.Error
+	case !m.Applied:
+		return "not applied"
+	}
+	return fmt.Sprintf("applied at %s with the canary at %d%%", m.At.Round(time.Millisecond), m.Weight)
+}
+
+func at(d time.Duration) string {
+	if d < 0 {
+		return "none"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "pass"
+	}
+	return "FAIL"
+}
+
+// withMigrationAsserts adds the assertions every drill that applies a
+// migration makes, ahead of the scenario's own.
+func withMigrationAsserts(asserts []scenario.Assertion) []scenario.Assertion {
+	out := append([]scenario.Assertion(nil), scenario.MigrationAsserts...)
+	for _, a := range asserts {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func verdict(p *bool) string {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -74,50 +76,89 @@ func dockerImages(t *testing.T, ctx context.Context) drillImages {
 	return drillImages{agent, db, prom}
 }
 
-// The example plans drilled on their own service: checkout's real
-// contract migration 0107 breaks the real stable release's smoke checks
-// and the guard halts and pages; payments' expand migration 0042 leaves
-// them passing, so its rollback is proven safe.
+// The example plans drilled on their own service, one plan of each
+// shape (scenario.Shape): payments' expand migration 0042 leaves the
+// stable release's smoke checks passing, so its rollback is proven safe;
+// checkout's contract migration 0107 runs after promotion, and the guard
+// blocks the rollback once the promoted release regresses; the same plan
+// with 0107 before step 1 is an outage the drill names; and a canary
+// (6.1.0) that needs its own later rename cannot be canaried at all.
 func TestDrillsOwnService(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	start := time.Now()
 	img := dockerImages(t, ctx)
 	t.Logf("images ready in %s", time.Since(start).Round(time.Millisecond))
+	const payments, checkout = "payments/api-2-4-canary.md", "checkout/drop-legacy-status-rollback.md"
 	type drill struct {
 		plan, scenario string
-		state          State
-		guard          string
+		// variant rewrites the plan's text (another shape of it).
+		variant func(string) string
+		state   State
+		guard   string
+		// passes is false for the drills that must fail; headline and
+		// failing are what the failed report must say.
+		failing  []string
+		headline string
 	}
 	var drills []drill
-	for _, sc := range planScenarios(t, "payments/api-2-4-canary.md") {
-		d := drill{plan: "payments/api-2-4-canary.md", scenario: sc, state: map[string]State{"bad-canary-errors": RolledBack, "bad-canary-latency": RolledBack, "healthy-canary": Promoted, "incompatible-migration": RolledBack, "stuck-rollback": Halted, "freeze": Halted}[sc]}
+	for _, sc := range planScenarios(t, payments) {
+		d := drill{plan: payments, scenario: sc, state: map[string]State{"bad-canary-errors": RolledBack, "bad-canary-latency": RolledBack, "healthy-canary": Promoted, "incompatible-migration": RolledBack, "stuck-rollback": Halted, "freeze": Halted}[sc]}
 		if sc == "incompatible-migration" {
-			d.guard = "expand-only migrations (0042_add_ledger_ref.sql): the stable release's smoke checks still pass"
+			d.guard = "expand-only migrations (0042_add_ledger_ref): the stable release's smoke checks still pass"
 		}
 		drills = append(drills, d)
 	}
-	for _, sc := range planScenarios(t, "checkout/drop-legacy-status-rollback.md") {
-		d := drill{plan: "checkout/drop-legacy-status-rollback.md", scenario: sc, state: map[string]State{"healthy-canary": Promoted, "incompatible-migration": Halted, "freeze": Halted}[sc]}
+	for _, sc := range planScenarios(t, checkout) {
+		d := drill{plan: checkout, scenario: sc, state: map[string]State{"healthy-canary": Promoted, "incompatible-migration": Halted, "freeze": Halted}[sc]}
 		if sc == "incompatible-migration" {
-			d.guard = "contract migration (0107_drop_orders_legacy_status.sql): the stable release's smoke checks fail"
+			d.guard = "contract migration (0107_drop_orders_legacy_status) after promotion"
 		}
 		drills = append(drills, d)
 	}
 	if len(drills) != 9 {
 		t.Fatalf("%d drills; the example plans list 6 and 3 scenarios", len(drills))
 	}
+	drills = append(drills,
+		drill{plan: checkout, scenario: "incompatible-migration", state: Halted,
+			variant:  func(s string) string { return strings.Replace(s, "runs: post-deploy", "runs: pre-deploy", 1) },
+			guard:    "contract migration (0107_drop_orders_legacy_status) before promotion",
+			failing:  []string{"no migration breaks a release while it serves traffic"},
+			headline: "migration 0107_drop_orders_legacy_status broke the stable release (example-orders:5.9.2) while it served 100% of traffic: GET /orders?limit=1 answered 500"},
+		drill{plan: checkout, scenario: "healthy-canary", state: RolledBack,
+			variant: needsRename,
+			// It rolls back (the variant rolls back automatically), so
+			// neither of healthy-canary's own assertions holds either.
+			failing:  []string{"the canary serves before its later migrations run", "no trigger fires", "canary promoted to 100%"},
+			headline: "fails without migration 0108_rename_orders_status: it cannot be canaried before 0108_rename_orders_status runs; split the change (expand, write both, contract later)"},
+	)
+	var table []string
 	for _, tc := range drills {
-		t.Run(strings.TrimSuffix(filepath.Base(tc.plan), ".md")+"/"+tc.scenario, func(t *testing.T) {
+		name := strings.TrimSuffix(filepath.Base(tc.plan), ".md") + "/" + tc.scenario
+		if tc.variant != nil {
+			name += "/" + strings.ReplaceAll(tc.headline[:20], " ", "_")
+		}
+		t.Run(name, func(t *testing.T) {
 			s := time.Now()
 			pol := planPolicy(t, tc.plan)
+			if tc.variant != nil {
+				pol = variantPolicy(t, tc.plan, tc.variant)
+			}
 			rep, err := Run(ctx, RunOptions{Policy: pol, Scenario: tc.scenario, AgentImage: img.agent, DBImage: img.db, PrometheusImage: img.prom})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, a := range rep.Assertions {
-				if !a.Passed {
+				if !a.Passed && !slices.Contains(tc.failing, a.Name) {
 					t.Errorf("%s: %s", a.Name, a.Message)
+				}
+			}
+			if len(tc.failing) > 0 {
+				if rep.Passed || !slices.ContainsFunc(rep.Failed(), func(a Assertion) bool { return a.Name == tc.failing[0] && len(a.Failures)+len(rep.Failures) > 0 }) {
+					t.Errorf("the drill must fail %q with the failing responses as evidence; failed: %+v", tc.failing, rep.Failed())
+				}
+				if !strings.Contains(rep.Headline, tc.headline) {
+					t.Errorf("headline %q\nwant it to hold %q", rep.Headline, tc.headline)
 				}
 			}
 			if rep.FinalState != tc.state || !strings.Contains(rep.Guard, tc.guard) || tc.guard == "" && rep.Guard != "" {
@@ -129,6 +170,7 @@ func TestDrillsOwnService(t *testing.T) {
 			if len(rep.Logs) == 0 {
 				t.Error("the report holds no release log lines")
 			}
+			checkImpact(t, rep)
 			if left, err := drillenv.Leftovers(ctx, rep.RunID); err != nil || len(left) > 0 {
 				t.Errorf("leftovers: %v %v", left, err)
 			}
@@ -137,9 +179,100 @@ func TestDrillsOwnService(t *testing.T) {
 					t.Logf("%s %s %s", e.AtText, e.Type, e.Message)
 				}
 			}
+			table = append(table, impactRow(name, rep))
 			t.Logf("%s %s: %s in %s", tc.plan, tc.scenario, rep.FinalState, time.Since(s).Round(time.Millisecond))
 		})
 	}
+	t.Logf("what users saw:\n%s", strings.Join(table, "\n"))
+}
+
+// checkImpact holds the report's user-impact figures to the load
+// generator's own counts: equal within the requests in flight when each
+// was read.
+func checkImpact(t *testing.T, rep *Report) {
+	t.Helper()
+	if rep.Load == nil || len(rep.Impact) == 0 || rep.BlastRadius == nil {
+		t.Fatalf("no user impact in the report: load %+v, impact %+v", rep.Load, rep.Impact)
+	}
+	whole := rep.Impact[len(rep.Impact)-1]
+	if whole.Phase != drillreport.PhaseWhole {
+		t.Fatalf("the last phase is %s, not the whole drill", whole.Phase)
+	}
+	var sum, failed float64
+	for _, p := range rep.Impact[:len(rep.Impact)-1] {
+		sum += p.Requests
+		failed += p.Failed
+	}
+	if sum != whole.Requests || failed != whole.Failed {
+		t.Errorf("the phases add to %v requests (%v failed), the whole drill %v (%v)", sum, failed, whole.Requests, whole.Failed)
+	}
+	// In flight: the rate times a generous round trip, at each end.
+	inFlight := 2*rep.LoadRate*0.05 + 10
+	if d := whole.Requests - rep.Load.Requests; d > inFlight || d < -inFlight {
+		t.Errorf("the router counted %v requests, the load generator %v (in flight: %v)", whole.Requests, rep.Load.Requests, inFlight)
+	}
+	if d := whole.Failed - rep.Load.Failed; d > inFlight || d < -inFlight {
+		t.Errorf("the router counted %v failed requests, the load generator %v (in flight: %v)", whole.Failed, rep.Load.Failed, inFlight)
+	}
+	if *rep.BlastRadius > whole.Failed {
+		t.Errorf("blast radius %v is more than every failure %v", *rep.BlastRadius, whole.Failed)
+	}
+}
+
+// impactRow is one line of the closing note's user-impact table.
+func impactRow(name string, rep *Report) string {
+	var parts []string
+	for _, p := range rep.Impact {
+		parts = append(parts, fmt.Sprintf("%s %.0f req %.0f failed (%.1f%%) p99 %.0fms", p.Phase, p.Requests, p.Failed, 100*p.ErrorRate, 1000*p.P99))
+	}
+	return fmt.Sprintf("| %s | %s | blast radius %.0f | %s |", name, rep.FinalState, deref0(rep.BlastRadius), strings.Join(parts, " · "))
+}
+
+func deref0(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// needsRename makes the checkout plan ship 6.1.0, which reads the column
+// only its own post-deploy contract migration 0108 creates.
+func needsRename(s string) string {
+	s = strings.Replace(s, `args: {VERSION: "6.0.0"}`, `args: {VERSION: "6.1.0"}`, 1)
+	s = strings.Replace(s, "runs: post-deploy, reversible: false}", "runs: post-deploy, reversible: false}\n  - {id: \"0108_rename_orders_status\", file: migrations/0108_rename_orders_status.sql, phase: contract, runs: post-deploy, reversible: false}", 1)
+	s = strings.Replace(s, "automatic: false", "automatic: true", 1)
+	return s
+}
+
+// variantPolicy is the policy of rel rewritten by edit, in a copy of its
+// folder (its schema and migrations beside it, plus 0108 for 6.1.0).
+func variantPolicy(t *testing.T, rel string, edit func(string) string) Policy {
+	t.Helper()
+	src := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(src))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "migrations", "0108_rename_orders_status.sql"), []byte("-- 6.1.0 calls the status column state.\nALTER TABLE orders RENAME COLUMN status TO state;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The canary's build context, relative to the plan, is the example
+	// service's folder: absolute here.
+	out := strings.ReplaceAll(edit(string(text)), "context: ../../cmd/example-orders", "context: "+filepath.Join(moduleRoot(), "cmd", "example-orders"))
+	file := filepath.Join(dir, filepath.Base(src))
+	p, ds := plan.Parse(file, rel, []byte(out))
+	if len(ds.Errors()) > 0 {
+		t.Fatal(ds)
+	}
+	pol, err := PolicyFromPlan(p, dir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
 }
 
 // Each bad input stops the drill with an error that names what is wrong

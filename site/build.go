@@ -433,6 +433,9 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 				}
 			}
 		}
+		v.Contract = m.Phase == "contract" || v.Safety == string(migrate.Contract)
+		v.Timing = m.Timing(v.Contract)
+		v.When = v.Timing.Describe(pg.Plan.Strategy.Steps)
 		out = append(out, v)
 	}
 	return out

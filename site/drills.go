@@ -1,7 +1,9 @@
 package site
 
 import (
+	"fmt"
 	"html/template"
+	"math"
 	"path"
 	"path/filepath"
 	"sort"
@@ -21,9 +23,10 @@ type drillReport = drillreport.Report
 func chart(r *drillReport) template.HTML {
 	var pts []drillchart.Point
 	for _, iv := range r.Intervals {
+		users := iv.Users()
 		pts = append(pts, drillchart.Point{At: float64(iv.At) / 1e9, StableErr: iv.Stable.ErrorRate, CanaryErr: iv.Canary.ErrorRate,
 			StableP99: iv.Stable.P99, CanaryP99: iv.Canary.P99, StableReqs: iv.Stable.Requests, CanaryReqs: iv.Canary.Requests,
-			Inconclusive: strings.Join(iv.Inconclusive, ", ")})
+			ServiceErr: users.ErrorRate, ServiceReqs: users.Requests, Inconclusive: strings.Join(iv.Inconclusive, ", ")})
 	}
 	var marks []drillchart.Marker
 	for _, e := range r.Timeline {
@@ -53,7 +56,154 @@ type ScenarioResult struct {
 	// measured): per trigger the query sent, the values, the threshold and
 	// the verdict.
 	Analysis []AnalysisRow
+	// Headline is the outage a failed drill saw and its cause ("" when it
+	// passed or named none).
+	Headline string
+	// Migrations are the plan's migrations as the drill ran them, with
+	// each release's smoke verdict after each.
+	Migrations []DrilledMigration
+	// Impact is what users saw, per phase of the drill; BlastRadius says
+	// how many requests failed before the rollback completed ("" when the
+	// report does not say).
+	Impact      []ImpactRow
+	BlastRadius string
+	// Failures are the first failing responses the router kept (at most
+	// maxFailuresShown).
+	Failures []drillreport.Failure
 	ttd, ttr float64
+}
+
+// DrilledMigration is one migration as a drill ran it.
+type DrilledMigration struct {
+	ID, When string
+	Contract bool
+	// Applied says whether and how it ran ("applied", "not applied:
+	// manual", …); Weight is the canary's share of traffic then ("" when
+	// it did not run).
+	Applied string
+	Weight  string
+	Guard   []drillreport.SmokeVerdict
+}
+
+// ImpactRow is one phase of a drill's user-impact table, formatted.
+type ImpactRow struct {
+	Phase, Requests, Failed, ErrorRate, P99 string
+	Whole                                   bool
+}
+
+// maxFailuresShown is how many failing responses a drill result lists.
+const maxFailuresShown = 5
+
+// phaseNames say a drill's phases for people.
+var phaseNames = map[drillreport.Phase]string{
+	drillreport.PhaseBefore:      "before the trigger",
+	drillreport.PhaseRollingBack: "rolling back",
+	drillreport.PhaseAfter:       "after the rollback",
+	drillreport.PhaseWhole:       "whole drill",
+}
+
+func drilledMigrations(r *drillReport) []DrilledMigration {
+	var out []DrilledMigration
+	for _, m := range r.Migrations {
+		d := DrilledMigration{ID: m.ID, When: m.When, Contract: m.Contract, Guard: m.Guard}
+		if d.ID == "" {
+			d.ID = m.File
+		}
+		if d.When == "" {
+			d.When = m.Runs
+		}
+		switch {
+		case m.Applied:
+			d.Applied, d.Weight = "applied", strconv.Itoa(m.Weight)+"\u00a0%"
+		case m.Runs == "manual":
+			d.Applied = "not applied: manual"
+		case m.Error != "":
+			d.Applied = "not applied: " + m.Error
+		default:
+			d.Applied = "not applied: the drill did not reach it"
+		}
+		if m.Applied && m.Error != "" {
+			d.Applied += ": " + m.Error
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func impactRows(r *drillReport) []ImpactRow {
+	var out []ImpactRow
+	for _, im := range r.Impact {
+		name := phaseNames[im.Phase]
+		if name == "" {
+			name = string(im.Phase)
+		}
+		row := ImpactRow{Phase: name, Requests: count(im.Requests), Failed: count(im.Failed), ErrorRate: "–", P99: "–", Whole: im.Phase == drillreport.PhaseWhole}
+		if im.Requests > 0 {
+			row.ErrorRate = ratioPercent(im.ErrorRate)
+			row.P99 = millis(im.P99)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// blastRadius says how many requests failed before the rollback
+// completed, or before the drill ended when nothing was rolled back.
+func blastRadius(r *drillReport) string {
+	if r.BlastRadius == nil {
+		return ""
+	}
+	until := "before the drill ended"
+	if r.FinalState == drillreport.RolledBack {
+		until = "before the rollback completed"
+	}
+	for _, im := range r.Impact {
+		if im.Phase == drillreport.PhaseRollingBack {
+			until = "before the rollback completed"
+		}
+	}
+	switch n := count(*r.BlastRadius); n {
+	case "0":
+		return "No request failed " + until + "."
+	case "1":
+		return "1 request failed " + until + "."
+	default:
+		return n + " requests failed " + until + "."
+	}
+}
+
+// count is a request count, which Prometheus's increase gives as a real
+// number.
+func count(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', 0, 64) }
+
+// ratioPercent is a ratio in percent, to two decimals at most; a rate that is
+// not zero never shows as 0.
+func ratioPercent(v float64) string {
+	p := v * 100
+	if p > 0 && p < 0.01 {
+		return "< 0.01\u00a0%"
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", p), "0"), ".") + "\u00a0%"
+}
+
+// millis is seconds in milliseconds (to a tenth below 10 ms).
+func millis(secs float64) string {
+	ms := secs * 1000
+	if ms < 10 {
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", ms), "0"), ".") + "\u00a0ms"
+	}
+	return fmt.Sprintf("%.0f\u00a0ms", ms)
+}
+
+func headline(r *drillReport) string {
+	if r.Passed {
+		return ""
+	}
+	return r.Headline
+}
+
+func shownFailures(r *drillReport) []drillreport.Failure {
+	return r.Failures[:min(len(r.Failures), maxFailuresShown)]
 }
 
 // AnalysisRow is one trigger's measurement as the drill made it.
@@ -138,7 +288,8 @@ func (b *Builder) attachDrills(s *loaded) {
 			b.log.Warn("drill report for a plan that is not in the site", "file", r.File, "plan", r.Plan)
 			continue
 		}
-		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r)}
+		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r),
+			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r)}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}

@@ -100,6 +100,27 @@ type MigrationView struct {
 	Safety   string // expand or contract, from the SQL when it could be read
 	Findings []migrate.Finding
 	Link     string // site path of the SQL file
+	// Contract: declared phase: contract, or the SQL analysis found a
+	// contract change; it decides the default timing.
+	Contract bool
+	// Timing is when the migration runs (plan.Migration.Timing), and
+	// When says it for a person with the plan's steps (Timing.Describe).
+	Timing plan.Timing
+	When   string
+}
+
+// RunsText says when the migration runs, for the plan page and the state
+// machine: "post-deploy — after promotion to 100 %, then a bake", with
+// "(default)" when the plan does not write runs:.
+func (v MigrationView) RunsText() string {
+	s := v.When
+	if v.Timing.Runs != plan.RunsManual {
+		s = v.Timing.Runs + " — " + s
+	}
+	if v.Timing.Defaulted {
+		s += " (default)"
+	}
+	return s
 }
 
 // DrillStatus summarises a plan's last drills (filled by the drill reader).

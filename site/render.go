@@ -337,6 +337,18 @@ func machine(pg *Page) statesvg.Machine {
 		if mv.Safety == "contract" {
 			m.MigrationGuard = true
 		}
+		g := statesvg.Migration{ID: mv.ID, At: statesvg.NotPlaced, When: mv.RunsText(), Unsafe: mv.Contract && mv.Timing.PreviousServes(pg.Plan.Strategy.Steps)}
+		switch t := mv.Timing; t.Runs {
+		case plan.RunsPreDeploy:
+			g.At = statesvg.BeforeSteps
+		case plan.RunsPostDeploy:
+			g.At = statesvg.AfterPromotion
+		case plan.RunsDuringDeploy:
+			if _, ok := t.Step(pg.Plan.Strategy.Steps); ok {
+				g.At = t.AtStep
+			}
+		}
+		m.Migrations = append(m.Migrations, g)
 	}
 	return m
 }

@@ -4,7 +4,9 @@
 // 5.9.2 still reads and writes orders.legacy_status, which 6.0.0 and the
 // plan's contract migration 0107 drop; payments 2.4.0 writes the
 // ledger_ref column that the expand migration 0042 adds, and 2.3.1 never
-// touches it. `make example-images` builds it into FROM scratch images.
+// touches it. checkout 6.1.0 is the release that cannot be canaried: it
+// reads orders.state, which only its own contract migration (renaming
+// status) creates. `make example-images` builds it into FROM scratch images.
 package main
 
 import (
@@ -37,12 +39,22 @@ var schema string
 type release struct {
 	legacyStatus bool // reads and writes orders.legacy_status
 	ledgerRef    bool // writes orders.ledger_ref
+	renamed      bool // status is called state
+}
+
+// status is the column this release keeps an order's status in.
+func (r release) status() string {
+	if r.renamed {
+		return "state"
+	}
+	return "status"
 }
 
 // releases are the versions the examples ship.
 var releases = map[string]release{
 	"5.9.2": {legacyStatus: true},                  // checkout stable
 	"6.0.0": {},                                    // checkout canary: status only
+	"6.1.0": {renamed: true},                       // checkout canary that needs its rename
 	"2.3.1": {legacyStatus: true},                  // payments stable
 	"2.4.0": {legacyStatus: true, ledgerRef: true}, // payments canary
 }
@@ -70,7 +82,7 @@ func main() {
 }
 
 func versions() string {
-	return "5.9.2, 6.0.0 (checkout), 2.3.1, 2.4.0 (payments)"
+	return "5.9.2, 6.0.0, 6.1.0 (checkout), 2.3.1, 2.4.0 (payments)"
 }
 
 type server struct {
@@ -205,11 +217,12 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 || limit > 100 {
 		limit = 10
 	}
-	q := "SELECT id, sku, qty, status, NULL::text FROM orders ORDER BY id DESC LIMIT $1"
+	legacy := "NULL::text"
 	if s.rel.legacyStatus {
 		// 5.x renders the order page from legacy_status.
-		q = "SELECT id, sku, qty, status, legacy_status FROM orders ORDER BY id DESC LIMIT $1"
+		legacy = "legacy_status"
 	}
+	q := fmt.Sprintf("SELECT id, sku, qty, %s, %s FROM orders ORDER BY id DESC LIMIT $1", s.rel.status(), legacy)
 	rows, err := pool.Query(r.Context(), q, limit)
 	if err != nil {
 		s.fail(w, err)
@@ -246,7 +259,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, 400, map[string]string{"error": `send {"sku": "A-1", "qty": 1}`})
 		return
 	}
-	cols, vals := "sku, qty, status", "$1, $2, 'new'"
+	cols, vals := "sku, qty, "+s.rel.status(), "$1, $2, 'new'"
 	if s.rel.legacyStatus {
 		cols, vals = cols+", legacy_status", vals+", 'NEW'"
 	}
@@ -265,14 +278,14 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // stats counts orders by status: the checkout hot path, which reads only
-// the status column every release has.
+// the status column (state, in 6.1.0).
 func (s *server) stats(w http.ResponseWriter, r *http.Request) {
 	pool := s.pool.Load()
 	if pool == nil {
 		s.reply(w, 503, map[string]string{"error": "not ready"})
 		return
 	}
-	rows, err := pool.Query(r.Context(), "SELECT status, count(*) FROM orders GROUP BY status")
+	rows, err := pool.Query(r.Context(), fmt.Sprintf("SELECT %[1]s, count(*) FROM orders GROUP BY %[1]s", s.rel.status()))
 	if err != nil {
 		s.fail(w, err)
 		return

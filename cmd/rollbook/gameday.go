@@ -198,12 +198,38 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 		if werr != nil {
 			return failed, werr
 		}
+		if rep.Headline != "" {
+			fmt.Fprintf(w, "  OUTAGE: %s\n", rep.Headline)
+		}
 		for _, a := range rep.Assertions {
 			mark := "ok  "
 			if !a.Passed {
 				mark = "FAIL"
 			}
 			fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
+			for _, f := range a.Failures {
+				fmt.Fprintf(w, "         users got: %s\n", f)
+			}
+		}
+		for _, m := range rep.Migrations {
+			state := "applied"
+			if !m.Applied {
+				state = "not applied"
+			}
+			if m.Error != "" {
+				state += " (" + m.Error + ")"
+			}
+			fmt.Fprintf(w, "  migration %s (%s, %s): %s", m.ID, m.Runs, m.When, state)
+			for _, v := range m.Guard {
+				fmt.Fprintf(w, "; %s smoke %s at %d%%", v.Release, map[bool]string{true: "pass", false: "FAIL"}[v.Passed], v.Share)
+			}
+			fmt.Fprintln(w)
+		}
+		for _, im := range rep.Impact {
+			fmt.Fprintf(w, "  users %-14s %7.0f requests %6.0f failed (%5.1f%%) p99 %4.0f ms\n", im.Phase, im.Requests, im.Failed, 100*im.ErrorRate, 1000*im.P99)
+		}
+		if rep.BlastRadius != nil {
+			fmt.Fprintf(w, "  blast radius: %.0f requests failed before the rollback completed (or the drill ended)\n", *rep.BlastRadius)
 		}
 		for _, im := range rep.Images {
 			fmt.Fprintf(w, "  image %s: %s (%.19s) %s\n", im.Release, im.Ref, im.ID, im.Built)

@@ -2,8 +2,9 @@
 // each check's exported PromQL (internal/metricquery) to a Prometheus every
 // interval and decides it with the exported conditions, counting fails and
 // inconclusive windows in a row; the game-day controller, the backtest and
-// the statistics benchmark all run it. The router's own counters are read
-// here too, for the drill's per-release chart.
+// the statistics benchmark all run it. Results of the stable release's
+// watch (metricquery's Stable checks) are marked Stable. The router's own
+// counters are read here too, for the drill's per-release chart.
 package analysis
 
 import (
@@ -154,6 +155,11 @@ func ParseMetrics(r io.Reader, at time.Time) (Snapshot, error) {
 // it returned, the conditions that decided it and the verdict.
 type Result struct {
 	Trigger string `json:"trigger"`
+	// Stable marks the result of a Stable check (metricquery.Check.Stable):
+	// it judges the stable release against its own level before the
+	// rollout, not the canary. Fired on it is a stable regression: halt
+	// and page; never roll back, never promote.
+	Stable bool `json:"stable,omitempty"`
 	// Query is the PromQL sent, its Argo arguments filled in; Success and
 	// Failure are the conditions it was decided with (rollbook export
 	// writes the same strings).
@@ -174,7 +180,8 @@ type Result struct {
 	Insufficient bool `json:"insufficient,omitempty"`
 	Pending      bool `json:"pending,omitempty"`
 	// NoData is true once analysis.no_data's count of inconclusive
-	// windows in a row is reached.
+	// windows in a row is reached (never on a Stable result: a stable
+	// release without a value neither holds nor rolls back the canary).
 	NoData   bool    `json:"no_data,omitempty"`
 	Error    string  `json:"error,omitempty"`
 	Requests float64 `json:"canary_requests"`

@@ -85,9 +85,20 @@ func (a *Analyzer) Window(c metricquery.Check) time.Duration {
 	return time.Duration(float64(c.Window) / a.Scale)
 }
 
-// Args are the template arguments the analyzer fills into c's query.
+// Baseline is a Stable check's baseline range in the analyzer's time (0
+// for the other checks).
+func (a *Analyzer) Baseline(c metricquery.Check) time.Duration {
+	return time.Duration(float64(c.Baseline) / a.Scale)
+}
+
+// Args are the template arguments the analyzer fills into c's query: the
+// release labels, and the window and the baseline range divided by Scale.
 func (a *Analyzer) Args(c metricquery.Check) metricquery.Args {
-	return metricquery.Args{metricquery.ArgCanary: a.Canary, metricquery.ArgStable: a.Stable, metricquery.ArgWindow: metricquery.Duration(a.Window(c))}
+	args := metricquery.Args{metricquery.ArgCanary: a.Canary, metricquery.ArgStable: a.Stable, metricquery.ArgWindow: metricquery.Duration(a.Window(c))}
+	if c.Baseline > 0 {
+		args[metricquery.ArgBaseline] = metricquery.Duration(a.Baseline(c))
+	}
+	return args
 }
 
 // Reset starts a new step at at: a window never mixes two canary weights,
@@ -104,11 +115,12 @@ func (a *Analyzer) Reset(at time.Time) {
 // Inconclusive lists the checks that were measured in this step without
 // a single verdict: a release is not promoted on them. (A check that
 // decided and then missed a scrape or two is left to no_data's count, as
-// Argo's inconclusiveLimit leaves it.)
+// Argo's inconclusiveLimit leaves it.) Stable checks are not listed: see
+// measure.
 func (a *Analyzer) Inconclusive() []string {
 	var out []string
 	for i, n := range a.inconclusive {
-		if n > 0 && !a.decided[i] {
+		if n > 0 && !a.decided[i] && !a.Checks[i].Stable {
 			out = append(out, a.Checks[i].Trigger)
 		}
 	}
@@ -143,9 +155,18 @@ func (a *Analyzer) Observe(ctx context.Context, q Querier, at time.Time, canaryH
 	return out
 }
 
+// measure sends check i's query and decides it. A Stable check (the
+// stable release against its own level) counts like the others: its
+// Fired result is the stable release's regression, which the consumer
+// answers with a halt and a page, never a rollback or a promotion. Its
+// inconclusive windows are on the timeline (never a pass) but neither
+// reach no_data nor hold the promotion: a stable release without a value
+// serves no one to protect (a step at 100 %, or a drill that raised the
+// canary's weight for its floor), and Prometheus losing the series
+// silences the canary's own checks, which carry no_data.
 func (a *Analyzer) measure(ctx context.Context, q Querier, i int, at time.Time) Result {
 	c := &a.Checks[i]
-	r := Result{Trigger: c.Trigger, Threshold: c.Threshold, Unit: c.Unit, Success: c.Success, Failure: c.Failure, Query: c.Resolve(a.Args(*c))}
+	r := Result{Trigger: c.Trigger, Stable: c.Stable, Threshold: c.Threshold, Unit: c.Unit, Success: c.Success, Failure: c.Failure, Query: c.Resolve(a.Args(*c))}
 	if at.Sub(a.since) < a.Window(*c) {
 		r.Verdict, r.Insufficient, r.Pending = metricquery.Inconclusive, true, true
 		r.Reason = c.Trigger + ": window not yet full"
@@ -182,7 +203,7 @@ func (a *Analyzer) measure(ctx context.Context, q Querier, i int, at time.Time) 
 	default:
 		a.inconclusive[i]++
 		r.Insufficient = true
-		r.NoData = a.inconclusive[i] >= max(c.NoDataAfter, 1)
+		r.NoData = !c.Stable && a.inconclusive[i] >= max(c.NoDataAfter, 1)
 	}
 	r.Reason = c.Describe(vals, v)
 	if r.Error != "" {

@@ -87,7 +87,8 @@ func (s *simulation) write(r *rand.Rand, run string, perWindow int, canaryErr fl
 }
 
 // firstFire runs the plan's analysis over one written canary and returns
-// when a trigger fired, or -1.
+// when a trigger of the canary fired, or -1 (the stable release's watch
+// is measured too, but its fire is no rollback).
 func (s *simulation) firstFire(a *Analyzer, run string) time.Duration {
 	a.Canary, a.Stable = "c"+run, "s"+run
 	a.Reset(s.base)
@@ -96,7 +97,7 @@ func (s *simulation) firstFire(a *Analyzer, run string) time.Duration {
 			if r.Error != "" {
 				s.tb.Fatalf("query failed: %s\n%s", r.Error, r.Query)
 			}
-			if r.Fired {
+			if r.Fired && !r.Stable {
 				return at
 			}
 		}

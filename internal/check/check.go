@@ -255,42 +255,134 @@ func (c *checker) dataRecovery() {
 func (c *checker) migrations() {
 	for i, m := range c.p.Migrations {
 		p := fmt.Sprintf("migrations[%d]", i)
-		if m.File == "" {
-			if m.Phase == "contract" && c.p.Rollback.Automatic {
-				c.contractAuto(p, m.ID, "declared phase: contract")
-			}
-			continue
+		contract, why := c.migration(p, m)
+		c.timing(i, m, contract, why)
+	}
+}
+
+// migration checks one migration's file and SQL, and says whether its
+// change is a contract one (declared so, or its SQL is) and why.
+func (c *checker) migration(p string, m plan.Migration) (contract bool, why string) {
+	declared := m.Phase == "contract"
+	if declared {
+		why = "declared phase: contract"
+	}
+	if m.File == "" {
+		if declared && c.p.Rollback.Automatic {
+			c.contractAuto(p, m.ID, why)
 		}
-		rel := path.Join(path.Dir(c.p.Path), m.File)
-		if strings.HasPrefix(path.Clean(m.File), "/") || strings.HasPrefix(rel, "../") || rel == ".." {
-			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q is outside the content folder", m.File), "keep migration SQL under content/, relative to the plan")
-			continue
+		return declared, why
+	}
+	rel := path.Join(path.Dir(c.p.Path), m.File)
+	if strings.HasPrefix(path.Clean(m.File), "/") || strings.HasPrefix(rel, "../") || rel == ".." {
+		c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q is outside the content folder", m.File), "keep migration SQL under content/, relative to the plan")
+		return declared, why
+	}
+	file := filepath.Join(c.opts.ContentDir, filepath.FromSlash(rel))
+	if err := contentpath.Check(c.opts.ContentDir, rel); contentpath.IsOutside(err) {
+		c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q: %v", m.File, err), contentpath.Fix)
+		return declared, why
+	} else if err != nil {
+		c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q does not exist (looked for %s)", m.File, filepath.ToSlash(file)), "fix the path (relative to the plan's folder) or add the SQL file")
+		return declared, why
+	}
+	res, err := c.opts.Analyze(file)
+	if err != nil {
+		c.at(p+".file", "migration-sql", err.Error(), "fix the SQL so PostgreSQL can parse it")
+		return declared, why
+	}
+	if res.Phase == migrate.Contract {
+		first := firstContract(res)
+		why = fmt.Sprintf("%s:%d: %s", filepath.ToSlash(rel), first.Line, first.Reason)
+		if m.Phase != "" && m.Phase != "contract" {
+			c.at(p+".phase", "migration-phase", fmt.Sprintf("migration %s is declared %q but its SQL is a contract change: %s", m.ID, m.Phase, why), "declare phase: contract, or split the contract statement into a later release")
 		}
-		file := filepath.Join(c.opts.ContentDir, filepath.FromSlash(rel))
-		if err := contentpath.Check(c.opts.ContentDir, rel); contentpath.IsOutside(err) {
-			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q: %v", m.File, err), contentpath.Fix)
-			continue
-		} else if err != nil {
-			c.at(p+".file", "migration-file", fmt.Sprintf("migration file %q does not exist (looked for %s)", m.File, filepath.ToSlash(file)), "fix the path (relative to the plan's folder) or add the SQL file")
-			continue
+		if c.p.Rollback.Automatic {
+			c.contractAuto(p, m.ID, why)
 		}
-		res, err := c.opts.Analyze(file)
-		if err != nil {
-			c.at(p+".file", "migration-sql", err.Error(), "fix the SQL so PostgreSQL can parse it")
-			continue
+		return true, why
+	}
+	if declared && c.p.Rollback.Automatic {
+		c.contractAuto(p, m.ID, why)
+	}
+	return declared, why
+}
+
+// timing checks when migration i runs (SPEC 3.3): at_step against the
+// strategy's steps, and a contract change that would run while the
+// previous release, which reads what it drops, still serves.
+func (c *checker) timing(i int, m plan.Migration, contract bool, why string) {
+	p := fmt.Sprintf("migrations[%d]", i)
+	steps := c.p.Strategy.Steps
+	t := m.Timing(contract)
+	stepOK := true
+	valid := fmt.Sprintf("1..%d", len(steps))
+	if len(steps) == 0 {
+		valid = "none: the plan has no strategy.steps"
+	}
+	switch {
+	case c.p.Has(p+".at_step") && t.Runs != plan.RunsDuringDeploy:
+		runs := "runs: " + t.Runs
+		if t.Defaulted {
+			runs = "no runs: (so " + t.Runs + ")"
 		}
-		if res.Phase == migrate.Contract {
-			first := firstContract(res)
-			if m.Phase != "" && m.Phase != "contract" {
-				c.at(p+".phase", "migration-phase", fmt.Sprintf("migration %s is declared %q but its SQL is a contract change: %s:%d: %s", m.ID, m.Phase, filepath.ToSlash(rel), first.Line, first.Reason), "declare phase: contract, or split the contract statement into a later release")
-			}
-			if c.p.Rollback.Automatic {
-				c.contractAuto(p, m.ID, fmt.Sprintf("%s:%d: %s", filepath.ToSlash(rel), first.Line, first.Reason))
-			}
-		} else if m.Phase == "contract" && c.p.Rollback.Automatic {
-			c.contractAuto(p, m.ID, "declared phase: contract")
+		c.at(p+".at_step", "migration-at-step", fmt.Sprintf("migration %s has at_step: %d but %s; at_step only places a during-deploy migration", m.ID, m.AtStep, runs), "write runs: during-deploy, or drop at_step")
+	case t.Runs != plan.RunsDuringDeploy:
+	case !c.p.Has(p + ".at_step"):
+		stepOK = false
+		c.at(p+".runs", "migration-at-step", fmt.Sprintf("migration %s runs during-deploy but has no at_step: the rollout step it runs at is not known", m.ID), fmt.Sprintf("add at_step: N, the strategy step it runs at (valid steps: %s)", valid))
+	case m.AtStep < 1 || m.AtStep > len(steps):
+		stepOK = false
+		c.at(p+".at_step", "migration-at-step", fmt.Sprintf("migration %s runs at step %d, but the plan has %s", m.ID, m.AtStep, stepCount(len(steps))), stepFix(steps))
+	}
+	if !contract {
+		return
+	}
+	if t.Defaulted {
+		c.at(p, "migration-runs", fmt.Sprintf("contract migration %s does not say when it runs: it defaults to post-deploy (%s)", m.ID, t.Describe(steps)), "write runs: post-deploy"+fullStep(steps))
+		return
+	}
+	if !stepOK || !t.PreviousServes(steps) {
+		return
+	}
+	share := t.PreviousShare(steps)
+	pos := p
+	if c.p.Has(p + ".runs") {
+		pos = p + ".runs"
+	}
+	c.at(pos, "contract-before-promotion", fmt.Sprintf("migration %s is a contract change (%s) that runs %s, %s: the previous release still serves %d %% of traffic and reads what it drops, so its users get errors", m.ID, why, t.Runs, t.Describe(steps), share),
+		"write runs: post-deploy"+fullStep(steps)+", or split the change: expand in this release, write both shapes, and contract in a later release")
+}
+
+// fullStep is the fix's way to run at a strategy step of 100 %, when the
+// plan has one before its last.
+func fullStep(steps []plan.Step) string {
+	for i, s := range steps {
+		if s.Weight >= 100 {
+			return fmt.Sprintf(" (or runs: during-deploy with at_step: %d, the step at %d %%)", i+1, s.Weight)
 		}
 	}
+	return ""
+}
+
+func stepFix(steps []plan.Step) string {
+	if len(steps) == 0 {
+		return "add strategy.steps, or use runs: pre-deploy or post-deploy"
+	}
+	if len(steps) == 1 {
+		return "write at_step: 1, the plan's one strategy step"
+	}
+	return fmt.Sprintf("write at_step: a step from 1 to %d (strategy.steps in order)", len(steps))
+}
+
+func stepCount(n int) string {
+	switch n {
+	case 0:
+		return "no strategy steps"
+	case 1:
+		return "1 strategy step"
+	}
+	return fmt.Sprintf("%d strategy steps", n)
 }
 
 func firstContract(r migrate.Result) migrate.Finding {

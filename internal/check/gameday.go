@@ -90,14 +90,20 @@ func (c *checker) gamedayService() {
 		if sc != "incompatible-migration" {
 			continue
 		}
-		files := 0
+		files, manual := 0, 0
 		for _, m := range c.p.Migrations {
 			if m.File != "" {
 				files++
+				if m.Runs == plan.RunsManual {
+					manual++
+				}
 			}
 		}
-		if files == 0 {
+		switch {
+		case files == 0:
 			c.at(fmt.Sprintf("gameday.scenarios[%d]", i), rule, "scenario incompatible-migration on the team's own service runs the plan's own migrations, and the plan ships none with a file", "add migrations: [{id: ..., file: migrations/0042_x.sql}], or leave the scenario out")
+		case manual == files:
+			c.at(fmt.Sprintf("gameday.scenarios[%d]", i), "migration-manual", fmt.Sprintf("scenario incompatible-migration on the team's own service applies the plan's own migrations, and every one with a file is runs: manual (%s): a drill never applies a manual migration, so it can apply nothing", manualIDs(c.p.Migrations)), "give a migration a runs: the drill can follow (pre-deploy, during-deploy with at_step, or post-deploy), or leave the scenario out")
 		}
 	}
 	data := plan.SampleEnvData(s.DependsOn)
@@ -116,6 +122,17 @@ func (c *checker) gamedayService() {
 			}
 		}
 	}
+}
+
+// manualIDs lists the ids of the manual migrations with a file.
+func manualIDs(ms []plan.Migration) string {
+	var ids []string
+	for _, m := range ms {
+		if m.File != "" && m.Runs == plan.RunsManual {
+			ids = append(ids, m.ID)
+		}
+	}
+	return strings.Join(ids, ", ")
 }
 
 func (c *checker) request(p string, r plan.Request) {

@@ -70,6 +70,7 @@ func TestGamedayService(t *testing.T) {
 		{"path without slash", "path: /orders, weight", "path: orders, weight", "gameday-service", line("    traffic:") + 1, 7, "for example path"},
 		{"missing schema", "schema: schema.sql", "schema: nope.sql", "gameday-service", line("  database:"), 36, "add the SQL file"},
 		{"incompatible-migration without migrations", "gameday:\n", "gameday:\n  scenarios: [incompatible-migration]\n", "gameday-service", line("  service:"), 15, "add migrations:"},
+		{"incompatible-migration with only manual migrations", "gameday:\n", "migrations: [{id: m1, file: schema.sql, runs: manual}, {id: m2, runs: pre-deploy}]\ngameday:\n  scenarios: [incompatible-migration]\n", "migration-manual", line("  service:") + 1, 15, "leave the scenario out"},
 		{"dependency without port", `{name: cache, image: "redis-local:7", port: 6379}`, `{name: cache, image: "redis-local:7"}`, "gameday-service", line("    depends_on:") + 1, 7, "port: 6379"},
 	}
 	for _, tt := range tests {
@@ -85,5 +86,43 @@ func TestGamedayService(t *testing.T) {
 			}
 			t.Errorf("want %s at %d:%d with %q; got:\n%v", tt.rule, tt.line, tt.col, tt.fix, ds)
 		})
+	}
+}
+
+// TestMigrationManual: the drill of incompatible-migration needs one
+// migration with a file it may apply; a manual one beside it is fine, and
+// without the scenario, or without the team's own service, nothing fires.
+func TestMigrationManual(t *testing.T) {
+	for _, tt := range []struct {
+		name, from, to string
+		fires          bool
+	}{
+		{"every file manual", "gameday:\n", "migrations: [{id: m1, file: schema.sql, runs: manual}]\ngameday:\n  scenarios: [incompatible-migration]\n", true},
+		{"one file the drill applies", "gameday:\n", "migrations: [{id: m1, file: schema.sql, runs: manual}, {id: m2, file: schema.sql, runs: post-deploy}]\ngameday:\n  scenarios: [incompatible-migration]\n", false},
+		{"defaulted runs", "gameday:\n", "migrations: [{id: m1, file: schema.sql}]\ngameday:\n  scenarios: [incompatible-migration]\n", false},
+		{"no scenario", "gameday:\n", "migrations: [{id: m1, file: schema.sql, runs: manual}]\ngameday:\n  scenarios: [healthy-canary]\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ds := serviceFindings(t, func(s string) string { return strings.Replace(s, tt.from, tt.to, 1) })
+			fired := false
+			for _, f := range ds {
+				if f.Rule == "migration-manual" {
+					fired = true
+					if f.Severity != diag.Error || !strings.Contains(f.Message, "m1") || !strings.Contains(f.Fix, "runs:") {
+						t.Errorf("finding: %s (fix: %s)", f, f.Fix)
+					}
+				}
+			}
+			if fired != tt.fires {
+				t.Errorf("migration-manual fired %v, want %v:\n%v", fired, tt.fires, ds)
+			}
+		})
+	}
+	// Without gameday.service the drill runs the demo service, with its own migrations.
+	src := strings.Replace(base, "contacts:", "migrations: [{id: m1, file: migrations/expand.sql, runs: manual}]\ngameday: {scenarios: [incompatible-migration]}\ncontacts:", 1)
+	for _, f := range run(t, src) {
+		if f.Rule == "migration-manual" {
+			t.Errorf("demo service: %s", f)
+		}
 	}
 }

@@ -49,6 +49,9 @@ var rules = []Rule{
 	{"migration-sql", diag.Error, "a migration's SQL parses"},
 	{"migration-phase", diag.Error, "a migration's declared phase matches its SQL"},
 	{"contract-auto-rollback", diag.Error, "no contract migration ships with automatic rollback"},
+	{"contract-before-promotion", diag.Error, "no contract migration runs while the previous release still takes traffic"},
+	{"migration-runs", diag.Warning, "a contract migration says when it runs (runs:)"},
+	{"migration-at-step", diag.Error, "a during-deploy migration's at_step is one of the strategy's steps, and only a during-deploy one has at_step"},
 	{"flag-owner", diag.Error, "a feature flag has an owner"},
 	{"flag-cleanup", diag.Error, "a feature flag has a cleanup date"},
 	{"stale-flag", diag.Warning, "a feature flag is removed by its cleanup date"},
@@ -57,6 +60,7 @@ var rules = []Rule{
 	{"gameday-trigger", diag.Error, "a drilled scenario has the trigger it needs to fire"},
 	{"gameday-steps", diag.Error, "a drilled canary scenario has canary steps"},
 	{"gameday-service", diag.Error, "gameday.service and gameday.database name releases, paths, checks and files a drill can use"},
+	{"migration-manual", diag.Error, "a drilled incompatible-migration scenario has a migration the drill may apply (not every one runs: manual)"},
 	{"todo-placeholder", diag.Warning, "no TODO placeholder from rollbook new is left in a plan"},
 
 	// The site (package site).

@@ -176,12 +176,20 @@ func (l *Load) showRate(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, map[string]float64{"rate": l.rate})
 }
 
+// stats answers the load generator's own count, to hold the router's
+// against: total requests answered or failed, failed those answered 500
+// or more or not answered at all ("error" in codes), dropped the sends
+// no worker was free for.
 func (l *Load) stats(w http.ResponseWriter, _ *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	codes := map[string]uint64{}
+	var failed uint64
 	for k, v := range l.codes {
 		codes[k] = v
+		if n, err := strconv.Atoi(k); err != nil || n >= 500 {
+			failed += v
+		}
 	}
-	writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.sent, "dropped": l.dropped, "codes": codes})
+	writeJSON(w, 200, map[string]any{"rate": l.rate, "total": l.sent, "failed": failed, "dropped": l.dropped, "codes": codes})
 }

@@ -2,13 +2,16 @@ package drillagent
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Buckets are the latency histogram bounds in seconds; fine enough around
@@ -16,7 +19,8 @@ import (
 var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10}
 
 // Router splits traffic between the stable and canary releases by weight
-// and counts requests, errors and latency per release.
+// and counts requests, errors and latency per release. It also keeps the
+// first failing responses of each release (PathFailures): what users got.
 type Router struct {
 	upstream map[string]string
 	client   *http.Client
@@ -25,6 +29,9 @@ type Router struct {
 	mu     sync.Mutex
 	canary int // percent
 	stats  map[string]*releaseStats
+	// kept are the failing responses kept since the last drain, in the
+	// order they were kept.
+	kept []Failure
 }
 
 type releaseStats struct {
@@ -32,6 +39,32 @@ type releaseStats struct {
 	buckets []uint64 // cumulative per bound, counted at observe time
 	count   uint64
 	sum     float64
+	// kept counts the release's entries in Router.kept; full is set when
+	// it reaches MaxFailures, so that until the next drain a failing
+	// response is not even captured (read without the lock).
+	kept int
+	full atomic.Bool
+}
+
+// MaxFailures is how many failing responses the router keeps per release
+// between two reads of PathFailures; FailureBody how many bytes of each
+// body.
+const (
+	MaxFailures = 5
+	FailureBody = 300
+)
+
+// Failure is one failing response (status 500 or more) as the client got
+// it. Its JSON is drillreport.Failure's (the drill controller adds the
+// drill time): the agent does not import drillreport, which would build
+// the controller's Prometheus and expression libraries into the binary of
+// every drill container.
+type Failure struct {
+	Release string `json:"release"`
+	Method  string `json:"method"`
+	Path    string `json:"path"` // with the query
+	Status  int    `json:"status"`
+	Body    string `json:"body"` // the first FailureBody bytes
 }
 
 // NewRouter returns a router sending all traffic to stable until told otherwise.
@@ -49,6 +82,7 @@ func NewRouter(stable, canary string, timeout time.Duration) *Router {
 	r.mux.HandleFunc("GET "+PathWeights, r.weights)
 	r.mux.HandleFunc("PUT "+PathWeights, r.weights)
 	r.mux.HandleFunc("POST "+PathWeights, r.weights)
+	r.mux.HandleFunc("GET "+PathFailures, r.failures)
 	r.mux.HandleFunc("/", r.route)
 	return r
 }
@@ -65,9 +99,126 @@ func (rt *Router) route(w http.ResponseWriter, r *http.Request) {
 		rel = "canary"
 	}
 	start := time.Now()
-	code := forward(rt.client, rt.upstream[rel], w, r)
+	tee := &failureTee{ResponseWriter: w, full: &rt.stats[rel].full}
+	code := forward(rt.client, rt.upstream[rel], tee, r)
 	rt.observe(rel, code, time.Since(start).Seconds())
+	if tee.capturing {
+		rt.keep(rel, Failure{Release: rel, Method: r.Method, Path: r.URL.RequestURI(), Status: tee.status, Body: excerpt(tee.body)})
+	}
 }
+
+// keep adds a failing response to the release's first ones, unless it
+// has MaxFailures already (others may have been captured at the same time).
+func (rt *Router) keep(rel string, f Failure) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	s := rt.stats[rel]
+	if s.kept >= MaxFailures {
+		return
+	}
+	rt.kept = append(rt.kept, f)
+	s.kept++
+	if s.kept >= MaxFailures {
+		s.full.Store(true)
+	}
+}
+
+// failures answers the failing responses kept since the last call and
+// forgets them: each analysis interval sees the first failures of that
+// interval.
+func (rt *Router) failures(w http.ResponseWriter, _ *http.Request) {
+	rt.mu.Lock()
+	out := rt.kept
+	rt.kept = nil
+	for _, s := range rt.stats {
+		s.kept = 0
+		s.full.Store(false)
+	}
+	rt.mu.Unlock()
+	if out == nil {
+		out = []Failure{}
+	}
+	writeJSON(w, 200, out)
+}
+
+// excerpt is a captured body as text, without a character cut in two at
+// its end.
+func excerpt(b []byte) string {
+	if len(b) == FailureBody {
+		for i := len(b) - 1; i >= len(b)-(utf8.UTFMax-1); i-- {
+			if utf8.RuneStart(b[i]) {
+				if !utf8.FullRune(b[i:]) {
+					b = b[:i]
+				}
+				break
+			}
+		}
+	}
+	return string(b)
+}
+
+// failureTee passes a response on to the client unchanged and, when its
+// status is a failure and the release's failures are not full, keeps a
+// copy of the body's first FailureBody bytes. Bodies of other responses
+// are neither copied nor buffered.
+type failureTee struct {
+	http.ResponseWriter
+	full      *atomic.Bool
+	status    int
+	capturing bool
+	body      []byte
+}
+
+func (t *failureTee) WriteHeader(code int) {
+	if t.status == 0 {
+		t.status = code
+		if code >= 500 && !t.full.Load() {
+			t.capturing, t.body = true, make([]byte, 0, FailureBody)
+		}
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *failureTee) Write(p []byte) (int, error) {
+	if t.status == 0 {
+		t.WriteHeader(http.StatusOK)
+	}
+	if t.capturing && len(t.body) < FailureBody {
+		t.body = append(t.body, p[:min(len(p), FailureBody-len(t.body))]...)
+	}
+	return t.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps io.Copy on the server's own buffered path: only a kept
+// body's first bytes go through Write.
+func (t *failureTee) ReadFrom(src io.Reader) (int64, error) {
+	if t.status == 0 {
+		t.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	if t.capturing && len(t.body) < FailureBody {
+		m, err := io.CopyN(writerOnly{t}, src, int64(FailureBody-len(t.body)))
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if rf, ok := t.ResponseWriter.(io.ReaderFrom); ok {
+		m, err := rf.ReadFrom(src)
+		return n + m, err
+	}
+	m, err := io.Copy(writerOnly{t.ResponseWriter}, src)
+	return n + m, err
+}
+
+// Unwrap gives http.ResponseController the client's own writer.
+func (t *failureTee) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 func (rt *Router) observe(rel string, code int, secs float64) {
 	rt.mu.Lock()

@@ -1,8 +1,9 @@
 // Package drillchart draws drill results as small inline SVG charts: error
-// rate and p99 latency of the stable and canary releases over a drill, with
-// markers for the injection, the trigger, traffic shifts and the page; and
-// time to detect and to roll back across a plan's past drills. Two lines
-// and a few markers do not need a plotting library.
+// rate and p99 latency of the stable and canary releases over a drill (and
+// the error rate of the whole service: what users saw), with markers for
+// the injection, the trigger, traffic shifts and the page; and time to
+// detect and to roll back across a plan's past drills. A few lines and
+// markers do not need a plotting library.
 package drillchart
 
 import (
@@ -22,6 +23,32 @@ type Point struct {
 	StableP99, CanaryP99   float64 // seconds
 	StableReqs, CanaryReqs float64
 	Inconclusive           string
+	// ServiceErr is both releases together, over ServiceReqs requests:
+	// the error rate users saw (no line where ServiceReqs is 0).
+	ServiceErr, ServiceReqs float64
+}
+
+// series is one line of a chart: its name (class series-NAME, legend
+// entry legend-NAME) and its value at a point, false where it has none.
+type series struct {
+	name, legend string
+	// optional: the line is left out of the legend when it has no value
+	// (points made without it); dashed: it may lie on another line.
+	optional bool
+	val      func(Point) (float64, bool)
+}
+
+// drawn reports whether l has a value at two points in a row (a line).
+func drawn(pts []Point, l series) bool {
+	prev := false
+	for _, p := range pts {
+		_, ok := l.val(p)
+		if ok && prev {
+			return true
+		}
+		prev = ok
+	}
+	return false
 }
 
 // Marker is a timeline event drawn as a vertical line.
@@ -44,17 +71,20 @@ func Drill(title string, pts []Point, marks []Marker) template.HTML {
 	}
 	var b strings.Builder
 	b.WriteString(`<div class="drill-charts">`)
-	b.WriteString(chart(title+": error rate", "%", pts, marks, func(p Point) (float64, float64, bool, bool) {
-		return p.StableErr * 100, p.CanaryErr * 100, p.StableReqs > 0, p.CanaryReqs > 0
+	b.WriteString(chart(title+": error rate", "%", pts, marks, []series{
+		{"stable", "— stable", false, func(p Point) (float64, bool) { return p.StableErr * 100, p.StableReqs > 0 }},
+		{"canary", "— canary", false, func(p Point) (float64, bool) { return p.CanaryErr * 100, p.CanaryReqs > 0 }},
+		{"service", "╌ service (what users saw)", true, func(p Point) (float64, bool) { return p.ServiceErr * 100, p.ServiceReqs > 0 }},
 	}))
-	b.WriteString(chart(title+": p99 latency", "ms", pts, marks, func(p Point) (float64, float64, bool, bool) {
-		return p.StableP99 * 1000, p.CanaryP99 * 1000, p.StableReqs > 0, p.CanaryReqs > 0
+	b.WriteString(chart(title+": p99 latency", "ms", pts, marks, []series{
+		{"stable", "— stable", false, func(p Point) (float64, bool) { return p.StableP99 * 1000, p.StableReqs > 0 }},
+		{"canary", "— canary", false, func(p Point) (float64, bool) { return p.CanaryP99 * 1000, p.CanaryReqs > 0 }},
 	}))
 	b.WriteString(`</div>`)
 	return template.HTML(b.String())
 }
 
-func chart(title, unit string, pts []Point, marks []Marker, val func(Point) (float64, float64, bool, bool)) string {
+func chart(title, unit string, pts []Point, marks []Marker, lines []series) string {
 	maxX := pts[len(pts)-1].At
 	for _, m := range marks {
 		maxX = math.Max(maxX, m.At)
@@ -64,8 +94,11 @@ func chart(title, unit string, pts []Point, marks []Marker, val func(Point) (flo
 	}
 	maxY := 0.0
 	for _, p := range pts {
-		s, c, _, _ := val(p)
-		maxY = math.Max(maxY, math.Max(s, c))
+		for _, l := range lines {
+			if v, ok := l.val(p); ok {
+				maxY = math.Max(maxY, v)
+			}
+		}
 	}
 	maxY = niceCeil(maxY)
 	x := func(v float64) float64 { return left + v/maxX*float64(width-left-right) }
@@ -96,16 +129,20 @@ func chart(title, unit string, pts []Point, marks []Marker, val func(Point) (flo
 		fmt.Fprintf(&b, `<g class="marker marker-%s"><line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="currentColor" stroke-dasharray="3 3" stroke-opacity="0.6"/><title>%.2fs %s</title></g>`,
 			html.EscapeString(m.Kind), xx, xx, top, height-bottom, m.At, html.EscapeString(m.Label))
 	}
-	line := func(class string, pick func(Point) (float64, bool)) {
+	line := func(l series) {
+		dash := ""
+		if l.optional {
+			dash = ` stroke-dasharray="5 3"`
+		}
 		var seg []string
 		flush := func() {
 			if len(seg) > 1 {
-				fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke-width="2" points="%s"/>`, class, strings.Join(seg, " "))
+				fmt.Fprintf(&b, `<polyline class="series-%s" fill="none" stroke-width="2"%s points="%s"/>`, l.name, dash, strings.Join(seg, " "))
 			}
 			seg = seg[:0]
 		}
 		for _, p := range pts {
-			v, ok := pick(p)
+			v, ok := l.val(p)
 			if !ok {
 				flush()
 				continue
@@ -114,10 +151,18 @@ func chart(title, unit string, pts []Point, marks []Marker, val func(Point) (flo
 		}
 		flush()
 	}
-	line("series-stable", func(p Point) (float64, bool) { s, _, ok, _ := val(p); return s, ok })
-	line("series-canary", func(p Point) (float64, bool) { _, c, _, ok := val(p); return c, ok })
-	fmt.Fprintf(&b, `<g font-size="10" fill="currentColor"><text class="legend-stable" x="%d" y="11">— stable</text><text class="legend-canary" x="%d" y="11">— canary</text></g>`, left+4, left+64)
-	b.WriteString(`</svg>`)
+	for _, l := range lines {
+		line(l)
+	}
+	// The service's line is optional: named only when drawn.
+	b.WriteString(`<g font-size="10" fill="currentColor">`)
+	for i, l := range lines {
+		if l.optional && !drawn(pts, l) {
+			continue
+		}
+		fmt.Fprintf(&b, `<text class="legend-%s" x="%d" y="11">%s</text>`, l.name, left+4+60*i, html.EscapeString(l.legend))
+	}
+	b.WriteString(`</g></svg>`)
 	return b.String()
 }
 

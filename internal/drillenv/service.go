@@ -27,19 +27,30 @@ type Service struct {
 	Stable, Canary Image
 	Port           int
 	// Env are the releases' environment templates (plan.EnvData fields).
-	Env     map[string]string
-	Ready   string
-	Smoke   []plan.Request
-	Traffic []plan.Request
-	Deps    []Dependency
+	Env   map[string]string
+	Ready string
+	Smoke []plan.Request
+	// SmokeCanary is the canary's own smoke list (empty: Smoke).
+	SmokeCanary []plan.Request
+	Traffic     []plan.Request
+	Deps        []Dependency
 	// Database is the database's name (default app); Schema, when set,
 	// is a SQL file on the host the database starts from.
 	Database string
 	Schema   string
-	// Migrations are SQL files on the host the drill applies, in order,
-	// after the stable release's smoke checks passed and before the
-	// canary starts (as the canary's release would).
+	// Migrations are SQL files on the host applied, in order, after the
+	// stable release's smoke checks passed and before the canary starts.
+	// A drill leaves it empty and applies each with Env.Migrate when the
+	// plan's runs: says.
 	Migrations []string
+}
+
+// CanarySmoke is the canary's smoke list.
+func (s *Service) CanarySmoke() []plan.Request {
+	if len(s.SmokeCanary) > 0 {
+		return s.SmokeCanary
+	}
+	return s.Smoke
 }
 
 // Dependency is one more container of the service.
@@ -386,6 +397,19 @@ func (e *Env) prepareDatabase(ctx context.Context, s *Service) error {
 	if err := e.applySQL(ctx, s, s.Schema); err != nil {
 		return fmt.Errorf("gameday.database.schema: %w", err)
 	}
+	return nil
+}
+
+// Migrate applies one SQL file to the team's database, one statement at
+// a time, while both releases run.
+func (e *Env) Migrate(ctx context.Context, file string) error {
+	if e.Service == nil {
+		return errors.New("drillenv: the demo service's canary applies its own migrations")
+	}
+	if err := e.applySQL(ctx, e.Service, file); err != nil {
+		return fmt.Errorf("applying the plan's migration: %w", err)
+	}
+	e.log.Debug("migrated", "drill", e.RunID, "file", file)
 	return nil
 }
 

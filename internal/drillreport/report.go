@@ -46,6 +46,8 @@ const (
 	EventGuard     EventType = "guard"     // the migration guard's finding
 	EventAction    EventType = "action"    // Action was done
 	EventLog       EventType = "log"       // Logs: releases' last log lines
+	// EventMigration: Migration was applied (or, manual, left alone).
+	EventMigration EventType = "migration"
 )
 
 // Action is what an action event did.
@@ -76,9 +78,84 @@ type Event struct {
 	// the stable release's smoke checks against the migrated database.
 	SmokePassed *bool `json:"smoke_passed,omitempty"`
 	// Logs holds each release's last log lines (log events).
-	Logs    []ReleaseLog      `json:"logs,omitempty"`
-	Results []analysis.Result `json:"results,omitempty"`
+	Logs []ReleaseLog `json:"logs,omitempty"`
+	// Migration is the migration a migration or guard event is about.
+	Migration *MigrationRun `json:"migration,omitempty"`
+	// Release is the release a guard event's smoke checks ran against.
+	Release string `json:"release,omitempty"`
+	// Failures are failing responses the router kept (trigger and guard
+	// events): the evidence of what users got.
+	Failures []Failure         `json:"failures,omitempty"`
+	Results  []analysis.Result `json:"results,omitempty"`
 }
+
+// MigrationRun is one migration as the drill ran it: when the plan says
+// it runs, when it ran, and what the guard saw right after.
+type MigrationRun struct {
+	ID   string `json:"id"`
+	File string `json:"file"`
+	// Runs is the plan's timing (pre-deploy, during-deploy, post-deploy,
+	// manual); AtStep the step of during-deploy; When says it for people.
+	Runs     string `json:"runs"`
+	AtStep   int    `json:"at_step,omitempty"`
+	When     string `json:"when"`
+	Contract bool   `json:"contract,omitempty"`
+	// Applied is false for a manual migration (never applied by a drill)
+	// and for one the drill did not reach.
+	Applied bool          `json:"applied"`
+	At      time.Duration `json:"at_ns,omitempty"`
+	// Weight is the canary's share of traffic when it ran: the previous
+	// release served the rest.
+	Weight int `json:"canary_weight"`
+	// Guard is the smoke verdict of each release after it ran.
+	Guard []SmokeVerdict `json:"guard,omitempty"`
+	Error string         `json:"error,omitempty"`
+}
+
+// SmokeVerdict is one release's smoke checks after a migration.
+type SmokeVerdict struct {
+	Release string `json:"release"`
+	Passed  bool   `json:"passed"`
+	// Share is the percent of traffic the release served at that moment.
+	Share  int    `json:"share"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Failure is one failing response, as the router or a smoke check saw it.
+type Failure struct {
+	Release string        `json:"release"`
+	Method  string        `json:"method"`
+	Path    string        `json:"path"`
+	Status  int           `json:"status"`
+	Body    string        `json:"body"` // the first 300 bytes
+	At      time.Duration `json:"at_ns,omitempty"`
+}
+
+func (f Failure) String() string {
+	return fmt.Sprintf("%s %s → %d from %s: %s", f.Method, f.Path, f.Status, f.Release, strings.TrimSpace(f.Body))
+}
+
+// Impact is what users saw in one phase of a drill: every request of
+// both releases, as the router counted them.
+type Impact struct {
+	Phase     Phase         `json:"phase"`
+	From      time.Duration `json:"from_ns"`
+	To        time.Duration `json:"to_ns"`
+	Requests  float64       `json:"requests"`
+	Failed    float64       `json:"failed"`
+	ErrorRate float64       `json:"error_rate"`
+	P99       float64       `json:"p99_seconds"`
+}
+
+// Phase names a stretch of a drill for the user-impact table.
+type Phase string
+
+const (
+	PhaseBefore      Phase = "before-trigger" // from the start to the trigger (or the end)
+	PhaseRollingBack Phase = "rolling-back"   // from the trigger to the rollback's completion
+	PhaseAfter       Phase = "after"          // from then to the end
+	PhaseWhole       Phase = "whole-drill"
+)
 
 // ReleaseLog is the tail of one container's log at a moment of the drill.
 type ReleaseLog struct {
@@ -102,6 +179,8 @@ type Measurement struct {
 	Weight int           `json:"canary_weight"`
 	Stable Sample        `json:"stable"`
 	Canary Sample        `json:"canary"`
+	// Service is both releases together: what users saw.
+	Service *Sample `json:"service,omitempty"`
 	// Inconclusive lists the triggers whose analysis at this interval had
 	// no verdict (no series, NaN, too few requests): the chart marks them.
 	Inconclusive []string `json:"inconclusive,omitempty"`
@@ -114,11 +193,41 @@ type Sample struct {
 	P99       float64 `json:"p99_seconds"`
 }
 
+// Users is what users saw in the interval: Service when the drill
+// recorded it, else (older reports) Stable and Canary together, the error
+// rate weighted by requests and the p99 the larger of the two (the p99 of
+// the two together is never above it).
+func (m Measurement) Users() Sample {
+	if m.Service != nil {
+		return *m.Service
+	}
+	u := Sample{Requests: m.Stable.Requests + m.Canary.Requests}
+	if u.Requests > 0 {
+		u.ErrorRate = (m.Stable.ErrorRate*m.Stable.Requests + m.Canary.ErrorRate*m.Canary.Requests) / u.Requests
+	}
+	if m.Stable.Requests > 0 {
+		u.P99 = m.Stable.P99
+	}
+	if m.Canary.Requests > 0 {
+		u.P99 = max(u.P99, m.Canary.P99)
+	}
+	return u
+}
+
 // Assertion is one check of a drill, with what was seen.
 type Assertion struct {
 	Name    string `json:"name"`
 	Passed  bool   `json:"passed"`
 	Message string `json:"message"`
+	// Failures are failing responses users got, shown at a failed one.
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// LoadCount is the load generator's own count over the drill: what the
+// router's figures are checked against.
+type LoadCount struct {
+	Requests float64 `json:"requests"`
+	Failed   float64 `json:"failed"`
 }
 
 // Image is a release image a drill ran.
@@ -153,7 +262,21 @@ type Report struct {
 	TTRPlan *float64 `json:"ttr_plan_seconds,omitempty"`
 	// Guard says what the migration guard proved on the real service
 	// (incompatible-migration): blocked, or expand-only and safe.
-	Guard     string       `json:"guard,omitempty"`
+	Guard string `json:"guard,omitempty"`
+	// Headline is the one sentence a failed drill leads with: the outage
+	// and its cause, when the drill saw one.
+	Headline string `json:"headline,omitempty"`
+	// Migrations are the plan's migrations as this drill ran them.
+	Migrations []MigrationRun `json:"migrations,omitempty"`
+	// Impact is what users saw, per phase; BlastRadius the requests that
+	// failed before the rollback completed (or before the drill ended,
+	// when nothing was rolled back).
+	Impact      []Impact `json:"impact,omitempty"`
+	BlastRadius *float64 `json:"blast_radius,omitempty"`
+	// Load is the load generator's own count over the whole drill.
+	Load *LoadCount `json:"load,omitempty"`
+	// Failures are the first failing responses the router kept.
+	Failures  []Failure    `json:"failures,omitempty"`
 	Error     string       `json:"error,omitempty"`
 	Pages     []Page       `json:"pages,omitempty"`
 	Logs      []ReleaseLog `json:"logs,omitempty"` // each release's last lines at the end or failure

@@ -137,8 +137,28 @@ func argo(tg Target, in Input) (*Result, error) {
 		for i := range metrics {
 			metrics[i].Provider.Prometheus.Address = PrometheusAddress
 		}
-		docs = append(docs, argoTemplate{APIVersion: ArgoAPI, Kind: "AnalysisTemplate", Metadata: meta{Name: name},
-			Spec: argoTemplateSpec{Args: []argoArg{{Name: metricquery.ArgCanary}, {Name: metricquery.ArgStable}, {Name: metricquery.ArgWindow, Value: metricquery.Duration(c.Window)}}, Metrics: metrics}})
+		args := []argoArg{{Name: metricquery.ArgCanary}, {Name: metricquery.ArgStable}, {Name: metricquery.ArgWindow, Value: metricquery.Duration(c.Window)}}
+		if c.Baseline > 0 {
+			args = append(args, argoArg{Name: metricquery.ArgBaseline, Value: metricquery.Duration(c.Baseline)})
+		}
+		var doc any = argoTemplate{APIVersion: ArgoAPI, Kind: "AnalysisTemplate", Metadata: meta{Name: name},
+			Spec: argoTemplateSpec{Args: args, Metrics: metrics}}
+		if c.Stable {
+			doc = commented{comment: append(stableNotes(c),
+				"Argo Rollouts aborts a rollout (traffic back to the stable release) on a Failed metric; only an",
+				"Inconclusive analysis pauses it without a rollback. So this metric never fails: its",
+				`failureCondition is "false", a measurement that is not a success is Inconclusive, and the`,
+				fmt.Sprintf("inconclusive measurements beyond inconclusiveLimit (%d, from the trigger's consecutive: %d;", metrics[0].InconclusiveLimit, c.Consecutive),
+				"Argo counts them over the whole analysis, not in a row) pause the rollout for a human",
+				"(kubectl argo rollouts promote | abort): the drill's halt. Argo cannot tell a stable release",
+				"without traffic (a step at 100 %) from a regressed one: both are Inconclusive and pause it,",
+				"where the drill does not hold on a stable release without traffic. And a query that errors",
+				fmt.Sprintf("%d times in a row (consecutiveErrorLimit) is Argo's Error phase, which aborts like a", metrics[0].ConsecutiveErrorLimit+1),
+				"failure; the drill counts a query error as inconclusive."), doc: doc}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s (the stable release against its own level) halts the drill without a rollback, and Argo Rollouts aborts on a failed metric: it is exported never to fail, so a regression is Inconclusive and pauses the rollout for a human; a stable release without traffic (a step at 100 %%) pauses it too, where the drill does not hold", c.Trigger))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("Argo Rollouts cannot pin the instant the rollout began in a query: %s's pre-rollout level is a trailing range (baseline: %s, the bakes and one window)", c.Trigger, metricquery.Duration(c.Baseline)))
+		}
+		docs = append(docs, doc)
 		templates = append(templates, argoTemplateRef{TemplateName: name})
 	}
 	if len(checks) > 0 && noData.Rollback() {
@@ -154,8 +174,10 @@ func argo(tg Target, in Input) (*Result, error) {
 		"Merge the strategy into your Rollout (selector, template) and apply the AnalysisTemplates."}
 	if blocked != "" {
 		header = append(header, "Automatic rollback is NOT exported: "+blocked+".",
-			"Mapped to: analyses without a failureCondition, so a breached trigger is Inconclusive and the",
-			"rollout pauses for a human (kubectl argo rollouts abort|promote) instead of aborting.")
+			`Mapped to: analyses whose failureCondition never holds ("false"), so a breached trigger is`,
+			"Inconclusive and the rollout pauses for a human (kubectl argo rollouts abort|promote) instead of",
+			"aborting (without a failureCondition Argo counts a measurement that misses its successCondition",
+			"as Failed, and aborts).")
 		res.Warnings = append(res.Warnings, "automatic rollback withheld: "+blocked+"; a breach pauses the rollout for a human")
 	}
 	for _, w := range res.Warnings {
@@ -167,19 +189,32 @@ func argo(tg Target, in Input) (*Result, error) {
 
 // argoMetrics are the AnalysisTemplate metrics of one check: the analysis
 // itself and, when no data must roll back, a metric that fails on no data.
-// The conditions are the check's own, evaluated by the drill.
+// The query and the success condition are the check's own, evaluated by
+// the drill, and so is the failure condition where a breach may abort.
 //
 // Argo turns the run Failed when failures exceed failureLimit and
 // Inconclusive (the rollout pauses for a human) when inconclusive
 // measurements exceed inconclusiveLimit; a query with no series or NaN
-// meets neither condition, so it is inconclusive, never a pass. When the
-// rollback must not be automatic (blocked), the failure condition is left
-// out: a breach is inconclusive too and pauses the rollout.
+// meets neither condition, so it is inconclusive, never a pass. Where
+// the drill answers a breach without a rollback (blocked: the rollback
+// must not be automatic; or a Stable check, which halts), the failure
+// condition is metricquery.Never: a breach is inconclusive too and pauses
+// the rollout at the trigger's consecutive count. (Leaving it out would
+// not do: Argo then counts a missed success condition as Failed.)
 func argoMetrics(c metricquery.Check, interval string, count int, noData plan.NoData, blocked bool) []argoMetric {
 	m := argoMetric{Name: c.Trigger, Interval: interval, Count: count, SuccessCondition: c.Success,
 		FailureLimit: c.Consecutive - 1, ConsecutiveErrorLimit: 4, InconclusiveLimit: c.NoDataAfter - 1}
 	m.Provider.Prometheus.Query = c.Query
+	if c.Stable {
+		// A regression pauses as the drill halts, at its consecutive
+		// count; a stable release without a value counts there too
+		// (Argo cannot tell them apart), and no_data never rolls back.
+		m.FailureCondition = metricquery.Never
+		m.InconclusiveLimit = c.Consecutive - 1
+		return []argoMetric{m}
+	}
 	if blocked {
+		m.FailureCondition = metricquery.Never
 		m.InconclusiveLimit = min(c.Consecutive, c.NoDataAfter) - 1
 		return []argoMetric{m}
 	}

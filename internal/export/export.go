@@ -8,10 +8,12 @@ package export
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -85,18 +87,44 @@ func unsupported(p *plan.Plan, t Target) []string {
 	return w
 }
 
+// commented is a document written after comment lines of its own.
+type commented struct {
+	comment []string
+	doc     any
+}
+
 func marshal(docs []any, header string) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	for _, d := range docs {
+		var note []string
+		if c, ok := d.(commented); ok {
+			note, d = c.comment, c.doc
+		}
 		out, err := yaml.MarshalWithOptions(d, yaml.IndentSequence(true))
 		if err != nil {
 			return nil, err
 		}
 		b.WriteString("---\n")
+		b.WriteString(comment(note))
 		b.Write(out)
 	}
 	return b.Bytes(), nil
+}
+
+// stableNotes say, for a check on the stable release (metricquery's
+// StableRegression), what it judges and what no controller can pin; the
+// target adds how it acts on it.
+func stableNotes(c metricquery.Check) []string {
+	return []string{
+		fmt.Sprintf("%s watches the STABLE release against its own level before the rollout (SPEC 3.3): its", c.Trigger),
+		fmt.Sprintf("share of bad requests in the window against its share over the %s before the window, where the", metricquery.Duration(c.Baseline)),
+		fmt.Sprintf("rise is significant (z >= %s); a rise of more than %s points fails it. The drill halts and", strconv.FormatFloat(metricquery.ZCritical, 'g', -1, 64), strconv.FormatFloat(c.Threshold*100, 'g', 6, 64)),
+		"pages on it: no promotion, no automatic rollback (the stable release is the one that broke, e.g.",
+		"a contract migration under the old release, and a baseline comparison with it is blind).",
+		"No controller can pin the instant the rollout began in a query: the level is a trailing range",
+		"(the plan's bake times and one window, at least 10 windows) that reaches before the first step.",
+	}
 }
 
 func comment(lines []string) string {

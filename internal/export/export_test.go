@@ -114,8 +114,20 @@ func TestRoundTripArgo(t *testing.T) {
 				}
 				found++
 				q := mm["provider"].(map[string]any)["prometheus"].(map[string]any)["query"].(string)
-				if mm["successCondition"] != c.Success || mm["failureCondition"] != c.Failure || q != c.Query {
-					t.Errorf("%s: exported %q / %q / %q, the drill evaluates %q / %q / %q", c.Trigger, mm["successCondition"], mm["failureCondition"], q, c.Success, c.Failure, c.Query)
+				// The stable release's watch halts the drill; in Argo it
+				// pauses: it never fails, a breach is Inconclusive.
+				failure := c.Failure
+				if c.Stable {
+					failure = metricquery.Never
+					if mm["inconclusiveLimit"].(uint64) != uint64(c.Consecutive-1) {
+						t.Errorf("%s: inconclusiveLimit %v, want %d (pause at the consecutive count)", c.Trigger, mm["inconclusiveLimit"], c.Consecutive-1)
+					}
+					if args[metricquery.ArgBaseline] != metricquery.Duration(c.Baseline) || c.Baseline == 0 {
+						t.Errorf("%s: baseline argument %q, the check's %s", c.Trigger, args[metricquery.ArgBaseline], c.Baseline)
+					}
+				}
+				if mm["successCondition"] != c.Success || mm["failureCondition"] != failure || q != c.Query {
+					t.Errorf("%s: exported %q / %q / %q, the drill evaluates %q / %q / %q", c.Trigger, mm["successCondition"], mm["failureCondition"], q, c.Success, failure, c.Query)
 				}
 				for _, cond := range []string{mm["successCondition"].(string), mm["failureCondition"].(string)} {
 					if err := metricquery.CompileCondition(cond); err != nil {
@@ -135,8 +147,8 @@ func TestRoundTripArgo(t *testing.T) {
 			}
 		}
 	}
-	if found != 2 {
-		t.Errorf("%d triggers exported, want 2 (health stays with the readiness probe)", found)
+	if found != 3 {
+		t.Errorf("%d checks exported, want 3: error_rate, latency_p99 and stable_error_rate (health stays with the readiness probe)", found)
 	}
 }
 
@@ -148,9 +160,7 @@ func TestContractNeverAutoAborts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(res.YAML, []byte("failureCondition:")) {
-		t.Error("a contract plan exported a failureCondition")
-	}
+	neverFails(t, res.YAML)
 	if !bytes.Contains(res.YAML, []byte("inconclusiveLimit")) || !bytes.Contains(res.YAML, []byte("NOT exported")) {
 		t.Error("the output does not say what was mapped")
 	}
@@ -166,11 +176,80 @@ func TestContractNeverAutoAborts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(res.YAML, []byte("failureCondition:")) {
-		t.Error("a plan whose SQL is contract exported a failureCondition")
-	}
+	neverFails(t, res.YAML)
 	if _, err := Flagger(in); err == nil || !strings.Contains(err.Error(), "not exported to Flagger") {
 		t.Errorf("Flagger export of a contract plan: %v", err)
+	}
+}
+
+// neverFails checks that every metric of an Argo export has a success
+// condition and a failure condition that no measurement meets: Argo
+// counts a measurement that misses its successCondition as Failed (and
+// aborts) when there is no failureCondition, so only both, the failure
+// one never true, make a breach Inconclusive, which pauses the rollout.
+func neverFails(t *testing.T, y []byte) {
+	t.Helper()
+	n := 0
+	for _, d := range docs(t, y)[1:] {
+		for _, m := range d["spec"].(map[string]any)["metrics"].([]any) {
+			mm := m.(map[string]any)
+			n++
+			if mm["failureCondition"] != metricquery.Never || mm["successCondition"] == nil {
+				t.Errorf("%s: successCondition %v failureCondition %v; a breach must not abort", mm["name"], mm["successCondition"], mm["failureCondition"])
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no metrics exported")
+	}
+}
+
+// The stable release's watch (metricquery.StableRegression) pauses the
+// rollout in Argo, never aborts it, and the exports say why and what
+// the controllers cannot do.
+func TestStableWatchExported(t *testing.T) {
+	in := load(t, "payments/api-2-4-canary.md")
+	res, err := Argo(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stable map[string]any
+	for _, d := range docs(t, res.YAML)[1:] {
+		for _, m := range d["spec"].(map[string]any)["metrics"].([]any) {
+			if mm := m.(map[string]any); mm["name"] == "stable_error_rate" {
+				stable = mm
+			}
+		}
+	}
+	if stable == nil {
+		t.Fatal("no stable_error_rate metric")
+	}
+	if stable["failureCondition"] != metricquery.Never || stable["inconclusiveLimit"].(uint64) != 1 {
+		t.Errorf("stable metric %v", stable)
+	}
+	for _, want := range []string{"watches the STABLE release", "failureCondition is \"false\"", "pause the rollout for a human", "cannot pin the instant"} {
+		if !bytes.Contains(res.YAML, []byte(want)) {
+			t.Errorf("the Argo export does not say %q", want)
+		}
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool {
+		return strings.Contains(w, "stable_error_rate") && strings.Contains(w, "aborts on a failed metric")
+	}) {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	fl, err := Flagger(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ROLLS THE CANARY BACK", "[32m] offset {{ interval }}", "name: stable_error_rate"} {
+		if !bytes.Contains(fl.YAML, []byte(want)) {
+			t.Errorf("the Flagger export does not say %q", want)
+		}
+	}
+	if !slices.ContainsFunc(fl.Warnings, func(w string) bool {
+		return strings.Contains(w, "stable_error_rate") && strings.Contains(w, "no pause without rollback")
+	}) {
+		t.Errorf("warnings %q", fl.Warnings)
 	}
 }
 
@@ -192,7 +271,13 @@ func TestNoDataMapping(t *testing.T) {
 			mm := m.(map[string]any)
 			name := mm["name"].(string)
 			names = append(names, name)
-			if base, ok := strings.CutSuffix(name, "-no-data"); ok {
+			if name == "stable_error_rate" {
+				// The stable release's watch never rolls back: no no-data
+				// metric, a pause at the consecutive count.
+				if mm["inconclusiveLimit"].(uint64) != 1 || mm["failureCondition"] != metricquery.Never {
+					t.Errorf("%s: %v", name, mm)
+				}
+			} else if base, ok := strings.CutSuffix(name, "-no-data"); ok {
 				if mm["failureCondition"] != metricquery.NoData || mm["failureLimit"].(uint64) != after[base]-1 {
 					t.Errorf("no-data metric %s: failureLimit %v, want %d", name, mm["failureLimit"], after[base]-1)
 				}
@@ -201,7 +286,7 @@ func TestNoDataMapping(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(names, ",") != "error_rate,error_rate-no-data,latency_p99,latency_p99-no-data" {
+	if strings.Join(names, ",") != "error_rate,error_rate-no-data,latency_p99,latency_p99-no-data,stable_error_rate" {
 		t.Errorf("metrics %v", names)
 	}
 }

@@ -123,7 +123,18 @@ func flagger(tg Target, in Input) (*Result, error) {
 		mt := flaggerTemplate{APIVersion: FlaggerAPI, Kind: "MetricTemplate", Metadata: meta{Name: name}}
 		mt.Spec.Provider.Type, mt.Spec.Provider.Address = "prometheus", PrometheusAddress
 		mt.Spec.Query = FlaggerQuery(ch, p.Service)
-		docs = append(docs, mt)
+		if ch.Stable {
+			docs = append(docs, commented{comment: append(stableNotes(ch),
+				"Flagger has no pause without a rollback: this check failing counts towards the Canary's",
+				fmt.Sprintf("threshold (%d) like any other and ROLLS THE CANARY BACK, which does not repair the stable", failures),
+				"release; the drill halts and pages instead. Drop this metric from the Canary to keep",
+				"Flagger from acting on it, and alert on the query instead. The baseline range is written",
+				"out (Flagger has no template arguments for it); the window is the metric's {{ interval }}."), doc: mt})
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s (the stable release against its own level) halts the drill and pages, without a rollback; Flagger has no pause without rollback: its failed checks roll the canary back, which does not repair the stable release", ch.Trigger))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("Flagger cannot pin the instant the rollout began in a query: %s's pre-rollout level is a trailing range (%s, the bakes and one window)", ch.Trigger, metricquery.Duration(ch.Baseline)))
+		} else {
+			docs = append(docs, mt)
+		}
 		limit := ch.Threshold
 		// The metric's interval is the query's window ({{ interval }}).
 		m := flaggerMetric{Name: ch.Trigger, TemplateRef: tmplRef{Name: name}, Interval: metricquery.Duration(ch.Window)}
@@ -145,12 +156,15 @@ func flagger(tg Target, in Input) (*Result, error) {
 
 // FlaggerQuery is a check's query as a Flagger MetricTemplate writes it:
 // the releases are selected through {{ target }} (the canary and the
-// primary) and the window is the metric's {{ interval }}; the arithmetic,
-// the request floor and the statistic are the check's own.
+// primary) and the window is the metric's {{ interval }}; a Stable
+// check's baseline range is written out (Flagger has no argument for
+// it); the arithmetic, the request floor and the statistic are the
+// check's own.
 func FlaggerQuery(c metricquery.Check, service string) string {
 	return strings.NewReplacer(
 		metricquery.Selector(service, metricquery.ArgCanary), `service="{{ target }}-canary"`,
 		metricquery.Selector(service, metricquery.ArgStable), `service="{{ target }}-primary"`,
 		"{{args."+metricquery.ArgWindow+"}}", "{{ interval }}",
+		"{{args."+metricquery.ArgBaseline+"}}", metricquery.Duration(c.Baseline),
 	).Replace(c.Query)
 }

@@ -25,6 +25,10 @@ type GamedayService struct {
 	// Smoke are the stable release's own checks: they must pass before any
 	// migration, and are the dynamic migration guard after the canary's.
 	Smoke []Request `yaml:"smoke"`
+	// SmokeCanary are the canary's own checks, when they differ from the
+	// stable's (a new release may answer a new path, or another status);
+	// the guard runs them after each migration. Empty: Smoke.
+	SmokeCanary []Request `yaml:"smoke_canary"`
 	// Traffic is the load generator's request mix.
 	Traffic   []Request    `yaml:"traffic"`
 	DependsOn []Dependency `yaml:"depends_on"`

@@ -189,11 +189,16 @@ type MaxAutomatic struct {
 
 // Migration is a schema change shipped with the release.
 type Migration struct {
-	ID         string `yaml:"id"`
-	File       string `yaml:"file"`
-	Phase      string `yaml:"phase" enum:"expand,contract,migrate"`
-	Runs       string `yaml:"runs" enum:"pre-deploy,post-deploy,during-deploy,manual"`
-	Reversible bool   `yaml:"reversible"`
+	ID    string `yaml:"id"`
+	File  string `yaml:"file"`
+	Phase string `yaml:"phase" enum:"expand,contract,migrate"`
+	// Runs is when the migration runs in the rollout (SPEC 3.3); "" takes
+	// the default Timing gives. Read it through Timing.
+	Runs string `yaml:"runs" enum:"pre-deploy,post-deploy,during-deploy,manual"`
+	// AtStep is the 1-based index into strategy.steps a during-deploy
+	// migration runs at.
+	AtStep     int  `yaml:"at_step"`
+	Reversible bool `yaml:"reversible"`
 }
 
 // Flag is a feature flag the change uses.

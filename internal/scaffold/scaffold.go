@@ -68,6 +68,10 @@ rollback:
   automatic: true
   decision_maker: incident commander
   max_automatic: {count: 1, per: 1h}
+# Schema changes shipped with the release (SPEC 3.3): uncomment and list each. runs: is
+# when it runs: pre-deploy (before step 1), during-deploy (with at_step: N, a step above),
+# post-deploy (after promotion to 100 %, then a bake: where a contract change belongs) or manual.
+# migrations: [{id: "0001_TODO", file: migrations/0001_TODO.sql, phase: expand, runs: pre-deploy, reversible: true}]
 # Game day (rollbook gameday run): uncomment to drill your own service
 # instead of the built-in demo one (SPEC 3.1).
 # gameday:

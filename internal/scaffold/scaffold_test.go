@@ -29,3 +29,26 @@ func TestGamedayServiceSkeleton(t *testing.T) {
 		t.Errorf("service = %+v, database %+v", s, p.Gameday.Database)
 	}
 }
+
+// The commented migrations line becomes a migration that says when it
+// runs once uncommented.
+func TestMigrationsSkeleton(t *testing.T) {
+	src, err := Skeleton(plan.KindRollout, "New plan", "orders", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncommented := regexp.MustCompile(`(?m)^# (migrations:)`).ReplaceAllString(string(src), "$1")
+	if uncommented == string(src) {
+		t.Fatalf("no migrations skeleton:\n%s", src)
+	}
+	p, ds := plan.Parse("x.md", "x.md", []byte(uncommented))
+	if len(ds) > 0 {
+		t.Fatalf("uncommented skeleton: %v\n%s", ds, uncommented)
+	}
+	if len(p.Migrations) != 1 || !p.Has("migrations[0].runs") {
+		t.Fatalf("migrations = %+v", p.Migrations)
+	}
+	if got := p.Migrations[0].Timing(false); got != (plan.Timing{Runs: plan.RunsPreDeploy}) || got.Describe(p.Strategy.Steps) != "before step 1" {
+		t.Errorf("timing = %+v", got)
+	}
+}

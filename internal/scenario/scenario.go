@@ -27,32 +27,64 @@ type Injection struct {
 	// MetricsMissing: the drill's Prometheus stops scraping the router,
 	// so every query returns no series.
 	MetricsMissing bool
+	// AfterContract: on the team's own service, the canary's faults start
+	// only once the plan's contract migration has run (at its runs:), so
+	// the regression shows where the plan puts the contract.
+	AfterContract bool
 }
+
+// Shape is what a plan's migrations make of a drill: the same scenario
+// must show a different thing for each.
+type Shape string
+
+const (
+	// ShapeDemo: the built-in demo service, whose canary migrates itself.
+	ShapeDemo Shape = "demo"
+	// ShapeNone: the team's own service with no migration the drill applies.
+	ShapeNone Shape = "none"
+	// ShapeExpand: expand-only migrations: rolling back must be safe.
+	ShapeExpand Shape = "expand"
+	// ShapeContractAfter: every contract migration runs once the previous
+	// release takes no traffic (post-deploy, or at a 100 % step).
+	ShapeContractAfter Shape = "contract-after-promotion"
+	// ShapeContractBefore: a contract migration runs while the previous
+	// release still takes traffic: an outage the drill must name.
+	ShapeContractBefore Shape = "contract-before-promotion"
+)
 
 // Assertion is one kind of check a drill makes; gameday evaluates each
 // kind in one place.
 type Assertion int
 
 const (
-	TriggerFires         Assertion = iota + 1 // the scenario's trigger (Trigger, or any) fires
-	TriggerWithinWindow                       // it fires within its window and consecutive analyses
-	RollbackWithinTarget                      // rolled back within rollback.target
-	TrafficBackOnStable                       // canary at 0% and stopped
-	ErrorsBackToBaseline                      // stable error rate back to the baseline afterwards
-	NoTrigger                                 // no trigger fires
-	PromotedFully                             // canary promoted to 100%
-	RollbackBlocked                           // no automatic rollback started, halted
-	PagedWithReason                           // a page is sent naming PageReason
-	TrafficStaysPut                           // the weight at the trigger is the weight at the end
-	RollbackOnce                              // one rollback attempted
-	HaltedAndPaged                            // halted with a page
-	NoThrashing                               // no weight above 0 once a rollback began
-	NoAutomaticAction                         // no rollback, no weight change, canary running
-	StableSmokeFails                          // the dynamic guard saw stable's smoke checks fail
-	StableSmokePasses                         // the dynamic guard saw them pass after the migrations
-	NotPromoted                               // the canary never reaches promoted
-	InconclusiveShown                         // inconclusive analyses are on the timeline
+	TriggerFires            Assertion = iota + 1 // the scenario's trigger (Trigger, or any) fires
+	TriggerWithinWindow                          // it fires within its window and consecutive analyses
+	RollbackWithinTarget                         // rolled back within rollback.target
+	TrafficBackOnStable                          // canary at 0% and stopped
+	ErrorsBackToBaseline                         // stable error rate back to the baseline afterwards
+	NoTrigger                                    // no trigger fires
+	PromotedFully                                // canary promoted to 100%
+	RollbackBlocked                              // no automatic rollback started, halted
+	PagedWithReason                              // a page is sent naming PageReason
+	TrafficStaysPut                              // the weight at the trigger is the weight at the end
+	RollbackOnce                                 // one rollback attempted
+	HaltedAndPaged                               // halted with a page
+	NoThrashing                                  // no weight above 0 once a rollback began
+	NoAutomaticAction                            // no rollback, no weight change, canary running
+	StableSmokeFails                             // the dynamic guard saw stable's smoke checks fail
+	StableSmokePasses                            // the dynamic guard saw them pass after the migrations
+	NotPromoted                                  // the canary never reaches promoted
+	InconclusiveShown                            // inconclusive analyses are on the timeline
+	MigrationsFollowRuns                         // each migration ran when its runs: says, manual ones never
+	GuardAfterEachMigration                      // the smoke checks ran right after each applied migration
+	NoServingReleaseBroken                       // no migration broke a release while it took traffic
+	ContractAfterPromotion                       // the contract ran with the canary at 100 %, before the trigger
 )
+
+// MigrationAsserts hold in every drill of the team's own service that
+// applies a migration, whatever the scenario: the order of events is the
+// plan's, and no migration may break a release while it serves users.
+var MigrationAsserts = []Assertion{MigrationsFollowRuns, GuardAfterEachMigration, NoServingReleaseBroken}
 
 // Need is something a plan must have for a scenario to be drilled.
 type Need int
@@ -82,10 +114,28 @@ type Scenario struct {
 	Page       bool
 	PageReason string
 	Asserts    []Assertion
-	// ExpandAsserts replace Asserts when the team's own service is drilled
-	// with a plan whose migrations are expand-only: the opposite proof.
-	ExpandAsserts []Assertion
-	Needs         []Need
+	// Shapes replace Asserts (and Page, when PageShapes says so) for a
+	// plan of that shape: expand-only plans get the opposite proof, a
+	// contract before promotion the outage.
+	Shapes map[Shape][]Assertion
+	// Unpaged lists the shapes in which no page is expected.
+	Unpaged []Shape
+	Needs   []Need
+}
+
+// For returns the assertions of s for a plan of shape sh, and whether a
+// page must be sent.
+func (s Scenario) For(sh Shape) (asserts []Assertion, page bool) {
+	asserts, page = s.Asserts, s.Page
+	if a, ok := s.Shapes[sh]; ok {
+		asserts = a
+	}
+	for _, u := range s.Unpaged {
+		if u == sh {
+			page = false
+		}
+	}
+	return asserts, page
 }
 
 // All is the table, in the order drills run.
@@ -109,10 +159,16 @@ var All = []Scenario{
 	},
 	{
 		Name: "incompatible-migration", Summary: "the canary ships a contract migration and errors: the migration guard must block the rollback and page",
-		Inject: Injection{CanaryErrors: 0.3, Contract: true}, Page: true, PageReason: "migration",
-		Asserts:       []Assertion{TriggerFires, StableSmokeFails, RollbackBlocked, PagedWithReason, TrafficStaysPut},
-		ExpandAsserts: []Assertion{TriggerFires, StableSmokePasses, RollbackWithinTarget, TrafficBackOnStable},
-		Needs:         []Need{ErrorTrigger},
+		Inject: Injection{CanaryErrors: 0.3, Contract: true, AfterContract: true}, Page: true, PageReason: "migration",
+		Asserts: []Assertion{TriggerFires, StableSmokeFails, RollbackBlocked, PagedWithReason, TrafficStaysPut},
+		Shapes: map[Shape][]Assertion{
+			ShapeExpand:         {TriggerFires, StableSmokePasses, RollbackWithinTarget, TrafficBackOnStable},
+			ShapeContractAfter:  {ContractAfterPromotion, TriggerFires, StableSmokeFails, RollbackBlocked, PagedWithReason, TrafficStaysPut},
+			ShapeContractBefore: {NoServingReleaseBroken, StableSmokeFails, RollbackBlocked, PagedWithReason, TrafficStaysPut},
+		},
+		// A safe rollback pages nobody.
+		Unpaged: []Shape{ShapeExpand},
+		Needs:   []Need{ErrorTrigger},
 	},
 	{
 		Name: "stuck-rollback", Summary: "the stable release is broken too: one rollback, then halted and paged",

@@ -1,6 +1,7 @@
 // Package statesvg draws a plan's rollout and rollback state machine as an
 // inline SVG: the happy path from pending through each canary step to
-// promoted, and the paths a trigger takes to rolled-back or halted.
+// promoted, the paths a trigger takes to rolled-back or halted, and a
+// marker above the state each migration runs in.
 package statesvg
 
 import (
@@ -24,14 +25,47 @@ type Machine struct {
 	// MigrationGuard is set when a contract migration blocks automatic rollback.
 	MigrationGuard bool
 	Freeze         bool
+	// Migrations are marked on the state they run in.
+	Migrations []Migration
+}
+
+// Where a migration runs, besides a step's number (1-based) in Migration.At.
+const (
+	// BeforeSteps: before step 1, while the rollout is pending.
+	BeforeSteps = 0
+	// AfterPromotion: once promoted to 100 %, then a bake.
+	AfterPromotion = -1
+	// NotPlaced: never run by the rollout (manual), or at a step the
+	// machine does not have; it is listed under the drawing.
+	NotPlaced = -2
+)
+
+// Migration is one migration and where it runs.
+type Migration struct {
+	ID string
+	// At is BeforeSteps, a step's number, AfterPromotion or NotPlaced.
+	At int
+	// When says when it runs, for the tooltip, the description and the
+	// note of one not placed ("post-deploy — after promotion to 100 %,
+	// then a bake").
+	When string
+	// Unsafe marks a contract change that runs while the previous
+	// release still takes traffic.
+	Unsafe bool
 }
 
 const (
 	boxW, boxH = 118, 44
 	gapX       = 26
-	top        = 30
 	rowGap     = 96
 	margin     = 12
+	// topBase is the space above the states: one row of migration labels
+	// fits there; each more label stacked on one state adds labelRow.
+	topBase  = 30
+	labelRow = 13
+	// labelChars is the longest migration label that stays within a
+	// state's column (10.5 px text).
+	labelChars = 22
 )
 
 type box struct {
@@ -76,10 +110,33 @@ func (m Machine) key() string {
 	for _, s := range m.Steps {
 		fmt.Fprintf(&b, " %d %q", s.Weight, s.Bake)
 	}
+	b.WriteString(" |")
+	for _, g := range m.Migrations {
+		fmt.Fprintf(&b, " %q %d %q %t", g.ID, g.At, g.When, g.Unsafe)
+	}
 	return b.String()
 }
 
 func render(m Machine) template.HTML {
+	// Migrations by the state they run in: 0 pending, N step N, and the
+	// last state (promoted) after promotion.
+	last := max(len(m.Steps), 1) + 1
+	placed := map[int][]Migration{}
+	var notPlaced []Migration
+	stack := 1
+	for _, g := range m.Migrations {
+		i := g.At
+		switch {
+		case g.At == AfterPromotion:
+			i = last
+		case g.At < 0 || g.At > len(m.Steps):
+			notPlaced = append(notPlaced, g)
+			continue
+		}
+		placed[i] = append(placed[i], g)
+		stack = max(stack, len(placed[i]))
+	}
+	top := topBase + (stack-1)*labelRow
 	var happy []box
 	x := margin
 	add := func(label, sub, class string) {
@@ -122,6 +179,16 @@ func render(m Machine) template.HTML {
 		width = sx - gapX - 40 + margin
 	}
 	height := y2 + boxH + 44
+	var notes []string
+	for _, g := range notPlaced {
+		notes = append(notes, "migration "+g.ID+": "+g.When)
+	}
+	if m.Freeze {
+		notes = append(notes, "freeze on: no automatic action, page only")
+	}
+	if len(notes) > 1 {
+		height += (len(notes) - 1) * 15
+	}
 
 	var b strings.Builder
 	desc := describe(m, reason)
@@ -149,11 +216,52 @@ func render(m Machine) template.HTML {
 	for _, bx := range append(happy, second...) {
 		drawBox(&b, bx)
 	}
-	if m.Freeze {
-		label(&b, margin, height-6, "freeze on: no automatic action, page only", "edge-label")
+	for i, bx := range happy {
+		if gs := placed[i]; len(gs) > 0 {
+			markMigrations(&b, bx, gs, width)
+		}
+	}
+	for i, n := range notes {
+		label(&b, margin, height-6-(len(notes)-1-i)*15, n, "edge-label")
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// markMigrations labels the migrations that run in state bx above it,
+// stacked, with one leader line down to the state.
+func markMigrations(b *strings.Builder, bx box, gs []Migration, width int) {
+	cx := bx.x + boxW/2
+	base := bx.y - 12 // the lowest label's baseline
+	for i, g := range gs {
+		class := "migration"
+		if g.Unsafe {
+			class += " migration-unsafe"
+		}
+		text := "migration " + shortID(g.ID)
+		// Keep the label inside the drawing: about 5.6 px a character.
+		half := len([]rune(text)) * 28 / 10
+		x := min(max(cx, margin+half), width-margin-half)
+		y := base - (len(gs)-1-i)*labelRow
+		fmt.Fprintf(b, `<g class="%s"><title>%s</title>`, class, html.EscapeString("migration "+g.ID+": "+g.When))
+		if i == len(gs)-1 {
+			fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="currentColor" stroke-dasharray="2 2"/><circle cx="%d" cy="%d" r="2.5" fill="currentColor"/>`, cx, y+3, cx, bx.y, cx, bx.y)
+		}
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" font-size="10.5" font-weight="600" fill="currentColor">%s</text></g>`, x, y, html.EscapeString(text))
+	}
+}
+
+// shortID is how a label names a migration: the number that starts an id
+// like 0107_drop_orders_legacy_status, else the id, shortened to fit.
+func shortID(id string) string {
+	if i := strings.IndexAny(id, "_-"); i > 0 && strings.Trim(id[:i], "0123456789") == "" {
+		return id[:i]
+	}
+	r := []rune(id)
+	if n := labelChars - len("migration "); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return id
 }
 
 func describe(m Machine, reason string) string {
@@ -176,6 +284,13 @@ func describe(m Machine, reason string) string {
 		d += "On a trigger the controller halts and pages; a human decides."
 	default:
 		d += "On a trigger (" + reason + "): rolling back to 100% stable, then rolled back once stable is verified healthy; if the rollback fails or stable is unhealthy, halted and paged."
+	}
+	for _, g := range m.Migrations {
+		d += " Migration " + g.ID + ": " + g.When
+		if g.Unsafe {
+			d += ", while the previous release still takes traffic"
+		}
+		d += "."
 	}
 	return d
 }

@@ -2,6 +2,7 @@ package statesvg
 
 import (
 	"encoding/xml"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,6 +20,14 @@ func TestRenderGolden(t *testing.T) {
 		{"automatic", Machine{Steps: []Step{{1, "5m"}, {10, "10m"}, {50, "15m"}, {100, ""}}, Automatic: true}, []string{"rolling back", "rolled back", "halted", "50% canary", "bake 15m"}},
 		{"guarded", Machine{Steps: []Step{{10, "5m"}, {100, ""}}, Automatic: true, MigrationGuard: true}, []string{"migration guard: page a human", "traffic stays put"}},
 		{"manual", Machine{Automatic: false}, []string{"human decides", "progressing"}},
+		{"migrations", Machine{Steps: []Step{{5, "15m"}, {50, "30m"}, {100, ""}}, Migrations: []Migration{
+			{ID: "0042_add_ledger_ref", At: BeforeSteps, When: "pre-deploy — before step 1"},
+			{ID: "0107_drop_orders_legacy_status", At: AfterPromotion, When: "post-deploy — after promotion to 100 %, then a bake"},
+			{ID: "backfill_ledger_refs_in_batches", At: 2, When: "during-deploy — at step 2 (50 %)"},
+			{ID: "0108_drop_old_index", At: 2, When: "during-deploy — at step 2 (50 %)", Unsafe: true},
+			{ID: "0109_vacuum", At: NotPlaced, When: "manual: never applied automatically"},
+		}, Freeze: true}, []string{`<g class="migration"><title>migration 0042_add_ledger_ref: pre-deploy — before step 1</title>`, "migration 0107<", "migration backfill_le…", `class="migration migration-unsafe"`, "migration 0109_vacuum: manual: never applied automatically</text>", "freeze on", "Migration 0108_drop_old_index: during-deploy — at step 2 (50 %), while the previous release still takes traffic."}},
+		{"migration-right-edge", Machine{Migrations: []Migration{{ID: "a_very_long_migration_name_indeed", At: AfterPromotion, When: "post-deploy — after promotion to 100 %, then a bake"}}}, []string{"migration a_very_long…"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +64,7 @@ func TestRenderKeepsDrawings(t *testing.T) {
 		"Automatic":      {Steps: base.Steps, Automatic: true},
 		"MigrationGuard": {Steps: base.Steps, MigrationGuard: true},
 		"Freeze":         {Steps: base.Steps, Freeze: true},
+		"Migrations":     {Steps: base.Steps, Migrations: []Migration{{ID: "m1", At: 1, When: "at step 1"}}},
 	}
 	for f := range reflect.TypeFor[Machine]().Fields() {
 		if _, ok := variants[f.Name]; !ok {
@@ -68,5 +78,33 @@ func TestRenderKeepsDrawings(t *testing.T) {
 		if Render(v) != render(v) {
 			t.Errorf("%s: kept drawing differs", name)
 		}
+	}
+}
+
+// TestMigrationMarkers: each placed migration is drawn over the state it
+// runs in (pending before step 1, its step, promoted after promotion),
+// with its leader line inside the drawing, and stacked labels push the
+// states down rather than overlap them.
+func TestMigrationMarkers(t *testing.T) {
+	steps := []Step{{10, "5m"}, {50, "5m"}, {100, ""}}
+	// States sit at x = margin + i*(boxW+gapX); their centres:
+	centre := func(i int) int { return margin + i*(boxW+gapX) + boxW/2 }
+	for _, tt := range []struct {
+		at, state int
+	}{{BeforeSteps, 0}, {1, 1}, {3, 3}, {AfterPromotion, 4}} {
+		got := string(render(Machine{Steps: steps, Migrations: []Migration{{ID: "m", At: tt.at, When: "w"}}}))
+		want := fmt.Sprintf(`<line x1="%d" y1="21" x2="%d" y2="30"`, centre(tt.state), centre(tt.state))
+		if !strings.Contains(got, want) {
+			t.Errorf("at %d: no leader %s in\n%s", tt.at, want, got)
+		}
+	}
+	two := string(render(Machine{Steps: steps, Migrations: []Migration{{ID: "a", At: 1, When: "w"}, {ID: "b", At: 1, When: "w"}}}))
+	if !strings.Contains(two, `y="18"`) || !strings.Contains(two, `<rect x="12" y="43"`) {
+		t.Errorf("two labels on one state are not stacked above the states:\n%s", two)
+	}
+	// A step the machine does not have is listed, not drawn.
+	off := string(render(Machine{Steps: steps, Migrations: []Migration{{ID: "m", At: 9, When: "at step 9, which the plan does not have"}}}))
+	if strings.Contains(off, "<line x1=\"") && strings.Contains(off, "stroke-dasharray=\"2 2\"") || !strings.Contains(off, "migration m: at step 9") {
+		t.Errorf("unplaced migration:\n%s", off)
 	}
 }
