@@ -102,7 +102,6 @@ func (c *Controller) guard(ctx context.Context, m Migration, r drillreport.Migra
 		share   int
 		smoke   func(context.Context) error
 	}
-	var broken []string
 	var brokenStable, brokenCanary string
 	for _, k := range []check{{"stable", 100 - r.Weight, c.Health.StableSmoke}, {"canary", r.Weight, c.Health.CanarySmoke}} {
 		err := k.smoke(ctx)
@@ -121,10 +120,8 @@ func (c *Controller) guard(ctx context.Context, m Migration, r drillreport.Migra
 		case err == nil:
 		case k.share > 0 && k.release == "stable":
 			brokenStable = v.Detail
-			broken = append(broken, k.release)
 		case k.share > 0:
 			brokenCanary = v.Detail
-			broken = append(broken, k.release)
 		case k.release == "stable":
 			c.mu.Lock()
 			c.unsafe = fmt.Sprintf("after migration %s the stable release fails its smoke checks (%s), so moving traffic back to it would break users", m.ID, v.Detail)

@@ -81,9 +81,12 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 	if pol.Rate <= 0 {
 		pol.Rate = DefaultRate
 	}
-	for _, m := range p.Migrations {
+	for i, m := range p.Migrations {
 		if m.File == "" {
 			continue
+		}
+		if err := drillable(p, i, pol.Steps); err != nil {
+			return Policy{}, err
 		}
 		file := filepath.Join(planDir, filepath.FromSlash(m.File))
 		if err := pol.AddMigration(file); err != nil {
@@ -111,6 +114,43 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 		pol.Scale = math.Max(1, pol.Scale)
 	}
 	return pol, nil
+}
+
+// drillable refuses a migration whose timing a drill cannot follow, at
+// its line and column with what to write instead (rollbook check reports
+// the same as migration-at-step).
+func drillable(p *plan.Plan, i int, steps []plan.Step) error {
+	m := p.Migrations[i]
+	key := fmt.Sprintf("migrations[%d]", i)
+	at := func(field string) string {
+		pos := p.Pos(key + "." + field)
+		return fmt.Sprintf("%s:%d:%d", p.Path, pos.Line, pos.Col)
+	}
+	t := m.Timing(m.Phase == "contract")
+	switch {
+	case t.Runs == plan.RunsDuringDeploy && t.AtStep == 0:
+		return fmt.Errorf("%s: %s.runs is during-deploy without at_step, so the drill cannot know when to apply it: write at_step: N with N in 1..%d", at("runs"), key, len(steps))
+	case t.Runs == plan.RunsDuringDeploy && (t.AtStep < 1 || t.AtStep > len(steps)):
+		return fmt.Errorf("%s: %s.at_step %d is not one of the plan's %d strategy steps: write at_step: N with N in 1..%d", at("at_step"), key, t.AtStep, len(steps), len(steps))
+	case t.AtStep != 0 && t.Runs != plan.RunsDuringDeploy:
+		return fmt.Errorf("%s: %s.at_step is set but runs is %s: write runs: during-deploy, or drop at_step", at("at_step"), key, t.Runs)
+	}
+	return nil
+}
+
+// Refuse says why scenario sc cannot be drilled on this policy: an
+// incompatible-migration drill of the team's own service needs a
+// migration the drill applies, and a manual one never is.
+func (p Policy) Refuse(sc scenario.Scenario) error {
+	if !sc.Inject.Contract || p.OwnService == nil || p.Shape() != scenario.ShapeNone {
+		return nil
+	}
+	for _, m := range p.Migrations {
+		if !m.Applied() {
+			return fmt.Errorf("%s: scenario %s needs a migration the drill applies, and %s is runs: manual (a drill never applies one): give it the runs: it will have in production (pre-deploy, during-deploy with at_step, post-deploy), or leave the scenario out", p.Plan, sc.Name, m.ID)
+		}
+	}
+	return nil
 }
 
 // ServicePlan is a plan's gameday.service and gameday.database, with the

@@ -89,6 +89,9 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	pol := opts.Policy
+	if err := pol.Refuse(sc); err != nil {
+		return nil, err
+	}
 	runID := fmt.Sprintf("%s-%s-%d", plan.Slug(pol.Plan), sc.Name, time.Now().UnixNano())
 	if len(runID) > 60 {
 		runID = runID[len(runID)-60:]

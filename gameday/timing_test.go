@@ -166,3 +166,38 @@ func TestImpactPhases(t *testing.T) {
 		t.Errorf("after the rollback users still saw %v failures of %v", im[2].Failed, im[2].Requests)
 	}
 }
+
+// TestMigrationTimingBadInput: a timing the drill cannot follow is refused
+// at its line and column, with what to write instead.
+func TestMigrationTimingBadInput(t *testing.T) {
+	head := "---\nkind: rollout\nstrategy: {steps: [{weight: 10, bake: 5m}, {weight: 100}]}\ntriggers:\n  - {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m}\nmigrations:\n"
+	tests := []struct {
+		name, migration, want string
+	}{
+		{"during-deploy without at_step", "  - {id: a, file: a.sql, runs: during-deploy}\n", "p.md:7:32: migrations[0].runs is during-deploy without at_step, so the drill cannot know when to apply it: write at_step: N with N in 1..2"},
+		{"at_step outside the steps", "  - {id: a, file: a.sql, runs: during-deploy, at_step: 3}\n", "p.md:7:56: migrations[0].at_step 3 is not one of the plan's 2 strategy steps: write at_step: N with N in 1..2"},
+		{"at_step without during-deploy", "  - {id: a, file: a.sql, runs: post-deploy, at_step: 1}\n", "p.md:7:54: migrations[0].at_step is set but runs is post-deploy: write runs: during-deploy, or drop at_step"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _ := plan.Parse("p.md", "p.md", []byte(head+tt.migration+"---\n"))
+			_, err := PolicyFromPlan(p, t.TempDir(), 60, 800)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+	t.Run("manual on a scenario that needs the migration", func(t *testing.T) {
+		pol := testPolicy(true)
+		pol.OwnService = &ServicePlan{}
+		pol.Migrations = []Migration{{ID: "0200", File: "0200.sql", Timing: plan.Timing{Runs: plan.RunsManual}}}
+		sc, _ := scenario.Lookup("incompatible-migration")
+		err := pol.Refuse(sc)
+		if err == nil || !strings.Contains(err.Error(), "0200 is runs: manual") || !strings.Contains(err.Error(), "give it the runs:") {
+			t.Errorf("got %v", err)
+		}
+		if sc, _ := scenario.Lookup("healthy-canary"); pol.Refuse(sc) != nil {
+			t.Error("healthy-canary needs no migration")
+		}
+	})
+}
