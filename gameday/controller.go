@@ -429,7 +429,7 @@ func (c *Controller) observe(ctx context.Context) ([]analysis.Result, error) {
 	results := c.eval.Observe(ctx, c.Prometheus, c.Clock.Now(), healthy)
 	c.collectFailures(ctx)
 	c.mu.Lock()
-	c.readings = append(c.readings, reading{at: c.Clock.Now().Sub(c.start), snap: snap})
+	c.keep(snap)
 	if c.haveLast {
 		d := snap.Sub(c.last)
 		all := sample(both(d))

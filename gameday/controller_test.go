@@ -58,11 +58,15 @@ type fakeWorld struct {
 	// canarySmokeFails fails the canary's; onWeight sees each shift.
 	migrated         []string
 	breaks           map[string]bool
+	migrateFails     map[string]bool
 	canarySmokeFails bool
 	onWeight         func(int)
 }
 
 func (w *fakeWorld) Migrate(_ context.Context, file string) error {
+	if w.migrateFails[file] {
+		return errors.New(`ERROR: relation "orders" does not exist (SQLSTATE 42P01)`)
+	}
 	w.migrated = append(w.migrated, fmt.Sprintf("%s@%d", file, w.weight))
 	if w.breaks[file] {
 		w.smokeFails = true

@@ -171,15 +171,13 @@ func evidenceFor(fs []drillreport.Failure) []drillreport.Failure {
 // headline is the sentence a failed drill leads with, when the drill saw
 // users hurt: the migration that broke a serving release, or a canary
 // that cannot serve before its migrations.
-func headline(rep *Report, pol Policy, f facts) string {
+// needs is cannotCanary's finding.
+func headline(rep *Report, f facts, needs string) string {
 	if m, v, ok := f.broken(); ok {
 		return fmt.Sprintf("migration %s broke the %s release (%s) while it served %d%% of traffic: %s", m.ID, v.Release, imageOf(rep.Images, v.Release), v.Share, v.Detail)
 	}
-	if why := cannotCanary(pol, f, rep.Images); why != "" {
-		if len(rep.Failures) > 0 {
-			why += "; users got: " + rep.Failures[0].String()
-		}
-		return why
+	if needs != "" && len(rep.Failures) > 0 {
+		return needs + "; users got: " + rep.Failures[0].String()
 	}
-	return ""
+	return needs
 }

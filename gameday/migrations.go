@@ -175,12 +175,8 @@ func (c *Controller) contractRan() []migrate.Finding {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []migrate.Finding
-	for _, f := range c.Policy.Contract {
-		for _, m := range c.applied {
-			if m.Contract && strings.HasPrefix(f.Statement, filepath.Base(m.File)+": ") {
-				out = append(out, f)
-			}
-		}
+	for _, m := range c.applied {
+		out = append(out, m.Findings...)
 	}
 	return out
 }
@@ -203,8 +199,13 @@ func (c *Controller) Read(ctx context.Context) {
 	}
 	c.collectFailures(ctx)
 	c.mu.Lock()
-	c.readings = append(c.readings, reading{at: c.Clock.Now().Sub(c.start), snap: snap})
+	c.keep(snap)
 	c.mu.Unlock()
+}
+
+// keep adds a reading taken now; c.mu is held.
+func (c *Controller) keep(snap analysis.Snapshot) {
+	c.readings = append(c.readings, reading{at: c.Clock.Now().Sub(c.start), snap: snap})
 }
 
 // collectFailures drains the router's failing responses, keeping the

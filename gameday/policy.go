@@ -41,8 +41,6 @@ type Policy struct {
 	// when each runs; Contract is what the analyser found in them.
 	Migrations []Migration
 	Contract   []migrate.Finding
-	// ContractFiles are the Migrations that hold a contract change.
-	ContractFiles map[string]bool
 	// OwnService is the team's own service (gameday.service), nil for
 	// the built-in demo service.
 	OwnService *ServicePlan
@@ -117,8 +115,8 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 }
 
 // drillable refuses a migration whose timing a drill cannot follow, at
-// its line and column with what to write instead (rollbook check reports
-// the same as migration-at-step).
+// its line and column with what to write instead: plan.Timing.Misplaced,
+// the rule rollbook check reports as migration-at-step.
 func drillable(p *plan.Plan, i int, steps []plan.Step) error {
 	m := p.Migrations[i]
 	key := fmt.Sprintf("migrations[%d]", i)
@@ -126,14 +124,8 @@ func drillable(p *plan.Plan, i int, steps []plan.Step) error {
 		pos := p.Pos(key + "." + field)
 		return fmt.Sprintf("%s:%d:%d", p.Path, pos.Line, pos.Col)
 	}
-	t := m.Timing(m.Phase == "contract")
-	switch {
-	case t.Runs == plan.RunsDuringDeploy && t.AtStep == 0:
-		return fmt.Errorf("%s: %s.runs is during-deploy without at_step, so the drill cannot know when to apply it: write at_step: N with N in 1..%d", at("runs"), key, len(steps))
-	case t.Runs == plan.RunsDuringDeploy && (t.AtStep < 1 || t.AtStep > len(steps)):
-		return fmt.Errorf("%s: %s.at_step %d is not one of the plan's %d strategy steps: write at_step: N with N in 1..%d", at("at_step"), key, t.AtStep, len(steps), len(steps))
-	case t.AtStep != 0 && t.Runs != plan.RunsDuringDeploy:
-		return fmt.Errorf("%s: %s.at_step is set but runs is %s: write runs: during-deploy, or drop at_step", at("at_step"), key, t.Runs)
+	if bad, ok := m.Timing(m.Phase == "contract").Misplaced(steps, p.Has(key+".at_step")); ok {
+		return fmt.Errorf("%s: migration %s %s; a drill cannot follow it: %s", at(bad.Field), m.ID, bad.Problem, bad.Fix)
 	}
 	return nil
 }
@@ -168,6 +160,8 @@ type Migration struct {
 	// Timing is when the plan says it runs (plan.Migration.Timing).
 	Timing   plan.Timing
 	Contract bool
+	// Findings are the contract changes the analyser found in its SQL.
+	Findings []migrate.Finding
 }
 
 // Applied reports whether a drill applies m at all (manual ones never).
@@ -211,12 +205,9 @@ func (p *Policy) AddMigration(file string) error {
 	m := Migration{ID: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), File: file, Timing: plan.Timing{Runs: plan.RunsPreDeploy}}
 	for _, f := range res.Findings {
 		if f.Phase == migrate.Contract {
-			if p.ContractFiles == nil {
-				p.ContractFiles = map[string]bool{}
-			}
-			p.ContractFiles[file] = true
 			m.Contract = true
 			f.Statement = filepath.Base(file) + ": " + f.Statement
+			m.Findings = append(m.Findings, f)
 			p.Contract = append(p.Contract, f)
 		}
 	}

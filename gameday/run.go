@@ -169,7 +169,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	_, _ = w.Failures(ctx) // failures before the drill are not its own
 	loadBefore, _ := w.loadStats(ctx)
 	c.Read(ctx)
-	if sc.Inject.AfterContract && pol.Shape() != scenario.ShapeDemo && pol.Shape() != scenario.ShapeExpand && pol.Shape() != scenario.ShapeNone {
+	if sh := pol.Shape(); sc.Inject.AfterContract && (sh == scenario.ShapeContractAfter || sh == scenario.ShapeContractBefore) {
 		// The canary's faults start where the plan puts its contract.
 		faults, rest := sc, sc
 		faults.Inject = scenario.Injection{CanaryErrors: sc.Inject.CanaryErrors, CanaryLatency: sc.Inject.CanaryLatency}
@@ -216,7 +216,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	c.Read(ctx)
 	if loadAfter, err := w.loadStats(ctx); err == nil && loadBefore != nil {
-		rep.Load = &drillreport.LoadCount{Requests: loadAfter.Total - loadBefore.Total, Failed: loadAfter.failed() - loadBefore.failed()}
+		rep.Load = &drillreport.LoadCount{Requests: loadAfter.Total - loadBefore.Total, Failed: loadAfter.Failed - loadBefore.Failed}
 	}
 	rep.Pages, _ = w.pages(ctx)
 	rep.Timeline, rep.Intervals = c.Events(), c.Measurements()
@@ -229,8 +229,9 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	rep.Impact, rep.BlastRadius = impact(c.readings, f)
 	rep.Failures = c.Failures()
 	rep.Assertions = assertions(sc, asserts, pol, f)
-	if why := cannotCanary(pol, f, rep.Images); why != "" {
-		rep.Assertions = append(rep.Assertions, check("the canary serves before its later migrations run", false, "%s", why))
+	needs := cannotCanary(pol, f, rep.Images)
+	if needs != "" {
+		rep.Assertions = append(rep.Assertions, check("the canary serves before its later migrations run", false, "%s", needs))
 	}
 	rep.Guard = guardSummary(pol, sc, f)
 	rep.Logs = releaseLogs(ctx, env)
@@ -242,7 +243,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 			rep.Assertions[i].Failures = evidenceFor(rep.Failures)
 		}
 	}
-	rep.Headline = headline(rep, pol, f)
+	rep.Headline = headline(rep, f, needs)
 	if f.triggerAt >= 0 && f.injectedAt >= 0 {
 		v := (f.triggerAt - f.injectedAt).Seconds()
 		vp := v * pol.Scale
@@ -419,21 +420,11 @@ func (w *world) Failures(ctx context.Context) ([]drillreport.Failure, error) {
 	return fs, json.NewDecoder(resp.Body).Decode(&fs)
 }
 
-// loadCounts is the load generator's own count of what it sent and got.
+// loadCounts is the load generator's own count of what it sent, and of
+// what failed (5xx, or no answer at all).
 type loadCounts struct {
-	Total float64            `json:"total"`
-	Codes map[string]float64 `json:"codes"`
-}
-
-// failed counts 5xx answers and requests that got no answer at all.
-func (l *loadCounts) failed() float64 {
-	var n float64
-	for code, v := range l.Codes {
-		if strings.HasPrefix(code, "5") || code == "error" {
-			n += v
-		}
-	}
-	return n
+	Total  float64 `json:"total"`
+	Failed float64 `json:"failed"`
 }
 
 func (w *world) loadStats(ctx context.Context) (*loadCounts, error) {
@@ -491,7 +482,7 @@ func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, a
 		return opts, nil, pol, done, nil
 	}
 	sp := pol.OwnService
-	svc := &drillenv.Service{Port: sp.Port, Env: sp.Env, Ready: sp.Ready, Smoke: sp.Smoke, Traffic: sp.Traffic, Database: sp.Database.Name}
+	svc := &drillenv.Service{Port: sp.Port, Env: sp.Env, Ready: sp.Ready, Smoke: sp.Smoke, SmokeCanary: sp.SmokeCanary, Traffic: sp.Traffic, Database: sp.Database.Name}
 	if sp.Database.Schema != "" {
 		svc.Schema = filepath.Join(sp.Dir, filepath.FromSlash(sp.Database.Schema))
 	}
@@ -524,9 +515,6 @@ func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, a
 	}
 	// The drill applies the plan's migrations itself, each when its
 	// runs: says (Controller.Migrator), not before the canary starts.
-	if sp.SmokeCanary != nil {
-		svc.SmokeCanary = sp.SmokeCanary
-	}
 	opts.Service = svc
 	return opts, images, pol, done, nil
 }

@@ -51,6 +51,9 @@ func TestMigrationTiming(t *testing.T) {
 				c.AfterMigration = func(context.Context, Migration) { w.canaryErr = 0.3 }
 			},
 			want: Halted, migrated: []string{"0107.sql@100"}, shape: scenario.ShapeContractAfter, pages: 1, page: "migration"},
+		{name: "a migration that fails halts before any traffic moves", migrations: []Migration{{ID: "0042", File: "0042.sql", Timing: pre}},
+			setup: func(w *fakeWorld, _ *Controller) { w.migrateFails = map[string]bool{"0042.sql": true} },
+			want:  Halted, shape: scenario.ShapeExpand, pages: 1, page: "migration 0042 failed"},
 		{name: "stable regresses while the canary is out: halted, no rollback, no promotion",
 			setup: func(w *fakeWorld, _ *Controller) {
 				w.onWeight = func(p int) {
@@ -88,6 +91,12 @@ func TestMigrationTiming(t *testing.T) {
 			}
 			if !slices.Equal(w.migrated, tt.migrated) {
 				t.Errorf("migrated %v, want %v", w.migrated, tt.migrated)
+			}
+			if w.migrateFails != nil {
+				f := collect(c.Events(), 0)
+				if len(f.migrations) != 1 || f.migrations[0].Applied || !strings.Contains(f.migrations[0].Error, `relation "orders" does not exist`) || slices.ContainsFunc(w.weightsSet, func(p int) bool { return p > 0 }) {
+					t.Errorf("a failed migration: %+v, weights %v", f.migrations, w.weightsSet)
+				}
 			}
 			if s := c.Policy.Shape(); s != tt.shape {
 				t.Errorf("shape %s, want %s", s, tt.shape)
@@ -174,9 +183,9 @@ func TestMigrationTimingBadInput(t *testing.T) {
 	tests := []struct {
 		name, migration, want string
 	}{
-		{"during-deploy without at_step", "  - {id: a, file: a.sql, runs: during-deploy}\n", "p.md:7:32: migrations[0].runs is during-deploy without at_step, so the drill cannot know when to apply it: write at_step: N with N in 1..2"},
-		{"at_step outside the steps", "  - {id: a, file: a.sql, runs: during-deploy, at_step: 3}\n", "p.md:7:56: migrations[0].at_step 3 is not one of the plan's 2 strategy steps: write at_step: N with N in 1..2"},
-		{"at_step without during-deploy", "  - {id: a, file: a.sql, runs: post-deploy, at_step: 1}\n", "p.md:7:54: migrations[0].at_step is set but runs is post-deploy: write runs: during-deploy, or drop at_step"},
+		{"during-deploy without at_step", "  - {id: a, file: a.sql, runs: during-deploy}\n", "p.md:7:32: migration a runs during-deploy but has no at_step: the rollout step it runs at is not known; a drill cannot follow it: add at_step: N, the strategy step it runs at (valid steps: 1..2)"},
+		{"at_step outside the steps", "  - {id: a, file: a.sql, runs: during-deploy, at_step: 3}\n", "p.md:7:56: migration a runs at step 3, but the plan has 2 strategy steps; a drill cannot follow it: write at_step: a step from 1 to 2 (strategy.steps in order)"},
+		{"at_step without during-deploy", "  - {id: a, file: a.sql, runs: post-deploy, at_step: 1}\n", "p.md:7:54: migration a has at_step: 1 but runs: post-deploy; at_step only places a during-deploy migration; a drill cannot follow it: write runs: during-deploy, or drop at_step"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

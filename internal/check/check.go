@@ -316,24 +316,11 @@ func (c *checker) timing(i int, m plan.Migration, contract bool, why string) {
 	steps := c.p.Strategy.Steps
 	t := m.Timing(contract)
 	stepOK := true
-	valid := fmt.Sprintf("1..%d", len(steps))
-	if len(steps) == 0 {
-		valid = "none: the plan has no strategy.steps"
-	}
-	switch {
-	case c.p.Has(p+".at_step") && t.Runs != plan.RunsDuringDeploy:
-		runs := "runs: " + t.Runs
-		if t.Defaulted {
-			runs = "no runs: (so " + t.Runs + ")"
-		}
-		c.at(p+".at_step", "migration-at-step", fmt.Sprintf("migration %s has at_step: %d but %s; at_step only places a during-deploy migration", m.ID, m.AtStep, runs), "write runs: during-deploy, or drop at_step")
-	case t.Runs != plan.RunsDuringDeploy:
-	case !c.p.Has(p + ".at_step"):
-		stepOK = false
-		c.at(p+".runs", "migration-at-step", fmt.Sprintf("migration %s runs during-deploy but has no at_step: the rollout step it runs at is not known", m.ID), fmt.Sprintf("add at_step: N, the strategy step it runs at (valid steps: %s)", valid))
-	case m.AtStep < 1 || m.AtStep > len(steps):
-		stepOK = false
-		c.at(p+".at_step", "migration-at-step", fmt.Sprintf("migration %s runs at step %d, but the plan has %s", m.ID, m.AtStep, stepCount(len(steps))), stepFix(steps))
+	if bad, ok := t.Misplaced(steps, c.p.Has(p+".at_step")); ok {
+		c.at(p+"."+bad.Field, "migration-at-step", "migration "+m.ID+" "+bad.Problem, bad.Fix)
+		// A step that is not there hides the contract check below; a
+		// step beside another runs does not.
+		stepOK = t.Runs != plan.RunsDuringDeploy
 	}
 	if !contract {
 		return
@@ -363,26 +350,6 @@ func fullStep(steps []plan.Step) string {
 		}
 	}
 	return ""
-}
-
-func stepFix(steps []plan.Step) string {
-	if len(steps) == 0 {
-		return "add strategy.steps, or use runs: pre-deploy or post-deploy"
-	}
-	if len(steps) == 1 {
-		return "write at_step: 1, the plan's one strategy step"
-	}
-	return fmt.Sprintf("write at_step: a step from 1 to %d (strategy.steps in order)", len(steps))
-}
-
-func stepCount(n int) string {
-	switch n {
-	case 0:
-		return "no strategy steps"
-	case 1:
-		return "1 strategy step"
-	}
-	return fmt.Sprintf("%d strategy steps", n)
 }
 
 func firstContract(r migrate.Result) migrate.Finding {

@@ -73,7 +73,7 @@ func (t Timing) Describe(steps []Step) string {
 		if t.AtStep == 0 {
 			return "during the rollout, at a step not given (no at_step)"
 		}
-		return fmt.Sprintf("at step %d, which the plan does not have (%s)", t.AtStep, stepCount(len(steps)))
+		return fmt.Sprintf("at step %d, which the plan does not have (%s)", t.AtStep, stepCount(len(steps), "step"))
 	case RunsPostDeploy:
 		return "after promotion to 100 %, then a bake"
 	case RunsManual:
@@ -117,12 +117,53 @@ func (t Timing) PreviousShare(steps []Step) int {
 	return 0
 }
 
-func stepCount(n int) string {
+// stepCount says how many steps a plan has, each called what.
+func stepCount(n int, what string) string {
 	switch n {
 	case 0:
 		return "no strategy steps"
 	case 1:
-		return "1 step"
+		return "1 " + what
 	}
-	return fmt.Sprintf("%d steps", n)
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// Misplaced is why a rollout cannot place a migration at a step: the
+// field at fault ("runs" or "at_step"), the problem (to follow "migration
+// ID ") and what to write instead.
+type Misplaced struct {
+	Field, Problem, Fix string
+}
+
+// Misplaced reports whether t cannot be placed among steps: during-deploy
+// without at_step or at a step the plan does not have, or at_step beside
+// another runs. atStepWritten says the plan writes at_step (0 included).
+// It is the one rule that rollbook check and the drill both apply.
+func (t Timing) Misplaced(steps []Step, atStepWritten bool) (Misplaced, bool) {
+	switch {
+	case atStepWritten && t.Runs != RunsDuringDeploy:
+		runs := "runs: " + t.Runs
+		if t.Defaulted {
+			runs = "no runs: (so " + t.Runs + ")"
+		}
+		return Misplaced{"at_step", fmt.Sprintf("has at_step: %d but %s; at_step only places a during-deploy migration", t.AtStep, runs), "write runs: during-deploy, or drop at_step"}, true
+	case t.Runs != RunsDuringDeploy:
+		return Misplaced{}, false
+	case !atStepWritten:
+		valid := fmt.Sprintf("1..%d", len(steps))
+		if len(steps) == 0 {
+			valid = "none: the plan has no strategy.steps"
+		}
+		return Misplaced{"runs", "runs during-deploy but has no at_step: the rollout step it runs at is not known", fmt.Sprintf("add at_step: N, the strategy step it runs at (valid steps: %s)", valid)}, true
+	case t.AtStep < 1 || t.AtStep > len(steps):
+		fix := fmt.Sprintf("write at_step: a step from 1 to %d (strategy.steps in order)", len(steps))
+		switch len(steps) {
+		case 0:
+			fix = "add strategy.steps, or use runs: pre-deploy or post-deploy"
+		case 1:
+			fix = "write at_step: 1, the plan's one strategy step"
+		}
+		return Misplaced{"at_step", fmt.Sprintf("runs at step %d, but the plan has %s", t.AtStep, stepCount(len(steps), "strategy step")), fix}, true
+	}
+	return Misplaced{}, false
 }
