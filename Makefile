@@ -22,6 +22,7 @@ example-images:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(EXAMPLE)/example-orders ./$(EXAMPLE)
 	docker build -q --build-arg VERSION=5.9.2 -t example-orders:5.9.2 $(EXAMPLE)
 	docker build -q --build-arg VERSION=2.3.1 -t example-orders:2.3.1 $(EXAMPLE)
+	docker build -q --build-arg VERSION=2.4.0 -t example-orders:2.4.0 $(EXAMPLE)
 
 run: build
 	./bin/rollbook serve --port $(PORT)

@@ -57,9 +57,9 @@ type (
 		CanarySmoke(ctx context.Context) error
 	}
 	// Migrator applies one of the plan's migrations to the drill's
-	// database.
+	// database, reporting what it cost the service while it ran.
 	Migrator interface {
-		Migrate(ctx context.Context, file string) error
+		Migrate(ctx context.Context, file string) (drillreport.MigrationLoad, error)
 	}
 	// Evidence hands over the failing responses the router kept since
 	// the last call.
@@ -141,6 +141,9 @@ type Controller struct {
 	// AfterMigration, when set, runs once a migration has been applied
 	// and guarded (a drill starts its faults there).
 	AfterMigration func(ctx context.Context, m Migration)
+	// BeforeMigration, when set, runs right before a migration is applied
+	// (the long reader of migration-behind-long-query starts there).
+	BeforeMigration func(ctx context.Context, m Migration)
 	// OnEvent, when set, sees each event as it happens (terminal progress).
 	OnEvent func(Event)
 
@@ -159,6 +162,8 @@ type Controller struct {
 	last         analysis.Snapshot
 	haveLast     bool
 	readings     []reading
+	// migratedSnap is the router's reading at the end of the last migration.
+	migratedSnap analysis.Snapshot
 	// applied are the migrations run so far; unsafe is set once the
 	// previous release failed its smoke checks after one of them, so
 	// moving traffic back to it would break users.

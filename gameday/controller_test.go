@@ -59,19 +59,20 @@ type fakeWorld struct {
 	migrated         []string
 	breaks           map[string]bool
 	migrateFails     map[string]bool
+	loads            map[string]drillreport.MigrationLoad
 	canarySmokeFails bool
 	onWeight         func(int)
 }
 
-func (w *fakeWorld) Migrate(_ context.Context, file string) error {
+func (w *fakeWorld) Migrate(_ context.Context, file string) (drillreport.MigrationLoad, error) {
 	if w.migrateFails[file] {
-		return errors.New(`ERROR: relation "orders" does not exist (SQLSTATE 42P01)`)
+		return drillreport.MigrationLoad{}, errors.New(`ERROR: relation "orders" does not exist (SQLSTATE 42P01)`)
 	}
 	w.migrated = append(w.migrated, fmt.Sprintf("%s@%d", file, w.weight))
 	if w.breaks[file] {
 		w.smokeFails = true
 	}
-	return nil
+	return w.loads[file], nil
 }
 
 func (w *fakeWorld) CanarySmoke(context.Context) error {

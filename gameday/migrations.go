@@ -3,8 +3,11 @@ package gameday
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillreport"
@@ -66,7 +69,23 @@ func (c *Controller) migrate(ctx context.Context, runs string, step int) (State,
 			continue
 		}
 		r := c.run(m)
-		if err := c.Migrator.Migrate(ctx, m.File); err != nil {
+		if c.BeforeMigration != nil {
+			c.BeforeMigration(ctx, m)
+		}
+		before, berr := c.Metrics.Snapshot(ctx)
+		load, err := c.Migrator.Migrate(ctx, m.File)
+		if load.LongestBlock().For > 0 {
+			// The requests it held finish once it ends: the router counts
+			// a request when it answers, so they are read after a moment.
+			_ = c.Clock.Sleep(ctx, settleAfterBlock)
+		}
+		if after, aerr := c.Metrics.Snapshot(ctx); berr == nil && aerr == nil {
+			c.felt(&load, before, after)
+		}
+		load.Budget = c.Policy.lockBudget(m)
+		c.blame(&load, m)
+		r.Locks = &load
+		if err != nil {
 			if ctx.Err() != nil {
 				return c.State(), true, ctx.Err()
 			}
@@ -80,7 +99,7 @@ func (c *Controller) migrate(ctx context.Context, runs string, step int) (State,
 		c.applied = append(c.applied, m)
 		r.At = c.Clock.Now().Sub(c.start)
 		c.mu.Unlock()
-		c.record(Event{Type: drillreport.EventMigration, Migration: &r, Message: fmt.Sprintf("migration %s applied %s (canary %d%%, stable %d%%)", m.ID, r.When, r.Weight, 100-r.Weight)})
+		c.record(Event{Type: drillreport.EventMigration, Migration: &r, Message: fmt.Sprintf("migration %s applied %s (canary %d%%, stable %d%%) in %s%s", m.ID, r.When, r.Weight, 100-r.Weight, load.Duration.Round(time.Millisecond), lockSummary(&load))})
 		if st, done, err := c.guard(ctx, m, r); done {
 			return st, true, err
 		}
@@ -89,6 +108,123 @@ func (c *Controller) migrate(ctx context.Context, runs string, step int) (State,
 		}
 	}
 	return c.State(), false, nil
+}
+
+// settleAfterBlock is how long after a migration that blocked queries
+// the router is read, so the requests it held count as its own.
+const settleAfterBlock = 500 * time.Millisecond
+
+// felt adds what the router saw while the migration ran to load: the
+// requests, the failed ones, those over the latency trigger's threshold,
+// and the p99 next to the p99 of the interval before it.
+func (c *Controller) felt(load *drillreport.MigrationLoad, before, after analysis.Snapshot) {
+	d := both(after.Sub(before))
+	load.Requests, load.Failed = int64(d.Requests), int64(d.Errors)
+	load.P99 = seconds(d.Quantile(0.99))
+	if over := c.Policy.latencyLimit(); over > 0 {
+		load.SlowOver = over
+		load.Slow = int64(d.Requests - countWithin(d, over.Seconds()))
+	}
+	// Before is since the later of the last reading and the end of the
+	// previous migration, so one migration's stall is not the next one's
+	// "before".
+	c.mu.Lock()
+	since := c.migratedSnap
+	if n := len(c.readings); n > 0 && c.readings[n-1].snap.At.After(since.At) {
+		since = c.readings[n-1].snap
+	}
+	c.migratedSnap = after
+	c.mu.Unlock()
+	if !since.At.IsZero() && before.At.After(since.At) {
+		load.P99Before = seconds(both(before.Sub(since)).Quantile(0.99))
+	}
+}
+
+// countWithin is how many requests of r took at most limit seconds, by
+// the largest bucket bound within it (so a request is counted slow only
+// when the histogram proves it).
+func countWithin(r analysis.Release, limit float64) float64 {
+	n := 0.0
+	for _, b := range r.Buckets {
+		if b.Le <= limit {
+			n = b.Count
+		}
+	}
+	return n
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// blame names, for the statement behind the longest wait, the lock the
+// static analysis says it takes and the safe way to write it.
+func (c *Controller) blame(load *drillreport.MigrationLoad, m Migration) {
+	if load.Worst == nil {
+		return
+	}
+	for _, f := range m.Statements {
+		if f.Line == load.Worst.Line && (f.Warning || f.Phase == migrate.Contract) {
+			load.Worst.Fix = f.Reason
+			break
+		}
+	}
+	for _, h := range load.Held {
+		if h.Line == load.Worst.Line && heavier(h.Mode, load.Worst.Lock) {
+			load.Worst.Lock = h.Mode
+		}
+	}
+	if load.Worst.Fix == "" && load.OverBudget() {
+		load.Worst.Fix = fmt.Sprintf("set lock_timeout below the budget (SET lock_timeout = '%s') before it, so it gives up and is retried instead of queueing the service's queries behind it", lockTimeoutFor(load.Budget))
+		if hasLockTimeout(m.File) {
+			load.Worst.Fix = fmt.Sprintf("its lock_timeout is longer than the budget: lower it (SET lock_timeout = '%s'), or split the statement so each lock is held briefly", lockTimeoutFor(load.Budget))
+		}
+	}
+}
+
+// lockTimeoutFor is a lock_timeout that keeps a blocked query within
+// budget: a fifth of it, at least 50 ms.
+func lockTimeoutFor(budget time.Duration) string {
+	return fmt.Sprintf("%dms", max(50, budget.Milliseconds()/5))
+}
+
+// hasLockTimeout reports whether a migration file sets lock_timeout.
+func hasLockTimeout(file string) bool {
+	b, err := os.ReadFile(file)
+	return err == nil && strings.Contains(strings.ToLower(string(b)), "lock_timeout")
+}
+
+// lockModes are PostgreSQL's table lock modes, weakest first.
+var lockModes = []string{"AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
+
+func heavier(a, b string) bool { return slices.Index(lockModes, a) > slices.Index(lockModes, b) }
+
+// lockSummary is the timeline's few words on what a migration cost.
+func lockSummary(l *drillreport.MigrationLoad) string {
+	if l == nil || l.Samples == 0 {
+		return ""
+	}
+	var parts []string
+	if len(l.Held) > 0 {
+		top := l.Held[0]
+		for _, h := range l.Held {
+			if heavier(h.Mode, top.Mode) {
+				top = h
+			}
+		}
+		parts = append(parts, fmt.Sprintf("held %s on %s for %s", top.Mode, top.Relation, top.For.Round(time.Millisecond)))
+	}
+	if l.Waited > 0 {
+		parts = append(parts, fmt.Sprintf("queued %s for its locks", l.Waited.Round(time.Millisecond)))
+	}
+	if b := l.LongestBlock(); b.For > 0 {
+		parts = append(parts, fmt.Sprintf("blocked the %s release's queries up to %s", b.Release, b.For.Round(time.Millisecond)))
+	}
+	if l.Attempts > 1 {
+		parts = append(parts, fmt.Sprintf("%d attempts (lock_timeout)", l.Attempts))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
 }
 
 // guard runs each release's smoke checks right after m. A release that

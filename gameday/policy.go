@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,38 @@ type Policy struct {
 	// second. Rate is the load generator's requests per second.
 	Scale float64
 	Rate  float64
+	// LockBudget is the longest a migration may block the service's
+	// queries (rollbook.yaml's gameday.lock_budget; 0: DefaultLockBudget),
+	// unless its own lock_budget says otherwise.
+	LockBudget time.Duration
+}
+
+// DefaultLockBudget is how long a migration may block the service's
+// queries when neither the plan nor rollbook.yaml says: a request held a
+// second is one a user notices, and longer than most services' p99.
+const DefaultLockBudget = time.Second
+
+// lockBudget is the budget migration m is held to.
+func (p Policy) lockBudget(m Migration) time.Duration {
+	switch {
+	case m.LockBudget > 0:
+		return m.LockBudget
+	case p.LockBudget > 0:
+		return p.LockBudget
+	}
+	return DefaultLockBudget
+}
+
+// latencyLimit is the latency trigger's threshold (the lowest, when
+// several), or 0 without one: the requests over it are the slow ones.
+func (p Policy) latencyLimit() time.Duration {
+	var d time.Duration
+	for _, t := range p.Triggers {
+		if t.Max.Set && t.Max.Unit == "s" && (d == 0 || t.Max.Duration() < d) {
+			d = t.Max.Duration()
+		}
+	}
+	return d
 }
 
 // DefaultRate is the drill's load, requests per second: what two cores
@@ -96,9 +129,10 @@ func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, 
 		}
 		added.Contract = added.Contract || m.Phase == "contract"
 		added.Timing = m.Timing(added.Contract)
+		added.LockBudget = m.LockBudget.D()
 	}
 	if p.Gameday.Service.Defined() {
-		pol.OwnService = &ServicePlan{GamedayService: p.Gameday.Service, Database: p.Gameday.Database, Dir: planDir}
+		pol.OwnService = &ServicePlan{GamedayService: p.Gameday.Service, Database: p.Gameday.Database, Dir: planDir, plan: p}
 	}
 	if pol.Scale <= 0 {
 		var bake time.Duration
@@ -134,6 +168,13 @@ func drillable(p *plan.Plan, i int, steps []plan.Step) error {
 // incompatible-migration drill of the team's own service needs a
 // migration the drill applies, and a manual one never is.
 func (p Policy) Refuse(sc scenario.Scenario) error {
+	if sc.Inject.LongReader > 0 {
+		applied := p.OwnService != nil && slices.ContainsFunc(p.Migrations, Migration.Applied)
+		if !applied {
+			return fmt.Errorf("%s: scenario %s runs the plan's migrations behind a long query, and this plan has none the drill applies on its own service: give a migration a file and a runs: other than manual, and name the service in gameday.service, or leave the scenario out", p.Plan, sc.Name)
+		}
+		return nil
+	}
 	if !sc.Inject.Contract || p.OwnService == nil || p.Shape() != scenario.ShapeNone {
 		return nil
 	}
@@ -151,6 +192,16 @@ type ServicePlan struct {
 	plan.GamedayService
 	Database plan.GamedayDatabase
 	Dir      string
+	plan     *plan.Plan // for the positions of its values in errors
+}
+
+// at is where the front-matter value at path was written, as file:line:col.
+func (s *ServicePlan) at(path string) string {
+	if s.plan == nil {
+		return "gameday.database"
+	}
+	pos := s.plan.Pos(path)
+	return fmt.Sprintf("%s:%d:%d", s.plan.Path, pos.Line, pos.Col)
 }
 
 // Migration is one of the plan's migrations as a drill runs it.
@@ -160,8 +211,31 @@ type Migration struct {
 	// Timing is when the plan says it runs (plan.Migration.Timing).
 	Timing   plan.Timing
 	Contract bool
-	// Findings are the contract changes the analyser found in its SQL.
-	Findings []migrate.Finding
+	// Findings are the contract changes the analyser found in its SQL;
+	// Statements every finding, with the locks statements take.
+	Findings   []migrate.Finding
+	Statements []migrate.Finding
+	// LockBudget is the plan's lock_budget for it (0: the policy's).
+	LockBudget time.Duration
+}
+
+// Tables are the names m's statements change, as the analysis writes
+// them: a table, or table.column, so both the name and its table are
+// given; the caller keeps those that are relations.
+func (m Migration) Tables() []string {
+	var out []string
+	add := func(t string) {
+		if t != "" && t != "?" && !strings.Contains(t, ",") && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	for _, f := range m.Statements {
+		if i := strings.LastIndexByte(f.Object, '.'); i > 0 {
+			add(f.Object[:i])
+		}
+		add(f.Object)
+	}
+	return out
 }
 
 // Applied reports whether a drill applies m at all (manual ones never).
@@ -203,6 +277,7 @@ func (p *Policy) AddMigration(file string) error {
 		return fmt.Errorf("migration guard: %w", err)
 	}
 	m := Migration{ID: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), File: file, Timing: plan.Timing{Runs: plan.RunsPreDeploy}}
+	m.Statements = res.Findings
 	for _, f := range res.Findings {
 		if f.Phase == migrate.Contract {
 			m.Contract = true

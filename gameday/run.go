@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +109,14 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	rep.Images = images
 	env, err := drillenv.Start(ctx, envOpts)
 	if err != nil {
+		var ve *drillenv.VolumeError
+		if errors.As(err, &ve) && pol.OwnService != nil {
+			return nil, fmt.Errorf("drill %s could not start: %s: %w", sc.Name, pol.OwnService.at(ve.Field), err)
+		}
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+	}
+	if env.Service != nil && env.Service.HasVolume() {
+		rep.Volume = &drillreport.Volume{Rows: env.Fill.Rows, Seed: env.Service.SeedName, Took: env.Fill.Took, Cached: env.Fill.Cached, Image: env.Fill.ImageRef}
 	}
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -159,6 +167,10 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if err := w.put(ctx, env.LoadURL+drillagent.PathRate, map[string]float64{"rate": pol.Rate}); err != nil {
 		return nil, err
 	}
+	// The baseline's start is the first migration's "before".
+	if snap, err := w.Snapshot(ctx); err == nil {
+		c.migratedSnap = snap
+	}
 	// Let stable traffic establish the baseline before anything is
 	// injected: a window of it, so the stable release's own level (the
 	// analysis of a stable regression) is measured before the rollout.
@@ -187,6 +199,16 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		}
 	} else if err := inject(ctx, w, c, sc); err != nil {
 		return nil, err
+	}
+	if hold := sc.Inject.LongReader; hold > 0 {
+		c.BeforeMigration = func(ctx context.Context, m Migration) {
+			tables, err := env.HoldRead(ctx, m.Tables(), hold)
+			if err != nil {
+				c.Record(Event{Type: drillreport.EventInjection, Error: err.Error(), Message: "starting the long reader failed: " + err.Error()})
+				return
+			}
+			c.Record(Event{Type: drillreport.EventLongReader, Message: fmt.Sprintf("a read transaction on %s stays open for %s before migration %s, as a report or pg_dump would", strings.Join(tables, ", "), hold, m.ID)})
+		}
 	}
 	final, runErr := c.Run(ctx)
 	if opts.AfterRun != nil {
@@ -402,7 +424,7 @@ func (w *world) CanarySmoke(ctx context.Context) error {
 }
 
 // Migrate applies one of the plan's migrations to the drill's database.
-func (w *world) Migrate(ctx context.Context, file string) error {
+func (w *world) Migrate(ctx context.Context, file string) (drillreport.MigrationLoad, error) {
 	return w.env.Migrate(ctx, file)
 }
 
@@ -485,6 +507,13 @@ func environment(ctx context.Context, pol Policy, sc scenario.Scenario, runID, a
 	svc := &drillenv.Service{Port: sp.Port, Env: sp.Env, Ready: sp.Ready, Smoke: sp.Smoke, SmokeCanary: sp.SmokeCanary, Traffic: sp.Traffic, Database: sp.Database.Name}
 	if sp.Database.Schema != "" {
 		svc.Schema = filepath.Join(sp.Dir, filepath.FromSlash(sp.Database.Schema))
+	}
+	svc.Volume = sp.Database.Volume
+	if sp.Database.Seed != "" {
+		svc.Seed, svc.SeedName = filepath.FromSlash(sp.Database.Seed), sp.Database.Seed
+		if !filepath.IsAbs(svc.Seed) {
+			svc.Seed = filepath.Join(sp.Dir, svc.Seed)
+		}
 	}
 	var images []drillreport.Image
 	for _, r := range []struct {

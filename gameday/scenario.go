@@ -50,6 +50,9 @@ type facts struct {
 	// injection (metrics-missing).
 	inconclusive       int
 	passedAfterMissing int
+	// longReaders counts the long read transactions started before a
+	// migration (migration-behind-long-query).
+	longReaders int
 }
 
 func collect(evs []Event, window time.Duration) facts {
@@ -96,6 +99,8 @@ func collect(evs []Event, window time.Duration) facts {
 			if e.Migration != nil {
 				f.migrations = append(f.migrations, *e.Migration)
 			}
+		case drillreport.EventLongReader:
+			f.longReaders++
 		case drillreport.EventGuard:
 			switch {
 			case e.SmokePassed == nil:
@@ -262,10 +267,60 @@ func assert(a scenario.Assertion, s scenario.Scenario, p Policy, f facts) (Asser
 			}
 		}
 		return check("the contract migration runs after promotion, before the regression", false, "no contract migration was applied (final state %s at %d%%)", f.final, f.finalWeight), true
+	case scenario.MigrationLock:
+		return lockAssertion(f.migrations), true
+	case scenario.LongReaderShown:
+		applied := 0
+		for _, m := range f.migrations {
+			if m.Applied {
+				applied++
+			}
+		}
+		return check("a long read transaction held the tables while each migration ran", f.longReaders > 0 && f.longReaders >= applied, "%d long reader(s) for %d applied migration(s)", f.longReaders, applied), true
 	case scenario.NoAutomaticAction:
 		return check("no automatic action", f.rollbacks == 0 && f.finalWeight == f.weightAtTrig && !f.canaryStopped, "rollbacks %d, weight %d%% → %d%%, canary stopped %v", f.rollbacks, f.weightAtTrig, f.finalWeight, f.canaryStopped), true
 	}
 	return check(fmt.Sprintf("assertion %d", a), false, "gameday does not know this assertion of scenario %s", s.Name), true
+}
+
+// lockAssertion is migration-lock: no applied migration blocked the
+// service's queries longer than its lock_budget. The message names the
+// statement, the lock it held and the safe way to write it.
+func lockAssertion(ms []drillreport.MigrationRun) Assertion {
+	const name = "no migration blocks the service's queries past its lock_budget"
+	var over, seen []string
+	for _, m := range ms {
+		l := m.Locks
+		if l == nil || !m.Applied && m.Error == "" {
+			continue
+		}
+		b := l.LongestBlock()
+		if !l.OverBudget() {
+			seen = append(seen, fmt.Sprintf("%s: longest wait %s (budget %s)", m.ID, b.For.Round(time.Millisecond), l.Budget))
+			continue
+		}
+		msg := fmt.Sprintf("migration %s blocked the %s release's queries for %s (lock_budget %s)", m.ID, b.Release, b.For.Round(time.Millisecond), l.Budget)
+		if w := l.Worst; w != nil {
+			msg += fmt.Sprintf(": %s:%d `%s`", m.File, w.Line, w.Text)
+			if w.Lock != "" {
+				msg += " held " + w.Lock
+			}
+			if w.Fix != "" {
+				msg += "; fix: " + w.Fix
+			}
+		}
+		if l.Waited > 0 {
+			msg += fmt.Sprintf(" (it queued %s for its own locks first)", l.Waited.Round(time.Millisecond))
+		}
+		over = append(over, msg)
+	}
+	if len(over) > 0 {
+		return check(name, false, "%s", strings.Join(over, "; "))
+	}
+	if len(seen) == 0 {
+		return check(name, true, "no migration was applied")
+	}
+	return check(name, true, "%s", strings.Join(seen, "; "))
 }
 
 // triggerLimit is how long the fired trigger may take: its window, its

@@ -247,11 +247,22 @@ func needsRename(s string) string {
 // variantPolicy is the policy of rel rewritten by edit, in a copy of its
 // folder (its schema and migrations beside it, plus 0108 for 6.1.0).
 func variantPolicy(t *testing.T, rel string, edit func(string) string) Policy {
+	return variantPolicyWith(t, rel, edit, nil)
+}
+
+// variantPolicyWith is variantPolicy with files (relative to the plan's
+// folder) written into the copy.
+func variantPolicyWith(t *testing.T, rel string, edit func(string) string, files map[string]string) Policy {
 	t.Helper()
 	src := filepath.Join(moduleRoot(), "content", filepath.FromSlash(rel))
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(src))); err != nil {
 		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "migrations", "0108_rename_orders_status.sql"), []byte("-- 6.1.0 calls the status column state.\nALTER TABLE orders RENAME COLUMN status TO state;\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -273,6 +284,16 @@ func variantPolicy(t *testing.T, rel string, edit func(string) string) Policy {
 		t.Fatal(err)
 	}
 	return pol
+}
+
+// seedFile writes a seed SQL file and returns its absolute path.
+func seedFile(t *testing.T, sql string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "seed.sql")
+	if err := os.WriteFile(f, []byte(sql), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // Each bad input stops the drill with an error that names what is wrong
@@ -311,6 +332,15 @@ func TestOwnServiceBadInput(t *testing.T) {
 		{"dependency exits", func(s *ServicePlan) {
 			s.DependsOn = []plan.Dependency{{Name: "cache", Image: img.agent, Port: 6379}}
 		}, []string{"dependency cache", "exited with code 2", "usage: rollbook-agent"}},
+		{"volume table not in the schema", func(s *ServicePlan) { s.Database.Volume = map[string]int64{"ordrs": 1000} },
+			[]string{"payments/api-2-4-canary.md:", "gameday.database.volume.ordrs", `table "ordrs" is not in the schema`, "did you mean orders?"}},
+		{"volume type the generator does not know", func(s *ServicePlan) {
+			s.Database.Seed = seedFile(t, "CREATE TABLE places (id serial PRIMARY KEY, at point NOT NULL);\n")
+			s.Database.Volume = map[string]int64{"places": 1000}
+		}, []string{"gameday.database.volume.places", "column places.at has type point", "gameday.database.seed"}},
+		{"seed that fails", func(s *ServicePlan) {
+			s.Database.Seed = seedFile(t, "-- the seed\nINSERT INTO orders (sku, qty) VALUES ('a', 1);\nINSERT INTO orders (sku, qty)\n  VALUES ('b', 0);\n")
+		}, []string{"seed.sql:3:1: the seed file fails", "orders_qty_check"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,11 @@ package site
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +72,8 @@ type ScenarioResult struct {
 	// Failures are the first failing responses the router kept (at most
 	// maxFailuresShown).
 	Failures []drillreport.Failure
+	// Volume says what data the database held ("" for the schema alone).
+	Volume   string
 	ttd, ttr float64
 }
 
@@ -83,6 +87,64 @@ type DrilledMigration struct {
 	Applied string
 	Weight  string
 	Guard   []drillreport.SmokeVerdict
+	// Load is what the migration cost the running service (nil when the
+	// report predates lock sampling).
+	Load *MigrationLoad
+}
+
+// MigrationLoad is one migration's locks and what the service felt while
+// it ran, formatted (SPEC 3.3).
+type MigrationLoad struct {
+	Took, Attempts string
+	Locks          []string // "ShareLock on orders for 5.5 s (line 8)"
+	Queued         string   // how long it waited for its own locks ("" none)
+	LongestWait    string   // "stable: 5.48 s"
+	Budget         string
+	Over           bool
+	Requests       string // "495 (381 failed, 381 over 800 ms)"
+	P99            string // "0 ms before → 9935 ms during"
+	// Statement and Fix are the statement behind the longest wait and the
+	// safe way to write it, when the wait broke the budget.
+	Statement, Fix string
+}
+
+func migrationLoad(m drillreport.MigrationRun) *MigrationLoad {
+	l := m.Locks
+	if l == nil || l.Samples == 0 {
+		return nil
+	}
+	secs := func(d time.Duration) string { return millis(d.Seconds()) }
+	v := &MigrationLoad{Took: secs(l.Duration), Budget: secs(l.Budget), Over: l.OverBudget(),
+		P99: secs(l.P99Before) + " before → " + secs(l.P99) + " during"}
+	if l.Attempts > 1 {
+		v.Attempts = fmt.Sprintf("%d attempts (gave up on its lock_timeout and was retried)", l.Attempts)
+	}
+	for _, h := range l.Held {
+		s := fmt.Sprintf("%s on %s for %s", h.Mode, h.Relation, secs(h.For))
+		if h.Line > 0 {
+			s += fmt.Sprintf(" (line %d)", h.Line)
+		}
+		v.Locks = append(v.Locks, s)
+	}
+	if l.Waited > 0 {
+		v.Queued = secs(l.Waited)
+	}
+	if b := l.LongestBlock(); b.For > 0 {
+		v.LongestWait = b.Release + ": " + secs(b.For)
+	}
+	v.Requests = fmt.Sprintf("%d (%d failed", l.Requests, l.Failed)
+	if l.SlowOver > 0 {
+		v.Requests += fmt.Sprintf(", %d over %s", l.Slow, secs(l.SlowOver))
+	}
+	v.Requests += ")"
+	if w := l.Worst; w != nil && v.Over {
+		v.Statement = fmt.Sprintf("line %d: %s", w.Line, w.Text)
+		if w.Lock != "" {
+			v.Statement += " (" + w.Lock + ")"
+		}
+		v.Fix = w.Fix
+	}
+	return v
 }
 
 // ImpactRow is one phase of a drill's user-impact table, formatted.
@@ -105,7 +167,7 @@ var phaseNames = map[drillreport.Phase]string{
 func drilledMigrations(r *drillReport) []DrilledMigration {
 	var out []DrilledMigration
 	for _, m := range r.Migrations {
-		d := DrilledMigration{ID: m.ID, When: m.When, Contract: m.Contract, Guard: m.Guard}
+		d := DrilledMigration{ID: m.ID, When: m.When, Contract: m.Contract, Guard: m.Guard, Load: migrationLoad(m)}
 		if d.ID == "" {
 			d.ID = m.File
 		}
@@ -145,6 +207,38 @@ func impactRows(r *drillReport) []ImpactRow {
 		out = append(out, row)
 	}
 	return out
+}
+
+// volume says what the drill's database held.
+func volume(r *drillReport) string {
+	v := r.Volume
+	if v == nil {
+		return ""
+	}
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(v.Rows)) {
+		parts = append(parts, fmt.Sprintf("%s rows of %s", thousands(v.Rows[t]), t))
+	}
+	if v.Seed != "" {
+		parts = append(parts, "seed "+path.Base(filepath.ToSlash(v.Seed)))
+	}
+	out := "Drilled on " + strings.Join(parts, ", ")
+	switch {
+	case v.Cached:
+		out += " (the database an earlier drill filled)"
+	case v.Took > 0:
+		out += fmt.Sprintf(" (filled in %.1f\u00a0s)", v.Took.Seconds())
+	}
+	return out + "."
+}
+
+// thousands writes n with thin spaces between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "\u202f" + s[i:]
+	}
+	return s
 }
 
 // blastRadius says how many requests failed before the rollback
@@ -289,7 +383,7 @@ func (b *Builder) attachDrills(s *loaded) {
 			continue
 		}
 		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r),
-			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r)}
+			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r), Volume: volume(r)}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}

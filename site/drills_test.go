@@ -267,3 +267,45 @@ func TestDrillResultFormats(t *testing.T) {
 		t.Errorf("migrations: %+v", ms)
 	}
 }
+
+// migrationLoadReport is a drill on volume whose first migration blocked
+// the service past its lock budget and whose second was retried behind a
+// long query.
+const migrationLoadReport = `{"plan":"content/payments/api-canary.md","scenario":"healthy-canary","started":"2026-12-07T10:00:00Z","passed":false,"final_state":"promoted",
+	"volume":{"rows":{"orders":1000000},"seed":"seed/production-schema.sql","took_ns":19958479349},
+	"migrations":[
+		{"id":"0044_orders_sku_idx","file":"0044_orders_sku_idx.sql","runs":"pre-deploy","when":"before step 1","applied":true,"canary_weight":0,"guard":[{"release":"stable","passed":true,"share":100}],
+		 "locks":{"duration_ns":5533000000,"attempts":1,"held":[{"relation":"orders","mode":"ShareLock","for_ns":5527000000,"line":8}],
+		  "blocked":[{"release":"stable","for_ns":5477000000,"query":"INSERT INTO orders <b>x</b>"}],
+		  "worst":{"line":8,"text":"CREATE INDEX orders_sku_idx ON orders (sku)","lock":"ShareLock","fix":"use CREATE INDEX CONCURRENTLY"},
+		  "budget_ns":1000000000,"requests":495,"failed":381,"slow":381,"slow_over_ns":800000000,"p99_ns":9935000000,"p99_before_ns":45000000,"samples":105}},
+		{"id":"0045_orders_lookup_source","file":"0045.sql","runs":"pre-deploy","when":"before step 1","applied":true,"canary_weight":0,
+		 "locks":{"duration_ns":4488000000,"attempts":6,"waited_ns":950000000,"blocked":[{"release":"stable","for_ns":210000000}],
+		  "worst":{"line":9,"text":"ALTER TABLE orders ADD COLUMN lookup_source text"},
+		  "budget_ns":1000000000,"requests":3486,"failed":0,"slow":0,"slow_over_ns":800000000,"p99_ns":390000000,"p99_before_ns":279000000,"samples":76}}],
+	"timeline":[]}`
+
+// A drill on volume says what the database held and, per migration, the
+// locks it held, the longest wait of the service's queries against the
+// budget, the statement and its fix when over, and what requests felt.
+func TestDrillResultShowsMigrationsUnderLoad(t *testing.T) {
+	root := drillSite(t, map[string]string{"1-healthy-canary.json": migrationLoadReport})
+	if _, err := build(t, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	panel := gamedayPanel(t, read(t, root, "payments/api-canary/index.html"))
+	text := visibleText(panel)
+	for _, want := range []string{
+		"Drilled on 1\u202f000\u202f000 rows of orders, seed production-schema.sql (filled in 20.0 s).",
+		"Migrations under load Migration Took Locks held Longest wait of a query Requests while it ran p99",
+		"0044_orders_sku_idx 5533 ms ShareLock on orders for 5527 ms (line 8) over budget stable: 5477 ms (budget 1000 ms) line 8: CREATE INDEX orders_sku_idx ON orders (sku) (ShareLock) Fix: use CREATE INDEX CONCURRENTLY 495 (381 failed, 381 over 800 ms) 45 ms before → 9935 ms during",
+		"0045_orders_lookup_source 4488 ms 6 attempts (gave up on its lock_timeout and was retried) – queued 950 ms for its own locks within budget stable: 210 ms (budget 1000 ms) 3486 (0 failed, 0 over 800 ms) 279 ms before → 390 ms during",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Game day panel does not read %q; it reads:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(panel, `class="load-over"`) || strings.Contains(text, "ALTER TABLE orders ADD COLUMN lookup_source text") {
+		t.Error("only the migration over its budget is red and names its statement")
+	}
+}

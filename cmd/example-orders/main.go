@@ -57,6 +57,7 @@ var releases = map[string]release{
 	"6.1.0": {renamed: true},                       // checkout canary that needs its rename
 	"2.3.1": {legacyStatus: true},                  // payments stable
 	"2.4.0": {legacyStatus: true, ledgerRef: true}, // payments canary
+	"2.4.1": {legacyStatus: true, ledgerRef: true}, // payments: the orders-by-SKU lookup
 }
 
 func main() {

@@ -170,6 +170,7 @@ func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 			return 0, err
 		}
 	}
+	pol.LockBudget = cfg.LockBudget()
 	if err := d.images(ctx); err != nil {
 		return 0, err
 	}

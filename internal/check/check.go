@@ -427,6 +427,17 @@ func (c *checker) gameday() {
 		scenario.ErrorTrigger:   func() bool { return has(plan.Trigger.IsRatio) },
 		scenario.LatencyTrigger: func() bool { return has(func(t plan.Trigger) bool { return strings.Contains(t.Metric, "latency") }) },
 		scenario.Steps:          func() bool { return len(c.p.Strategy.Steps) > 0 },
+		scenario.AppliedMigration: func() bool {
+			if !c.p.Gameday.Service.Defined() {
+				return false
+			}
+			for _, m := range c.p.Migrations {
+				if m.File != "" && m.Timing(m.Phase == "contract").Runs != plan.RunsManual {
+					return true
+				}
+			}
+			return false
+		},
 	}
 	for i, s := range c.p.Gameday.Scenarios {
 		sc, err := scenario.Lookup(s)

@@ -59,6 +59,7 @@ var rules = []Rule{
 	{"stale-review", diag.Warning, "a plan was reviewed within stale_after"},
 	{"gameday-trigger", diag.Error, "a drilled scenario has the trigger it needs to fire"},
 	{"gameday-steps", diag.Error, "a drilled canary scenario has canary steps"},
+	{"gameday-migration", diag.Error, "a scenario that runs migrations under a long query has a migration the drill applies"},
 	{"gameday-service", diag.Error, "gameday.service and gameday.database name releases, paths, checks and files a drill can use"},
 	{"migration-manual", diag.Error, "a drilled incompatible-migration scenario has a migration the drill may apply (not every one runs: manual)"},
 	{"todo-placeholder", diag.Warning, "no TODO placeholder from rollbook new is left in a plan"},

@@ -43,6 +43,8 @@ type Config struct {
 	Minify      *bool             `yaml:"minify"`
 	Params      map[string]any    `yaml:"params"`
 	PromQL      map[string]string `yaml:"promql"`
+	// Gameday holds the drills' defaults.
+	Gameday Gameday `yaml:"gameday"`
 	// Rules changes rule severities (SPEC 1.4): rule name -> error,
 	// warning or off. Read it through Severities.
 	Rules map[string]string `yaml:"rules"`
@@ -63,6 +65,18 @@ type Config struct {
 	severities check.Severities
 	alertGlobs []check.Glob
 }
+
+// Gameday is rollbook.yaml's gameday: block.
+type Gameday struct {
+	// LockBudget is how long a migration may block the service's queries
+	// in a drill unless the migration's own lock_budget says (SPEC 3.3).
+	LockBudget string `yaml:"lock_budget"`
+
+	lockBudget time.Duration
+}
+
+// LockBudget is gameday.lock_budget, 0 when not set.
+func (c *Config) LockBudget() time.Duration { return c.Gameday.lockBudget }
 
 // Load reads root/rollbook.yaml if it exists and fills in defaults.
 func Load(root string) (*Config, error) {
@@ -128,6 +142,13 @@ func (c *Config) defaults() error {
 		c.EditPath = "edit/main/"
 	}
 	c.EditPath = strings.Trim(c.EditPath, "/") + "/"
+	if c.Gameday.LockBudget != "" {
+		d, err := plan.ParseDuration(c.Gameday.LockBudget)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("gameday.lock_budget %q is not a duration; write for example 1s or 500ms", c.Gameday.LockBudget)
+		}
+		c.Gameday.lockBudget = d
+	}
 	c.staleAfter = 90 * 24 * time.Hour
 	if c.StaleAfter != "" {
 		d, err := plan.ParseDuration(c.StaleAfter)

@@ -95,6 +95,8 @@ type Env struct {
 	StableHealthURL, ReadyPath string
 	// Service is the team's service this drill runs (nil: the demo app).
 	Service *Service
+	// Fill is how the service's volume was loaded (gameday.database.volume).
+	Fill FillStats
 
 	log        *slog.Logger
 	mu         sync.Mutex

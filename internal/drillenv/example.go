@@ -11,7 +11,7 @@ import (
 // ExampleVersions are the stable releases of the example service
 // (cmd/example-orders) that the example plans name by tag; their canaries
 // are built from its Dockerfile during the drill.
-var ExampleVersions = []string{"5.9.2", "2.3.1"}
+var ExampleVersions = []string{"5.9.2", "2.3.1", "2.4.0"}
 
 // ExampleImages does what `make example-images` does, for tests that run
 // from a clean clone: the example service's static binary beside its

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -38,6 +39,13 @@ type Service struct {
 	// is a SQL file on the host the database starts from.
 	Database string
 	Schema   string
+	// Volume is rows per table to generate, and Seed a SQL file on the
+	// host (SeedName as the plan writes it, for errors) run once, before
+	// the drill; the filled database is kept as an image for the next
+	// drill with the same inputs.
+	Volume   map[string]int64
+	Seed     string
+	SeedName string
 	// Migrations are SQL files on the host applied, in order, after the
 	// stable release's smoke checks passed and before the canary starts.
 	// A drill leaves it empty and applies each with Env.Migrate when the
@@ -123,10 +131,22 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 
 	// The database and the dependencies first: the stable release may
 	// migrate at start-up and needs its dependencies there.
+	dbImage, volumeKey := opts.DBImage, ""
+	if s.HasVolume() {
+		if volumeKey, err = e.cachedVolume(ctx, opts.DBImage, s); err != nil {
+			return err
+		}
+		if e.Fill.Cached {
+			dbImage = e.Fill.ImageRef
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := run(gctx, "db", opts.DBImage, postgresReady{timeout: 30 * time.Second}, nil, dbEnv, dbPort); err != nil {
+		if err := run(gctx, "db", dbImage, postgresReady{timeout: 60 * time.Second}, nil, dbEnv, dbPort); err != nil {
 			return err
+		}
+		if e.Fill.Cached {
+			return nil
 		}
 		return e.prepareDatabase(gctx, s)
 	})
@@ -172,6 +192,18 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 	}
 	if e.StableURL, err = e.endpoint(ctx, "stable", port); err != nil {
 		return err
+	}
+	if s.HasVolume() && !e.Fill.Cached {
+		start := time.Now()
+		rows, err := e.fill(ctx, s)
+		if err != nil {
+			return err
+		}
+		e.Fill.Rows, e.Fill.Took = rows, time.Since(start)
+		e.log.Info("volume filled", "drill", e.RunID, "rows", sortedRows(rows), "took", e.Fill.Took.Round(time.Millisecond))
+		if err := e.saveVolume(ctx, volumeKey); err != nil {
+			e.log.Warn("the filled database is not kept for the next drill", "err", err)
+		}
 	}
 	// The smoke list must hold on the stable release before anything
 	// changes: if it fails now, the list is wrong, not the migration.
@@ -363,7 +395,7 @@ func (d depReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarget
 }
 
 // dbConn connects from the host to the drill database.
-func (e *Env) dbConn(ctx context.Context, name string) (*pgx.Conn, error) {
+func (e *Env) dbConn(ctx context.Context, name, app string) (*pgx.Conn, error) {
 	e.mu.Lock()
 	ct := e.containers["db"]
 	e.mu.Unlock()
@@ -375,13 +407,13 @@ func (e *Env) dbConn(ctx context.Context, name string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable&connect_timeout=5", net.JoinHostPort(host, strconv.Itoa(int(mp.Num()))), name))
+	return pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable&connect_timeout=5&application_name=%s", net.JoinHostPort(host, strconv.Itoa(int(mp.Num()))), name, url.QueryEscape(app)))
 }
 
 // prepareDatabase creates the service's database and loads its schema.
 func (e *Env) prepareDatabase(ctx context.Context, s *Service) error {
 	if name := s.dbName(); name != "postgres" {
-		conn, err := e.dbConn(ctx, "postgres")
+		conn, err := e.dbConn(ctx, "postgres", "rollbook")
 		if err != nil {
 			return fmt.Errorf("connecting to the drill database: %w", err)
 		}
@@ -397,19 +429,6 @@ func (e *Env) prepareDatabase(ctx context.Context, s *Service) error {
 	if err := e.applySQL(ctx, s, s.Schema); err != nil {
 		return fmt.Errorf("gameday.database.schema: %w", err)
 	}
-	return nil
-}
-
-// Migrate applies one SQL file to the team's database, one statement at
-// a time, while both releases run.
-func (e *Env) Migrate(ctx context.Context, file string) error {
-	if e.Service == nil {
-		return errors.New("drillenv: the demo service's canary applies its own migrations")
-	}
-	if err := e.applySQL(ctx, e.Service, file); err != nil {
-		return fmt.Errorf("applying the plan's migration: %w", err)
-	}
-	e.log.Debug("migrated", "drill", e.RunID, "file", file)
 	return nil
 }
 
@@ -431,7 +450,7 @@ func (e *Env) applySQL(ctx context.Context, s *Service, file string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := e.dbConn(ctx, s.dbName())
+	conn, err := e.dbConn(ctx, s.dbName(), "rollbook")
 	if err != nil {
 		return fmt.Errorf("connecting to database %s: %w", s.dbName(), err)
 	}

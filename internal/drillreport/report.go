@@ -48,6 +48,8 @@ const (
 	EventLog       EventType = "log"       // Logs: releases' last log lines
 	// EventMigration: Migration was applied (or, manual, left alone).
 	EventMigration EventType = "migration"
+	// EventLongReader: a long read transaction began before a migration.
+	EventLongReader EventType = "long-reader"
 )
 
 // Action is what an action event did.
@@ -110,6 +112,95 @@ type MigrationRun struct {
 	// Guard is the smoke verdict of each release after it ran.
 	Guard []SmokeVerdict `json:"guard,omitempty"`
 	Error string         `json:"error,omitempty"`
+	// Locks is what the migration cost the running service (SPEC 3.3).
+	Locks *MigrationLoad `json:"locks,omitempty"`
+}
+
+// Volume is the production-like data a drill loaded before it began.
+type Volume struct {
+	Rows map[string]int64 `json:"rows,omitempty"`
+	Seed string           `json:"seed,omitempty"`
+	// Took is how long the fill took; Cached is true when the drill
+	// started from the database an earlier drill filled (Image).
+	Took   time.Duration `json:"took_ns,omitempty"`
+	Cached bool          `json:"cached,omitempty"`
+	Image  string        `json:"image,omitempty"`
+}
+
+// MigrationLoad is one migration as the database and the service felt it,
+// sampled from pg_locks and pg_stat_activity while it ran under traffic.
+type MigrationLoad struct {
+	Duration time.Duration `json:"duration_ns"`
+	// Attempts is more than 1 when a statement gave up on its
+	// lock_timeout and the drill retried it, as a migration runner does.
+	Attempts int `json:"attempts"`
+	// Held are the locks the migration took, per relation and mode.
+	Held []HeldLock `json:"held,omitempty"`
+	// Waited is how long the migration itself queued for its locks (behind
+	// a long query, say).
+	Waited time.Duration `json:"waited_ns,omitempty"`
+	// Blocked is the longest a release's query waited on the migration,
+	// per release; Worst is the statement that made the longest wait.
+	Blocked []BlockedWait `json:"blocked,omitempty"`
+	Worst   *Statement    `json:"worst,omitempty"`
+	// Budget is the lock_budget the migration was held to.
+	Budget time.Duration `json:"budget_ns"`
+	// Requests, Failed and Slow (over the latency trigger's threshold) are
+	// the router's counts while the migration ran; P99 next to P99Before,
+	// the interval before it.
+	Requests  int64         `json:"requests"`
+	Failed    int64         `json:"failed"`
+	Slow      int64         `json:"slow"`
+	SlowOver  time.Duration `json:"slow_over_ns,omitempty"`
+	P99       time.Duration `json:"p99_ns"`
+	P99Before time.Duration `json:"p99_before_ns"`
+	// Samples is how many times pg_locks was read.
+	Samples int `json:"samples"`
+}
+
+// HeldLock is one lock mode the migration held on one relation.
+type HeldLock struct {
+	Relation string        `json:"relation"`
+	Mode     string        `json:"mode"` // as pg_locks spells it: AccessExclusiveLock
+	For      time.Duration `json:"for_ns"`
+	// Statement is the line of the migration file that held it longest.
+	Line int `json:"line,omitempty"`
+}
+
+// BlockedWait is the longest wait of one release's query on a migration.
+type BlockedWait struct {
+	Release string        `json:"release"` // stable, canary, or the client's name
+	For     time.Duration `json:"for_ns"`
+	Query   string        `json:"query,omitempty"`
+}
+
+// Statement is one statement of a migration file.
+type Statement struct {
+	Line int    `json:"line"`
+	Text string `json:"text"`
+	// Lock is the heaviest lock it held, Fix the safe way to write it.
+	Lock string `json:"lock,omitempty"`
+	Fix  string `json:"fix,omitempty"`
+}
+
+// LongestBlock is the longest wait any release's query had on the migration.
+func (m *MigrationLoad) LongestBlock() BlockedWait {
+	var w BlockedWait
+	if m == nil {
+		return w
+	}
+	for _, b := range m.Blocked {
+		if b.For > w.For {
+			w = b
+		}
+	}
+	return w
+}
+
+// OverBudget reports whether the migration blocked the service longer
+// than its lock budget.
+func (m *MigrationLoad) OverBudget() bool {
+	return m != nil && m.Budget > 0 && m.LongestBlock().For > m.Budget
 }
 
 // SmokeVerdict is one release's smoke checks after a migration.
@@ -268,6 +359,8 @@ type Report struct {
 	Headline string `json:"headline,omitempty"`
 	// Migrations are the plan's migrations as this drill ran them.
 	Migrations []MigrationRun `json:"migrations,omitempty"`
+	// Volume is the data the database was filled with (gameday.database.volume or seed).
+	Volume *Volume `json:"volume,omitempty"`
 	// Impact is what users saw, per phase; BlastRadius the requests that
 	// failed before the rollback completed (or before the drill ended,
 	// when nothing was rolled back).

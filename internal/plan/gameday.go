@@ -75,6 +75,12 @@ type GamedayDatabase struct {
 	// Schema is a SQL file (relative to the plan) the database starts
 	// from; empty means the stable release's own start-up migrations.
 	Schema string `yaml:"schema"`
+	// Volume is production-like data loaded before the drill (SPEC 3.3):
+	// rows per table, generated from the schema's column types,
+	// constraints and foreign keys. Seed is a SQL file (relative to the
+	// plan) run once instead, for data a generator cannot make.
+	Volume map[string]int64 `yaml:"volume"`
+	Seed   string           `yaml:"seed"`
 }
 
 // Defined reports whether the plan names its own service.

@@ -439,7 +439,7 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, p string, enum []stri
 		}
 		d.plan.pos[p] = d.pos(tk)
 		v.SetBool(b.Value)
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		var iv int64
 		i, ok := n.(*ast.IntegerNode)
 		if ok {

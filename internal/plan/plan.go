@@ -199,6 +199,10 @@ type Migration struct {
 	// migration runs at.
 	AtStep     int  `yaml:"at_step"`
 	Reversible bool `yaml:"reversible"`
+	// LockBudget is the longest a drill lets the migration block the
+	// service's queries (migration-lock); 0 takes rollbook.yaml's
+	// gameday.lock_budget.
+	LockBudget Duration `yaml:"lock_budget"`
 }
 
 // Flag is a feature flag the change uses.

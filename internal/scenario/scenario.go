@@ -27,6 +27,10 @@ type Injection struct {
 	// MetricsMissing: the drill's Prometheus stops scraping the router,
 	// so every query returns no series.
 	MetricsMissing bool
+	// LongReader: right before each migration, a transaction reads the
+	// tables it changes and stays open this long (real time), as a
+	// report or a pg_dump would.
+	LongReader time.Duration
 	// AfterContract: on the team's own service, the canary's faults start
 	// only once the plan's contract migration has run (at its runs:), so
 	// the regression shows where the plan puts the contract.
@@ -79,28 +83,32 @@ const (
 	GuardAfterEachMigration                      // the smoke checks ran right after each applied migration
 	NoServingReleaseBroken                       // no migration broke a release while it took traffic
 	ContractAfterPromotion                       // the contract ran with the canary at 100 %, before the trigger
+	MigrationLock                                // no migration blocked the service's queries past its lock_budget
+	LongReaderShown                              // the long reader held its locks while a migration ran
 )
 
 // MigrationAsserts hold in every drill of the team's own service that
 // applies a migration, whatever the scenario: the order of events is the
 // plan's, and no migration may break a release while it serves users.
-var MigrationAsserts = []Assertion{MigrationsFollowRuns, GuardAfterEachMigration, NoServingReleaseBroken}
+var MigrationAsserts = []Assertion{MigrationsFollowRuns, GuardAfterEachMigration, NoServingReleaseBroken, MigrationLock}
 
 // Need is something a plan must have for a scenario to be drilled.
 type Need int
 
 const (
-	ErrorTrigger   Need = iota + 1 // a ratio (error-rate) trigger
-	LatencyTrigger                 // a latency trigger
-	Steps                          // strategy.steps
+	ErrorTrigger     Need = iota + 1 // a ratio (error-rate) trigger
+	LatencyTrigger                   // a latency trigger
+	Steps                            // strategy.steps
+	AppliedMigration                 // a migration the drill applies, on the team's own service
 )
 
 // NeedText is what `rollbook check` says when a need is missing: its rule,
 // the problem (with %s for the scenario) and the fix.
 var NeedText = map[Need]struct{ Rule, Message, Fix string }{
-	ErrorTrigger:   {"gameday-trigger", "scenario %s needs an error-rate trigger to fire", "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 1500}"},
-	LatencyTrigger: {"gameday-trigger", "scenario %s needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}"},
-	Steps:          {"gameday-steps", "scenario %s drills a canary but strategy.steps is empty", "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}"},
+	ErrorTrigger:     {"gameday-trigger", "scenario %s needs an error-rate trigger to fire", "add a trigger such as {metric: error_rate, compare: baseline, max_delta: 2%, window: 2m, min_requests: 1500}"},
+	LatencyTrigger:   {"gameday-trigger", "scenario %s needs a latency trigger to fire", "add a trigger such as {metric: latency_p99, max: 800ms, window: 3m}"},
+	Steps:            {"gameday-steps", "scenario %s drills a canary but strategy.steps is empty", "add strategy: {type: canary, steps: [{weight: 10, bake: 5m}, {weight: 100}]}"},
+	AppliedMigration: {"gameday-migration", "scenario %s runs a migration behind a long query but the plan has no migration the drill applies on its own service", "add a migration with a file and runs: other than manual, and gameday.service"},
 }
 
 // Scenario is one row of the table.
@@ -171,6 +179,12 @@ var All = []Scenario{
 		Needs:   []Need{ErrorTrigger},
 	},
 	{
+		Name: "migration-behind-long-query", Summary: "a long read transaction (a report, a pg_dump) holds the tables each migration changes: the migration must give up on its lock_timeout and retry, not stall every query behind it",
+		Inject:  Injection{LongReader: 4 * time.Second},
+		Asserts: []Assertion{LongReaderShown, MigrationLock, NoTrigger, PromotedFully},
+		Needs:   []Need{AppliedMigration, Steps},
+	},
+	{
 		Name: "stuck-rollback", Summary: "the stable release is broken too: one rollback, then halted and paged",
 		Inject: Injection{CanaryErrors: 0.3, StableBroken: true}, Page: true,
 		Asserts: []Assertion{RollbackOnce, HaltedAndPaged, NoThrashing},
@@ -210,8 +224,12 @@ func Lookup(name string) (Scenario, error) {
 // Help is the table as lines for a command's help text.
 func Help() string {
 	var b strings.Builder
+	w := 0
 	for _, s := range All {
-		fmt.Fprintf(&b, "  %-24s %s\n", s.Name, s.Summary)
+		w = max(w, len(s.Name))
+	}
+	for _, s := range All {
+		fmt.Fprintf(&b, "  %-*s %s\n", w, s.Name, s.Summary)
 	}
 	return b.String()
 }
