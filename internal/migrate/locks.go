@@ -96,7 +96,7 @@ var lockRules = []LockRule{
 			if cmd.GetSubtype() != pg.AlterTableType_AT_AddConstraint {
 				return nil
 			}
-			kind := map[pg.ConstrType]string{pg.ConstrType_CONSTR_UNIQUE: "UNIQUE", pg.ConstrType_CONSTR_PRIMARY: "PRIMARY KEY", pg.ConstrType_CONSTR_EXCLUSION: "EXCLUDE"}[cn.GetContype()]
+			kind := indexConstraints[cn.GetContype()]
 			if kind == "" || cn.GetIndexname() != "" {
 				return nil
 			}
@@ -236,12 +236,7 @@ var lockRules = []LockRule{
 				return []hit{{object: t, table: t, what: "CLUSTER rewrites " + t + " in index order"}}
 			}
 			return alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
-				what := map[pg.AlterTableType]string{
-					pg.AlterTableType_AT_SetTableSpace:   "SET TABLESPACE",
-					pg.AlterTableType_AT_SetLogged:       "SET LOGGED",
-					pg.AlterTableType_AT_SetUnLogged:     "SET UNLOGGED",
-					pg.AlterTableType_AT_SetAccessMethod: "SET ACCESS METHOD",
-				}[cmd.GetSubtype()]
+				what := rewritingAlters[cmd.GetSubtype()]
 				if what == "" {
 					return nil
 				}
@@ -262,6 +257,17 @@ var lockRules = []LockRule{
 			return []hit{{object: t, table: t, what: "REINDEX " + t + " without CONCURRENTLY also takes ACCESS EXCLUSIVE on each index it rebuilds, so reads that use it wait too"}}
 		},
 	},
+}
+
+// indexConstraints are the constraints that build an index as they are added.
+var indexConstraints = map[pg.ConstrType]string{pg.ConstrType_CONSTR_UNIQUE: "UNIQUE", pg.ConstrType_CONSTR_PRIMARY: "PRIMARY KEY", pg.ConstrType_CONSTR_EXCLUSION: "EXCLUDE"}
+
+// rewritingAlters are the ALTER TABLE subcommands that copy the table.
+var rewritingAlters = map[pg.AlterTableType]string{
+	pg.AlterTableType_AT_SetTableSpace:   "SET TABLESPACE",
+	pg.AlterTableType_AT_SetLogged:       "SET LOGGED",
+	pg.AlterTableType_AT_SetUnLogged:     "SET UNLOGGED",
+	pg.AlterTableType_AT_SetAccessMethod: "SET ACCESS METHOD",
 }
 
 // LockRules returns the lock rules, in the table's order.

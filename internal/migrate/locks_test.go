@@ -1,11 +1,14 @@
 package migrate
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	pgquery "github.com/wasilibs/go-pgquery"
 )
 
 // TestLockRules: each rule fires on a statement that takes its lock on a
@@ -245,6 +248,49 @@ func TestAnalyzeFileCacheKeepsLocks(t *testing.T) {
 		res, err := AnalyzeFile(file)
 		if err != nil || len(res.Locks) != 1 || res.Locks[0].Lock != Share || !res.Locks[0].Scans || res.Locks[0].Fix == "" {
 			t.Fatalf("%+v %v", res, err)
+		}
+	}
+}
+
+// benchMigration is a 60-statement migration that breaks most rules.
+func benchMigration() []byte {
+	var sql strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&sql, "ALTER TABLE t%d ADD COLUMN c text DEFAULT 'x';\nCREATE INDEX i%d ON t%d (c);\n", i, i, i)
+		fmt.Fprintf(&sql, "ALTER TABLE t%d ADD CONSTRAINT k%d CHECK (c IS NOT NULL) NOT VALID;\nALTER TABLE t%d VALIDATE CONSTRAINT k%d;\n", i, i, i, i)
+		fmt.Fprintf(&sql, "ALTER TABLE t%d ALTER COLUMN c SET NOT NULL;\nALTER TABLE t%d ALTER COLUMN n TYPE bigint;\n", i, i)
+	}
+	return []byte(sql.String())
+}
+
+// BenchmarkAnalyze measures the whole analysis of benchMigration: the
+// parser, the expand/contract classification and every lock rule.
+func BenchmarkAnalyze(b *testing.B) {
+	src := benchMigration()
+	if _, err := Analyze(src); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Analyze(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLockRules measures the lock rules alone over the parsed tree
+// of benchMigration: what they add to an analysis.
+func BenchmarkLockRules(b *testing.B) {
+	tree, err := pgquery.Parse(string(benchMigration()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		state := newFileState()
+		for _, raw := range tree.GetStmts() {
+			state.lockFindings(raw.GetStmt())
+			state.observe(raw.GetStmt())
 		}
 	}
 }
