@@ -30,8 +30,6 @@ type LockRule struct {
 	// holds Lock. Scans: it reads every row while it holds Lock. Either
 	// way the lock lasts as long as the table is big.
 	Rewrites, Scans bool
-	// Checks says what the rule checks, for the rule registry.
-	Checks string
 	// Fix is the safe way to write the statement.
 	Fix string
 
@@ -49,8 +47,7 @@ type hit struct {
 var lockRules = []LockRule{
 	{
 		ID: "create-index-not-concurrently", Lock: Share, Scans: true,
-		Checks: "CREATE INDEX on an existing table is CONCURRENTLY",
-		Fix:    "write CREATE INDEX CONCURRENTLY, outside BEGIN … COMMIT (if it fails, DROP INDEX CONCURRENTLY the INVALID index it leaves and run it again)",
+		Fix: "write CREATE INDEX CONCURRENTLY, outside BEGIN … COMMIT (if it fails, DROP INDEX CONCURRENTLY the INVALID index it leaves and run it again)",
 		match: func(f *fileState, n *pg.Node) []hit {
 			s := n.GetIndexStmt()
 			if s == nil || s.GetConcurrent() || f.created[rel(s.GetRelation())] {
@@ -62,8 +59,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "drop-index-not-concurrently", Lock: AccessExclusive,
-		Checks: "DROP INDEX is CONCURRENTLY",
-		Fix:    "write DROP INDEX CONCURRENTLY, outside BEGIN … COMMIT",
+		Fix: "write DROP INDEX CONCURRENTLY, outside BEGIN … COMMIT",
 		match: func(f *fileState, n *pg.Node) []hit {
 			s := n.GetDropStmt()
 			if s == nil || s.GetRemoveType() != pg.ObjectType_OBJECT_INDEX || s.GetConcurrent() {
@@ -75,8 +71,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "constraint-without-not-valid", Lock: AccessExclusive, Scans: true,
-		Checks: "a CHECK constraint on an existing table is added NOT VALID, then validated",
-		Fix:    "add it NOT VALID (brief lock, existing rows not read), then ALTER TABLE … VALIDATE CONSTRAINT in its own statement: validating takes SHARE UPDATE EXCLUSIVE, so reads and writes go on",
+		Fix: "add it NOT VALID (brief lock, existing rows not read), then ALTER TABLE … VALIDATE CONSTRAINT in its own statement: validating takes SHARE UPDATE EXCLUSIVE, so reads and writes go on",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			cn := cmd.GetDef().GetConstraint()
 			if cmd.GetSubtype() != pg.AlterTableType_AT_AddConstraint || cn.GetContype() != pg.ConstrType_CONSTR_CHECK || cn.GetSkipValidation() {
@@ -89,8 +84,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "unique-constraint-without-index", Lock: AccessExclusive, Scans: true,
-		Checks: "a UNIQUE or PRIMARY KEY constraint on an existing table uses an index built CONCURRENTLY",
-		Fix:    "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE (or PRIMARY KEY) USING INDEX, which only takes a brief lock; an EXCLUDE constraint has no such form, so run it in a maintenance window",
+		Fix: "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE (or PRIMARY KEY) USING INDEX, which only takes a brief lock; an EXCLUDE constraint has no such form, so run it in a maintenance window",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			cn := cmd.GetDef().GetConstraint()
 			if cmd.GetSubtype() != pg.AlterTableType_AT_AddConstraint {
@@ -110,8 +104,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "foreign-key-without-not-valid", Lock: ShareRowExclusive, Scans: true,
-		Checks: "a FOREIGN KEY on an existing table is added NOT VALID, then validated",
-		Fix:    "add it NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in its own statement (SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one: writes go on)",
+		Fix: "add it NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in its own statement (SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one: writes go on)",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			var fk *pg.Constraint
 			switch cmd.GetSubtype() {
@@ -135,8 +128,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "set-not-null-without-check", Lock: AccessExclusive, Scans: true,
-		Checks: "SET NOT NULL on an existing table follows a validated CHECK (col IS NOT NULL) in the same file",
-		Fix:    "first ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID and VALIDATE CONSTRAINT it; SET NOT NULL then uses the valid CHECK instead of reading the table (PostgreSQL 12+), and the CHECK can be dropped after",
+		Fix: "first ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID and VALIDATE CONSTRAINT it; SET NOT NULL then uses the valid CHECK instead of reading the table (PostgreSQL 12+), and the CHECK can be dropped after",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			if cmd.GetSubtype() != pg.AlterTableType_AT_SetNotNull || f.provedNotNull(table, cmd.GetName()) {
 				return nil
@@ -149,8 +141,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "column-type-rewrite", Lock: AccessExclusive, Rewrites: true,
-		Checks: "ALTER COLUMN TYPE does not rewrite an existing table (only binary-coercible changes such as varchar widening)",
-		Fix:    "add a column of the new type, backfill it in batches, write both from the application, then switch reads and drop the old column in a later release",
+		Fix: "add a column of the new type, backfill it in batches, write both from the application, then switch reads and drop the old column in a later release",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			if cmd.GetSubtype() != pg.AlterTableType_AT_AlterColumnType {
 				return nil
@@ -166,8 +157,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "volatile-default", Lock: AccessExclusive, Rewrites: true,
-		Checks: "ADD COLUMN on an existing table has no volatile default (random(), gen_random_uuid(), clock_timestamp(), nextval, serial, identity, stored generated)",
-		Fix:    "add the column without the default (or with a constant one), SET DEFAULT for new rows, and backfill existing rows in batches",
+		Fix: "add the column without the default (or with a constant one), SET DEFAULT for new rows, and backfill existing rows in batches",
 		match: alterCmds(func(f *fileState, table string, cmd *pg.AlterTableCmd) *hit {
 			if cmd.GetSubtype() != pg.AlterTableType_AT_AddColumn {
 				return nil
@@ -183,8 +173,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "concurrently-in-transaction", Lock: "",
-		Checks: "CREATE INDEX, DROP INDEX and REINDEX CONCURRENTLY are not inside BEGIN … COMMIT",
-		Fix:    "move it after the COMMIT (or into its own migration file that the migration tool does not wrap in a transaction)",
+		Fix: "move it after the COMMIT (or into its own migration file that the migration tool does not wrap in a transaction)",
 		match: func(f *fileState, n *pg.Node) []hit {
 			if !f.inTx {
 				return nil
@@ -205,8 +194,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "missing-lock-timeout", Lock: AccessExclusive,
-		Checks: "an ACCESS EXCLUSIVE statement on an existing table follows SET lock_timeout (or SET LOCAL in its transaction)",
-		Fix:    "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before it, and retry the migration when it times out",
+		Fix: "SET lock_timeout = '2s' (or SET LOCAL inside the transaction) before it, and retry the migration when it times out",
 		match: func(f *fileState, n *pg.Node) []hit {
 			mode, table := statementLock(n)
 			if mode != AccessExclusive || f.created[table] || f.lockTimeout() {
@@ -217,8 +205,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "table-rewrite", Lock: AccessExclusive, Rewrites: true,
-		Checks: "no VACUUM FULL, CLUSTER, ALTER TABLE SET TABLESPACE, SET LOGGED or SET UNLOGGED in a migration",
-		Fix:    "leave it out of the deploy: reclaim space or reorder with pg_repack or pg_squeeze, which hold the heavy lock only for a moment, or run it in a maintenance window",
+		Fix: "leave it out of the deploy: reclaim space or reorder with pg_repack or pg_squeeze, which hold the heavy lock only for a moment, or run it in a maintenance window",
 		match: func(f *fileState, n *pg.Node) []hit {
 			switch {
 			case n.GetVacuumStmt() != nil && vacuumFull(n.GetVacuumStmt()):
@@ -246,8 +233,7 @@ var lockRules = []LockRule{
 	},
 	{
 		ID: "reindex-not-concurrently", Lock: Share, Scans: true,
-		Checks: "REINDEX is CONCURRENTLY",
-		Fix:    "write REINDEX … CONCURRENTLY (PostgreSQL 12+), outside BEGIN … COMMIT",
+		Fix: "write REINDEX … CONCURRENTLY (PostgreSQL 12+), outside BEGIN … COMMIT",
 		match: func(f *fileState, n *pg.Node) []hit {
 			s := n.GetReindexStmt()
 			if s == nil || reindexConcurrently(s) {
