@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -349,6 +350,8 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 	b.loadAlerts(s)
 	// rollbook.yaml's rules: decide what each finding is (SPEC 1.4).
 	s.findings = b.cfg.Severities().Apply(s.findings)
+	s.findings.Sort()
+	s.findings = slices.Compact(s.findings) // plans that share a migration report its SQL alike
 	b.attachDrills(s)
 	return s, nil
 }
@@ -429,7 +432,7 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 				v.Link = "/" + rel
 				if res, err := b.analyze(filepath.Join(contentDir, filepath.FromSlash(rel))); err == nil {
 					v.Safety = string(res.Phase)
-					v.Findings = res.Findings
+					v.Findings, v.Locks = res.Findings, res.Locks
 				}
 			}
 		}

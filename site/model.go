@@ -100,6 +100,9 @@ type MigrationView struct {
 	Safety   string // expand or contract, from the SQL when it could be read
 	Findings []migrate.Finding
 	Link     string // site path of the SQL file
+	// Locks are the lock rules its SQL breaks, each with the lock the
+	// statement takes and the safe way to write it.
+	Locks []migrate.Finding
 	// Contract: declared phase: contract, or the SQL analysis found a
 	// contract change; it decides the default timing.
 	Contract bool

@@ -120,7 +120,7 @@ func TestPageMemoFollowsSiteInputs(t *testing.T) {
 			return strings.Replace(s, "title: Example runbooks", "title: Renamed runbooks", 1)
 		})},
 		{"a migration's SQL", edit("content/payments/migrations/0042_add_ledger_ref.sql", func(s string) string {
-			return s + "\nCREATE INDEX payments_ledger_ref_idx ON payments (ledger_ref);\n"
+			return s + "\nCREATE INDEX CONCURRENTLY payments_ledger_ref_idx ON payments (ledger_ref);\n"
 		})},
 		// Lists: a card shows a plan's front matter, and a new plan moves
 		// the others along their lists' pages.

@@ -271,6 +271,14 @@ func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
 	touched := map[string]bool{}
 	for _, e := range edits {
 		touched[e.name] = true
+		// A plan's check also reports at its migrations' SQL lines.
+		for _, pg := range []*Page{e.old, e.cur} {
+			for _, m := range pageMigrations(pg) {
+				if m.Link != "" {
+					touched[path.Join(display, strings.TrimPrefix(m.Link, "/"))] = true
+				}
+			}
+		}
 	}
 	for _, f := range s.findings {
 		if !touched[f.File] {
@@ -281,6 +289,8 @@ func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
 		all = append(all, e.findings...)
 	}
 	all = b.cfg.Severities().Apply(all)
+	all.Sort()
+	all = slices.Compact(all) // plans that share a migration report its SQL alike
 	return all, failOn(all, b.opts.Strict)
 }
 
@@ -528,6 +538,13 @@ func (b *Builder) insert(s *loaded, cur *Page) {
 		}
 	}
 	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
+}
+
+func pageMigrations(pg *Page) []MigrationView {
+	if pg == nil {
+		return nil
+	}
+	return pg.Migrations
 }
 
 // withMigrationPlans adds to files the plans that ship a changed

@@ -485,6 +485,7 @@ func TestUpdateAssetsAndMigrations(t *testing.T) {
 		{"a new asset", filepath.Join(content, "payments", "diagram.svg"), `<svg xmlns="http://www.w3.org/2000/svg"><rect width="4" height="4"/></svg>`},
 		{"a changed asset", filepath.Join(content, "payments", "diagram.svg"), `<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>`},
 		{"a migration still expand", sql, string(orig) + "\nALTER TABLE orders ADD COLUMN ledger_note text;\n"},
+		{"a migration that takes its lock safely", sql, "SET lock_timeout = '2s';\n" + string(orig)},
 		{"a migration that turns contract", sql, string(orig) + "\nALTER TABLE orders DROP COLUMN legacy_ref;\n"},
 		{"the migration as it was", sql, string(orig)},
 	}
@@ -492,14 +493,19 @@ func TestUpdateAssetsAndMigrations(t *testing.T) {
 		if err := os.WriteFile(st.file, []byte(st.data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := b.Update(ctx, []string{st.file})
+		res, err := b.Update(ctx, []string{st.file})
 		fresh, ferr := New(Options{Root: root, Now: testNow, Memory: true, Force: true, Dev: true})
 		if ferr != nil {
 			t.Fatal(ferr)
 		}
-		_, ferr = fresh.Build(ctx)
+		fres, ferr := fresh.Build(ctx)
 		if (err == nil) != (ferr == nil) {
 			t.Fatalf("%s: update gave %v, a full build %v", st.name, err, ferr)
+		}
+		if err == nil && res.Findings.Error() != fres.Findings.Error() {
+			// The lock rules report at the SQL's lines: an update
+			// replaces those of the plans it checks again.
+			t.Errorf("%s: update findings:\n%v\nfull build:\n%v", st.name, res.Findings, fres.Findings)
 		}
 		if b.last != kept {
 			t.Errorf("%s: the update built the whole site", st.name)

@@ -86,6 +86,8 @@ type checker struct {
 	// norm is each heading of out as section names are matched against
 	// it, made at the first look for a section.
 	norm []string
+	// sqlSeen holds the migration files whose lock findings are reported.
+	sqlSeen map[string]bool
 }
 
 // at reports a finding at a front-matter path, with its rule's
@@ -291,6 +293,7 @@ func (c *checker) migration(p string, m plan.Migration) (contract bool, why stri
 		c.at(p+".file", "migration-sql", err.Error(), "fix the SQL so PostgreSQL can parse it")
 		return declared, why
 	}
+	c.locks(path.Join(path.Dir(c.name), m.File), res)
 	if res.Phase == migrate.Contract {
 		first := firstContract(res)
 		why = fmt.Sprintf("%s:%d: %s", filepath.ToSlash(rel), first.Line, first.Reason)
@@ -350,6 +353,22 @@ func fullStep(steps []plan.Step) string {
 		}
 	}
 	return ""
+}
+
+// locks reports the lock rules a migration's SQL breaks at the SQL
+// file's own line and column (name is its path as findings show it), once
+// per file however many of the plan's migrations name it.
+func (c *checker) locks(name string, res migrate.Result) {
+	if c.sqlSeen[name] {
+		return
+	}
+	if c.sqlSeen == nil {
+		c.sqlSeen = map[string]bool{}
+	}
+	c.sqlSeen[name] = true
+	for _, f := range res.Locks {
+		c.ds = append(c.ds, diag.At(name, f.Line, f.Column).As(severity(f.Kind), f.Kind, f.Reason, f.Fix))
+	}
 }
 
 func firstContract(r migrate.Result) migrate.Finding {

@@ -52,6 +52,23 @@ var rules = []Rule{
 	{"contract-before-promotion", diag.Error, "no contract migration runs while the previous release still takes traffic"},
 	{"migration-runs", diag.Warning, "a contract migration says when it runs (runs:)"},
 	{"migration-at-step", diag.Error, "a during-deploy migration's at_step is one of the strategy's steps, and only a during-deploy one has at_step"},
+
+	// Lock rules of migration SQL (internal/migrate, locks.go), reported at
+	// the SQL file's line and column: errors hold a lock that stops the
+	// service for as long as the table is big, or fail; warnings take a
+	// brief lock that can still queue behind a long query.
+	{"create-index-not-concurrently", diag.Error, "CREATE INDEX on an existing table is CONCURRENTLY (a plain one holds SHARE, blocking writes, while it reads the table)"},
+	{"drop-index-not-concurrently", diag.Warning, "DROP INDEX is CONCURRENTLY (a plain one takes ACCESS EXCLUSIVE on the table)"},
+	{"constraint-without-not-valid", diag.Error, "a CHECK constraint on an existing table is added NOT VALID, then validated (else ACCESS EXCLUSIVE while every row is read)"},
+	{"unique-constraint-without-index", diag.Error, "a UNIQUE or PRIMARY KEY constraint uses an index built CONCURRENTLY (else ACCESS EXCLUSIVE while the index is built)"},
+	{"foreign-key-without-not-valid", diag.Error, "a FOREIGN KEY is added NOT VALID, then validated (else SHARE ROW EXCLUSIVE on both tables while every row is read)"},
+	{"set-not-null-without-check", diag.Error, "SET NOT NULL follows a validated CHECK (col IS NOT NULL) in the same file (else ACCESS EXCLUSIVE while every row is read)"},
+	{"column-type-rewrite", diag.Error, "ALTER COLUMN TYPE does not rewrite the table (only binary-coercible changes such as varchar widening)"},
+	{"volatile-default", diag.Error, "ADD COLUMN has no volatile default, serial, identity or stored generated value (each rewrites the table under ACCESS EXCLUSIVE)"},
+	{"concurrently-in-transaction", diag.Error, "CREATE INDEX, DROP INDEX and REINDEX CONCURRENTLY are not inside BEGIN … COMMIT, where they fail"},
+	{"missing-lock-timeout", diag.Warning, "an ACCESS EXCLUSIVE statement follows SET lock_timeout, so it cannot queue every query behind a long one"},
+	{"table-rewrite", diag.Error, "no VACUUM FULL, CLUSTER or ALTER TABLE SET TABLESPACE / SET LOGGED / SET UNLOGGED in a migration (each rewrites the table under ACCESS EXCLUSIVE)"},
+	{"reindex-not-concurrently", diag.Error, "REINDEX is CONCURRENTLY (a plain one blocks writes to the table and reads through the index)"},
 	{"flag-owner", diag.Error, "a feature flag has an owner"},
 	{"flag-cleanup", diag.Error, "a feature flag has a cleanup date"},
 	{"stale-flag", diag.Warning, "a feature flag is removed by its cleanup date"},

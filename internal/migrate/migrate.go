@@ -2,8 +2,10 @@
 // PostgreSQL parser (libpg_query, run as WebAssembly so no C compiler is
 // needed) and classifies each statement as expand (the previous release
 // keeps working against the new schema) or contract (it does not: rolling
-// the code back after it runs is unsafe). The checks and the game-day
-// migration guard both use it.
+// the code back after it runs is unsafe). It also applies the static lock
+// rules (locks.go): statements that hold, or queue for, a lock that stops
+// the service's queries, with the lock they take and the safe way to write
+// them. The checks, the plan page and the game-day drill all use it.
 package migrate
 
 import (
@@ -30,22 +32,35 @@ const (
 	Contract Phase = "contract"
 )
 
-// Finding is one statement worth a reader's attention.
+// Finding is one statement worth a reader's attention: in
+// Result.Findings what it does to the previous release (Phase, Kind),
+// in Result.Locks a lock rule it breaks (Kind is the rule's ID, with
+// Lock, Rewrites, Scans and Fix).
 type Finding struct {
 	Line, Column int
-	Phase        Phase
-	Kind         string // rule id: drop-column, rename-table, set-not-null, …
+	Phase        Phase  `json:",omitempty"`
+	Kind         string // drop-column, rename-table, …; a lock rule's ID
 	Object       string // table or table.column
 	Statement    string
 	Reason       string
-	// Warning marks advice on an expand statement (locks, long scans).
-	Warning bool
+	// Lock is the table lock the statement takes, as pg_locks.mode spells
+	// it (Lock.Name() is the documentation's "ACCESS EXCLUSIVE"); "" when
+	// the rule is not about a lock.
+	Lock LockMode `json:",omitempty"`
+	// Rewrites: the statement copies the table while holding Lock; Scans:
+	// it reads every row while holding Lock.
+	Rewrites bool `json:",omitempty"`
+	Scans    bool `json:",omitempty"`
+	// Fix is the safe way to write the statement.
+	Fix string `json:",omitempty"`
 }
 
 // Result classifies a whole migration: contract if any statement is.
 type Result struct {
 	Phase    Phase
 	Findings []Finding
+	// Locks are the lock rules the statements break, in file order.
+	Locks []Finding `json:",omitempty"`
 }
 
 // SyntaxError is SQL the PostgreSQL parser rejects.
@@ -85,7 +100,7 @@ func AnalyzeFile(path string) (Result, error) {
 }
 
 // cacheVersion changes whenever the classification rules do.
-const cacheVersion = "v1"
+const cacheVersion = "v2"
 
 // CacheDir is where results are cached; "" turns caching off. Tests set it.
 var CacheDir = func() string {
@@ -159,6 +174,7 @@ func Analyze(sql []byte) (Result, error) {
 		}
 		return res, err
 	}
+	state := newFileState()
 	for _, raw := range tree.GetStmts() {
 		start := int(raw.GetStmtLocation())
 		end := len(src)
@@ -178,6 +194,12 @@ func Analyze(sql []byte) (Result, error) {
 			}
 			res.Findings = append(res.Findings, f)
 		}
+		for _, f := range state.lockFindings(raw.GetStmt()) {
+			f.Line, f.Column = line, col
+			f.Statement = oneLine(trimmed)
+			res.Locks = append(res.Locks, f)
+		}
+		state.observe(raw.GetStmt())
 	}
 	return res, nil
 }
@@ -266,9 +288,8 @@ func classify(n *pg.Node) []Finding {
 		if s.GetConcurrent() {
 			return []Finding{expand("create-index", obj, "builds an index concurrently, without blocking writes")}
 		}
-		f := expand("create-index-not-concurrently", obj, "builds an index while blocking writes to "+obj+"; use CREATE INDEX CONCURRENTLY (outside a transaction)")
-		f.Warning = true
-		return []Finding{f}
+		// What the lock costs is the lock rule's to say (locks.go).
+		return []Finding{expand("create-index-not-concurrently", obj, "builds an index on "+obj+"; the previous release ignores it")}
 	case n.GetTruncateStmt() != nil:
 		var names []string
 		for _, r := range n.GetTruncateStmt().GetRelations() {
@@ -402,9 +423,7 @@ func drop(s *pg.DropStmt) []Finding {
 	case pg.ObjectType_OBJECT_FUNCTION, pg.ObjectType_OBJECT_PROCEDURE, pg.ObjectType_OBJECT_TRIGGER:
 		return []Finding{contract("drop-function", obj, "drops "+obj+", which the previous release may call or rely on")}
 	case pg.ObjectType_OBJECT_INDEX:
-		f := expand("drop-index", obj, "drops index "+obj+"; queries of the previous release may slow down; use DROP INDEX CONCURRENTLY")
-		f.Warning = !s.GetConcurrent()
-		return []Finding{f}
+		return []Finding{expand("drop-index", obj, "drops index "+obj+"; queries of the previous release that use it may slow down")}
 	}
 	return nil
 }

@@ -103,14 +103,27 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add([]byte("ALTER TABLE orders DROP COLUMN note;"))
 	f.Add([]byte("CREATE INDEX CONCURRENTLY i ON t (c); -- x\n"))
 	f.Add([]byte("/* unterminated"))
+	f.Add([]byte("BEGIN; SET LOCAL lock_timeout = '2s'; CREATE INDEX CONCURRENTLY i ON t (c); COMMIT;"))
+	f.Add([]byte("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid(), ALTER COLUMN c TYPE numeric(12,2) USING c::numeric;"))
+	f.Add([]byte("ALTER TABLE t ADD CONSTRAINT k CHECK (c IS NOT NULL) NOT VALID; ALTER TABLE t VALIDATE CONSTRAINT k; ALTER TABLE t ALTER c SET NOT NULL;"))
+	f.Add([]byte("VACUUM (FULL false) t; REINDEX TABLE CONCURRENTLY t; CLUSTER; DROP INDEX i;"))
+	rules := map[string]bool{}
+	for _, r := range LockRules() {
+		rules[r.ID] = true
+	}
 	f.Fuzz(func(t *testing.T, sql []byte) {
 		res, err := Analyze(sql)
 		if err != nil {
 			return
 		}
-		for _, fd := range res.Findings {
+		for _, fd := range append(res.Findings, res.Locks...) {
 			if fd.Line < 1 || fd.Column < 1 {
 				t.Fatalf("bad position %+v", fd)
+			}
+		}
+		for _, fd := range res.Locks {
+			if !rules[fd.Kind] || fd.Fix == "" || fd.Lock != "" && fd.Lock.Name() == string(fd.Lock) {
+				t.Fatalf("lock finding %+v is not of a rule in the table", fd)
 			}
 		}
 	})
