@@ -130,8 +130,12 @@ func (c *Controller) felt(load *drillreport.MigrationLoad, before, after analysi
 	// "before".
 	c.mu.Lock()
 	since := c.migratedSnap
-	if n := len(c.readings); n > 0 && c.readings[n-1].snap.At.After(since.At) {
-		since = c.readings[n-1].snap
+	for _, r := range slices.Backward(c.readings) {
+		// The latest reading that leaves a second of traffic to judge.
+		if r.snap.At.After(since.At) && before.At.Sub(r.snap.At) >= time.Second {
+			since = r.snap
+			break
+		}
 	}
 	c.migratedSnap = after
 	c.mu.Unlock()
@@ -161,9 +165,12 @@ func (c *Controller) blame(load *drillreport.MigrationLoad, m Migration) {
 	if load.Worst == nil {
 		return
 	}
-	for _, f := range m.Statements {
-		if f.Line == load.Worst.Line && (f.Warning || f.Phase == migrate.Contract) {
-			load.Worst.Fix = f.Reason
+	for _, f := range m.Locks {
+		if f.Line == load.Worst.Line && f.Fix != "" {
+			load.Worst.Fix = f.Fix
+			if heavier(string(f.Lock), load.Worst.Lock) {
+				load.Worst.Lock = string(f.Lock)
+			}
 			break
 		}
 	}

@@ -212,9 +212,11 @@ type Migration struct {
 	Timing   plan.Timing
 	Contract bool
 	// Findings are the contract changes the analyser found in its SQL;
-	// Statements every finding, with the locks statements take.
+	// Statements every classified statement, Locks the statements that
+	// take a heavy lock (with the lock and the safe way to write them).
 	Findings   []migrate.Finding
 	Statements []migrate.Finding
+	Locks      []migrate.Finding
 	// LockBudget is the plan's lock_budget for it (0: the policy's).
 	LockBudget time.Duration
 }
@@ -229,7 +231,7 @@ func (m Migration) Tables() []string {
 			out = append(out, t)
 		}
 	}
-	for _, f := range m.Statements {
+	for _, f := range append(append([]migrate.Finding(nil), m.Statements...), m.Locks...) {
 		if i := strings.LastIndexByte(f.Object, '.'); i > 0 {
 			add(f.Object[:i])
 		}
@@ -277,7 +279,7 @@ func (p *Policy) AddMigration(file string) error {
 		return fmt.Errorf("migration guard: %w", err)
 	}
 	m := Migration{ID: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), File: file, Timing: plan.Timing{Runs: plan.RunsPreDeploy}}
-	m.Statements = res.Findings
+	m.Statements, m.Locks = res.Findings, res.Locks
 	for _, f := range res.Findings {
 		if f.Phase == migrate.Contract {
 			m.Contract = true

@@ -1,8 +1,7 @@
 -- 0044: index orders by SKU for the new "orders for this product" lookup
--- (payments-api 2.4.1). It looks like the safest change there is: no
--- column changes, nothing the previous release reads. But a plain CREATE
--- INDEX holds a SHARE lock on orders for the whole build, and every
--- INSERT waits behind it: on production's row count that is seconds of
--- stalled checkouts. The drill on volume shows it (migration-lock); the
--- fix is in the plan's "Database migration" section.
-CREATE INDEX orders_sku_idx ON orders (sku);
+-- (payments-api 2.4.1). Built concurrently: a plain CREATE INDEX would hold
+-- a SHARE lock on orders for the whole build, and on production's million
+-- rows every INSERT would wait seconds behind it (the drill on volume
+-- shows it). CONCURRENTLY cannot run inside a transaction; the deploy job
+-- (and the drill) run each statement on its own.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_sku_idx ON orders (sku);
