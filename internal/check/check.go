@@ -73,6 +73,7 @@ func Plan(p *plan.Plan, name string, opts Options) diag.List {
 	c.gameday()
 	c.gamedayService()
 	c.placeholders()
+	c.inputs()
 	c.ds.Sort()
 	return c.ds
 }
