@@ -160,7 +160,7 @@ func (c *checker) highRisk() {
 var verifyWords = regexp.MustCompile(`(?i)\b(verify|verified|verification|check|checks|confirm|expect|expected|validate|validation|ensure|should|until|wait for|watch|assert|returns?|shows?)\b`)
 
 func (c *checker) rollbackSteps() {
-	h := c.findName("Step-by-step rollback procedure", "Rollback procedure", "Rollback checklist", "Rollback steps")
+	h := c.find(plan.RollbackProcedure)
 	if h == nil {
 		return
 	}
