@@ -29,9 +29,11 @@
       else if (typeof kept[f.name] === "string") f.value = kept[f.name];
       else f.value = f.dataset.default || "";
     });
-    // Above the first command that uses an input, where the reader starts.
+    // Above the first command that uses an input, where the reader starts,
+    // outside any list the command is a step of.
     var first = document.querySelector(".content .code[data-inputs]");
-    if (first) first.parentNode.insertBefore(form, first);
+    while (first && first.parentNode && !first.parentNode.classList.contains("content")) first = first.parentNode;
+    if (first && first.parentNode) first.parentNode.insertBefore(form, first);
     form.hidden = false;
     var status = form.querySelector(".inputs-status");
     var fill = function () {
