@@ -10,7 +10,9 @@ import (
 	"github.com/rollbook/rollbook/site"
 )
 
-func init() { extraCommands = append(extraCommands, func(root *cobra.Command, g *globals) { root.AddCommand(bundleCmd(g)) }) }
+func init() {
+	extraCommands = append(extraCommands, func(root *cobra.Command, g *globals) { root.AddCommand(bundleCmd(g)) })
+}
 
 // bundleCmd writes the offline copy of the site (site.Bundle): a zip to
 // unzip on the on-call laptop and open from disk, with search.
