@@ -49,7 +49,7 @@ func (a *AlertView) RunbookURL(baseURL string, inputs []plan.Input) string {
 
 // shortRefLen is the longest image reference the drill table shows whole:
 // a row stays one line at 1400 px with both releases in the cell.
-const shortRefLen = 32
+const shortRefLen = 24
 
 // ShortRef is the image reference as the drill table shows it: the
 // repository's last path element with its tag, and a long name or tag cut

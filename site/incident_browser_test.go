@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -322,3 +323,77 @@ func TestBundleInBrowser(t *testing.T) {
 		t.Errorf("breadcrumb links to %s", got)
 	}
 }
+
+// TestPagesFitInBrowser loads a page of every type of the example site at
+// a phone's, a tablet's and a desktop's width: no element may reach past
+// the viewport (a table may scroll inside its own box), and no table cell
+// may be narrower than its longest word (the drill table once broke image
+// references one character a line): code whole, prose up to where line
+// breaking allows a break (after a space, a hyphen or a slash). With ROLLBOOK_SHOTS set to a folder,
+// it writes each page's screenshot there.
+func TestPagesFitInBrowser(t *testing.T) {
+	ctx, hs := incidentBrowser(t)
+	pages := map[string]string{
+		"home": "/", "plan": "/payments/api-2-4-canary/", "plan-rollback": "/checkout/drop-legacy-status-rollback/",
+		"plan-automated": "/platform/automated-rollback-design/", "alert": "/runbooks/kubepodcrashlooping/?namespace=payments",
+		"section": "/payments/", "terms": "/services/", "term": "/kinds/rollout/", "stale": "/stale/",
+		"drills": "/drills/", "alerts": "/alerts/", "404": "/no-such-page/",
+	}
+	shots := os.Getenv("ROLLBOOK_SHOTS")
+	for _, width := range []int64{375, 768, 1400} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900)); err != nil {
+			t.Fatal(err)
+		}
+		for name, path := range pages {
+			navigate(t, ctx, hs.URL+path)
+			browsertest.WaitFor(t, ctx, `document.fonts.status === "loaded" ? "y" : ""`, "fonts")
+			got := browsertest.Eval(t, ctx, fitCheck)
+			if got != "" {
+				t.Errorf("%s (%s) at %d px:\n%s", name, path, width, got)
+			}
+			if shots != "" && width != 768 {
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(shots, name+"-"+itoa(width)+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// fitCheck lists what does not fit: elements past the viewport's right
+// edge outside a scrolling box, and table cells narrower than a word.
+const fitCheck = `(() => {
+	const vw = document.documentElement.clientWidth, out = [];
+	const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : "");
+	const scrolls = (e) => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o === "auto" || o === "scroll" || o === "hidden") return true; } return false; };
+	if (document.documentElement.scrollWidth > vw + 1) out.push("the page scrolls sideways: " + document.documentElement.scrollWidth + " > " + vw);
+	for (const e of document.body.querySelectorAll("*")) {
+		const r = e.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === "hidden" || e.closest(".visually-hidden, .skip, [hidden]")) continue;
+		if (r.right > vw + 1 && !scrolls(e)) out.push(name(e) + " reaches " + Math.round(r.right) + " px");
+	}
+	const canvas = document.createElement("canvas").getContext("2d");
+	for (const cell of document.querySelectorAll("td, th")) {
+		if (cell.getBoundingClientRect().width === 0) continue;
+		const cs = getComputedStyle(cell);
+		const room = cell.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+		const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+		for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+			if (scrolls(n.parentElement) && n.parentElement.closest("pre")) continue; // a query that scrolls in its own box
+			canvas.font = getComputedStyle(n.parentElement).font;
+			// Code is one word between spaces; prose may also break after
+			// a hyphen or a slash, as line breaking allows (team-payments).
+			const words = n.parentElement.closest("code") ? n.textContent.split(/\s+/) : n.textContent.split(/\s+|(?<=[-\/])/);
+			for (const w of words) {
+				if (w && canvas.measureText(w).width > room + 1) { out.push(name(cell) + " is " + Math.round(room) + " px, narrower than " + JSON.stringify(w)); break; }
+			}
+		}
+	}
+	return [...new Set(out)].slice(0, 15).join("\n");
+})()`
