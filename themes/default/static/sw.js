@@ -51,7 +51,11 @@ async function keepSearch() {
     await cache.put(new URL("manifest.json", base).href, res);
     const files = ["f.json"].concat((m.shards || []).map((k) => "t/" + k + ".json"));
     for (let c = 0; c * (m.chunk || 1) < (m.docs || 0); c++) files.push("d/" + c + ".json");
-    await cache.addAll(files.map((f) => new URL(f, base).href));
+    // One by one: a file that fails leaves the others kept (addAll keeps
+    // none), and a few at a time leave the reader's own requests room.
+    for (let i = 0; i < files.length; i += 8) {
+      await Promise.all(files.slice(i, i + 8).map((f) => cache.add(new URL(f, base).href).catch(() => {})));
+    }
   } catch (e) {
     // Offline already, or the site has no search: pages are still kept.
   }
