@@ -50,6 +50,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Dev adds the live-reload script that rollbook serve answers.
 	Dev bool
+	// Bundle builds the offline copy rollbook bundle writes (see Bundle).
+	Bundle bool
 	// Memory builds into memory instead of OutDir; Files returns the
 	// last good build (the dev server serves from it).
 	Memory bool

@@ -338,9 +338,10 @@ func decidingAnalysis(r *drillReport) []AnalysisRow {
 	return out
 }
 
-// DrilledImage is one release image a drill ran: its tag and image ID.
+// DrilledImage is one release image a drill ran: its tag and image ID
+// (ID its first 12 hex digits, as docker images shows it; FullID whole).
 type DrilledImage struct {
-	Release, Ref, ID, Built string
+	Release, Ref, ID, FullID, Built string
 }
 
 func drilledImages(r *drillReport) []DrilledImage {
@@ -350,7 +351,7 @@ func drilledImages(r *drillReport) []DrilledImage {
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		out = append(out, DrilledImage{Release: im.Release, Ref: im.Ref, ID: id, Built: im.Built})
+		out = append(out, DrilledImage{Release: im.Release, Ref: im.Ref, ID: id, FullID: im.ID, Built: im.Built})
 	}
 	return out
 }

@@ -30,6 +30,7 @@ var memoSite = map[string]func(sv *siteView) string{
 	"BaseURL":     func(sv *siteView) string { return sv.BaseURL },
 	"BasePath":    func(sv *siteView) string { return sv.BasePath },
 	"Dev":         func(sv *siteView) string { return boolKey(sv.Dev) },
+	"Bundle":      func(sv *siteView) string { return boolKey(sv.Bundle) },
 	"AlertsURL":   func(sv *siteView) string { return sv.AlertsURL },
 	"Now":         func(sv *siteView) string { return sv.Now.UTC().Format("2006-01-02T15:04:05.999999999") },
 }

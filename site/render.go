@@ -101,6 +101,9 @@ type siteView struct {
 	Dev         bool // served by rollbook serve: live reload is injected
 	// AlertsURL is the Alerts page's path, "" without alert_rules.
 	AlertsURL string
+	// Bundle: the site is the offline copy rollbook bundle writes (search
+	// reads its index from a script, no service worker).
+	Bundle bool
 
 	editURL     func(rel string) string // nil without repo_url
 	lastChanged map[string]time.Time    // content path -> last commit
@@ -490,7 +493,7 @@ func (sv *siteView) forget(old *Page) {
 }
 
 func (b *Builder) siteView(s *loaded) *siteView {
-	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev,
+	sv := &siteView{Title: b.cfg.Title, Description: b.cfg.Description, BaseURL: b.cfg.BaseURL, BasePath: b.cfg.BasePath(), Now: b.now(), Plans: s.plans, Dev: b.opts.Dev, Bundle: b.opts.Bundle,
 		theme: b.theme, cards: &sync.Map{}, lastChanged: b.lastChanged}
 	if s.alerts != nil && s.byURL[alertsListURL] == nil {
 		sv.AlertsURL = alertsListURL

@@ -324,7 +324,7 @@ func TestDrillReportsOnSite(t *testing.T) {
 	}
 	page := read(t, root, "payments/api-canary/index.html")
 	for _, want := range []string{"last drill: fail", "bad-canary-errors", "2m30s", "17s", "drill-fail", `class="drill-chart"`, "series-canary", "marker-trigger", "drill-history",
-		"<code>payments:2.3.1</code>", ">941d96239b7e<", "stable: ", "canary: ", "rolling back is safe", "err=&lt;boom&gt;"} {
+		">payments:2.3.1</code>", "(image sha256:941d96239b7e", "stable: ", "canary: ", "rolling back is safe", "err=&lt;boom&gt;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("plan page lacks %q", want)
 		}

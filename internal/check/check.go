@@ -73,6 +73,7 @@ func Plan(p *plan.Plan, name string, opts Options) diag.List {
 	c.gameday()
 	c.gamedayService()
 	c.placeholders()
+	c.inputs()
 	c.ds.Sort()
 	return c.ds
 }
@@ -161,7 +162,7 @@ func (c *checker) highRisk() {
 var verifyWords = regexp.MustCompile(`(?i)\b(verify|verified|verification|check|checks|confirm|expect|expected|validate|validation|ensure|should|until|wait for|watch|assert|returns?|shows?)\b`)
 
 func (c *checker) rollbackSteps() {
-	h := c.findName("Step-by-step rollback procedure", "Rollback procedure", "Rollback checklist", "Rollback steps")
+	h := c.find(plan.RollbackProcedure)
 	if h == nil {
 		return
 	}

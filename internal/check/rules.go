@@ -80,6 +80,9 @@ var rules = []Rule{
 	{"gameday-service", diag.Error, "gameday.service and gameday.database name releases, paths, checks and files a drill can use"},
 	{"migration-manual", diag.Error, "a drilled incompatible-migration scenario has a migration the drill may apply (not every one runs: manual)"},
 	{"todo-placeholder", diag.Warning, "no TODO placeholder from rollbook new is left in a plan"},
+	{"input", diag.Error, "an input has a name of letters, digits and _, declared once, and a pattern that is a regular expression its default and example match"},
+	{"input-undeclared", diag.Error, "every {{ .name }} placeholder in a code block is a declared input"},
+	{"input-unused", diag.Warning, "every declared input is used by a placeholder in a code block"},
 
 	// The site (package site).
 	{"url", diag.Error, "a page's url, slug and aliases stay inside the site"},

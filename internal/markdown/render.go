@@ -12,6 +12,7 @@ import (
 	chtml "github.com/alecthomas/chroma/v2/formatters/html"
 	"github.com/alecthomas/chroma/v2/lexers"
 	"github.com/yuin/goldmark/ast"
+	extast "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/util"
 )
@@ -28,6 +29,7 @@ func (r *nodeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(ast.KindFencedCodeBlock, r.code)
 	reg.Register(ast.KindCodeBlock, r.code)
 	reg.Register(ast.KindHeading, r.heading)
+	reg.Register(extast.KindTaskCheckBox, r.taskBox) // tasks.go
 	if !r.unsafe {
 		reg.Register(ast.KindHTMLBlock, r.htmlBlock)
 		reg.Register(ast.KindRawHTML, r.rawHTML)
@@ -53,14 +55,19 @@ func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering b
 	if label == "" {
 		label = "text"
 	}
-	_, _ = w.WriteString(`<div class="code"><div class="code-head"><span class="lang">`)
+	highlighted, inputs := r.blocks.highlightInputs(lang, code.String()) // inputs.go
+	_, _ = w.WriteString(`<div class="code"`)
+	if inputs != "" {
+		_, _ = w.WriteString(` data-inputs="` + inputs + `"`)
+	}
+	_, _ = w.WriteString(`><div class="code-head"><span class="lang">`)
 	_, _ = w.WriteString(html.EscapeString(label))
 	_, _ = w.WriteString(`</span><button type="button" class="copy" data-copy aria-label="Copy code">Copy</button></div><pre class="chroma"><code`)
 	if lang != "" {
 		_, _ = w.WriteString(` class="language-` + html.EscapeString(lang) + `"`)
 	}
 	_ = w.WriteByte('>')
-	_, _ = w.WriteString(r.blocks.highlight(lang, code.String()))
+	_, _ = w.WriteString(highlighted)
 	_, _ = w.WriteString("</code></pre></div>\n")
 	return ast.WalkSkipChildren, nil
 }

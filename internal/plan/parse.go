@@ -316,7 +316,7 @@ func fields(t reflect.Type) map[string]fieldInfo {
 
 func init() {
 	// Fill the cache up front so concurrent parses only read it.
-	for _, t := range []reflect.Type{reflect.TypeOf(Plan{}), reflect.TypeOf(Change{}), reflect.TypeOf(Window{}), reflect.TypeOf(Strategy{}), reflect.TypeOf(Step{}), reflect.TypeOf(Analysis{}), reflect.TypeOf(NoData{}), reflect.TypeOf(Trigger{}), reflect.TypeOf(Rollback{}), reflect.TypeOf(MaxAutomatic{}), reflect.TypeOf(Migration{}), reflect.TypeOf(Flag{}), reflect.TypeOf(HealthCheck{}), reflect.TypeOf(Contacts{}), reflect.TypeOf(Message{}), reflect.TypeOf(Gameday{})} {
+	for _, t := range []reflect.Type{reflect.TypeOf(Plan{}), reflect.TypeOf(Change{}), reflect.TypeOf(Window{}), reflect.TypeOf(Strategy{}), reflect.TypeOf(Step{}), reflect.TypeOf(Analysis{}), reflect.TypeOf(NoData{}), reflect.TypeOf(Trigger{}), reflect.TypeOf(Rollback{}), reflect.TypeOf(MaxAutomatic{}), reflect.TypeOf(Migration{}), reflect.TypeOf(Flag{}), reflect.TypeOf(HealthCheck{}), reflect.TypeOf(Contacts{}), reflect.TypeOf(Message{}), reflect.TypeOf(Gameday{}), reflect.TypeOf(Input{})} {
 		fields(t)
 	}
 }

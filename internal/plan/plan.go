@@ -60,6 +60,9 @@ type Plan struct {
 	Contacts       Contacts      `yaml:"contacts"`
 	Communication  []Message     `yaml:"communication"`
 	Gameday        Gameday       `yaml:"gameday"`
+	// Inputs are the values the page's commands need, written in code
+	// blocks as {{ .name }} placeholders (SPEC 2.1).
+	Inputs []Input `yaml:"inputs"`
 
 	// Alert runbooks (kind: alert): the alerting rules the page explains,
 	// and their severity. With no alert: the file name is the alert name.

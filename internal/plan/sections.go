@@ -85,6 +85,11 @@ var Sections = map[string][]Section{
 	},
 }
 
+// RollbackProcedure is the section that says how to roll back, by any of
+// the names the kinds give it: check holds its steps to a command and a
+// verification, and the site links it from the top of the page.
+var RollbackProcedure = Section{Name: "Step-by-step rollback procedure", Aliases: []string{"Rollback procedure", "Rollback checklist", "Rollback steps"}}
+
 // RequiredSections returns the sections a plan of this kind and risk must
 // have: low and medium risk need the core sections, high risk needs all.
 func RequiredSections(kind, risk string) []Section {

@@ -23,6 +23,10 @@ func AlertSkeleton(name, service string, rule *alertrule.Alert, now time.Time) (
 			data["Severity"] = strconv.Quote(s)
 		}
 		data["Rule"] = rule
+		// The labels that say where the alert fires become the runbook's
+		// inputs: its commands take them, and the rule's runbook_url can
+		// carry them so the page opens filled in.
+		data["Inputs"] = rule.IncidentLabels()
 	}
 	var buf bytes.Buffer
 	err := alertTmpl.Execute(&buf, data)
@@ -36,7 +40,12 @@ alert: {{.Name}}
 severity: {{.Severity}}{{if not .Rule}}               # the alert is in no rule file yet: set its severity label{{end}}
 service: {{.Service}}
 owners: [TODO-team]
-reviewed: {{.Today}}
+reviewed: {{.Today}}{{with .Inputs}}
+# The labels the alert carries, as the values its commands need. Let the
+# rule's runbook_url carry them, and the page opens filled in:
+#   runbook_url: BASE_URL/alerts/{{$.Rule.Name}}/?{{range $i, $l := .}}{{if $i}}&{{end}}{{$l}}={{"{{"}} $labels.{{$l}} | urlquery }}{{end}}
+inputs:{{range .}}
+  - {name: {{.}}, description: "TODO: what {{.}} the alert fires for", example: TODO-{{.}}}{{end}}{{end}}
 ---
 
 {{range .Sections}}## {{.Name}}
@@ -50,6 +59,12 @@ reviewed: {{.Today}}
 {{.}}
 {{end}}
 TODO: {{.Hint}}
+{{else if and (eq .Name "Diagnosis") $.Inputs}}TODO: {{.Hint}}
+
+` + "```sh" + `
+# TODO: the first command to run, with the alert's values
+echo{{range $.Inputs}} {{"{{"}} .{{.}} }}{{end}}
+` + "```" + `
 {{else}}TODO: {{.Hint}}
 {{end}}
 {{end}}`))

@@ -44,7 +44,11 @@ function init(box) {
   let partialOf = null;
   const selected = {}; // facet -> value
 
+  // rollbook bundle's copy on disk may not fetch: its index comes as a
+  // script that sets rollbookSearchFiles, by path under _search/.
+  const bundled = window.rollbookSearchFiles;
   const fetchJSON = (path) => {
+    if (!cache.has(path) && bundled && Object.hasOwn(bundled, path)) cache.set(path, Promise.resolve(bundled[path]));
     if (!cache.has(path)) {
       cache.set(path, fetch(new URL(path, base)).then((r) => {
         if (!r.ok) throw new Error(path + ": HTTP " + r.status);
@@ -367,7 +371,10 @@ function init(box) {
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", i === active ? "true" : "false");
       const a = document.createElement("a");
-      a.href = new URL(r.url.replace(/^\//, ""), root).href + r.anchor;
+      const href = new URL(r.url.replace(/^\//, ""), root);
+      // A copy on disk (rollbook bundle) has no server to answer a folder.
+      if (href.protocol === "file:" && href.pathname.endsWith("/")) href.pathname += "index.html";
+      a.href = href.href + r.anchor;
       a.className = "r-title";
       a.append(mark(r.title, words));
       const meta = document.createElement("span");

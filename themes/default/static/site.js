@@ -1,4 +1,4 @@
-// rollbook default theme: copy buttons on code blocks and the light/dark toggle.
+// rollbook default theme: copy buttons on code blocks and messages, and the light/dark toggle.
 (function () {
   "use strict";
   function copyText(text) {
@@ -18,6 +18,7 @@
       finally { document.body.removeChild(ta); }
     });
   }
+  window.rollbookCopy = copyText;
   // commands is what a responder pastes from a console session: the
   // commands without their "$ " prompts, and no output lines. A command
   // continued with a trailing backslash keeps its next lines.
@@ -33,10 +34,11 @@
     return out.join("\n") + (out.length ? "\n" : "");
   }
   document.addEventListener("click", function (ev) {
-    var btn = ev.target.closest("[data-copy]");
+    var btn = ev.target.closest("[data-copy], [data-copy-text]");
     if (btn) {
-      var code = btn.closest(".code").querySelector("pre code");
-      var text = code ? code.innerText : "";
+      // A command is copied as the page shows it: filled with the inputs.
+      var code = btn.dataset.copyText === undefined && btn.closest(".code") ? btn.closest(".code").querySelector("pre code") : null;
+      var text = code ? code.innerText : btn.dataset.copyText || "";
       if (code && /\blanguage-(console|shell-session)\b/.test(code.className)) text = commands(text);
       copyText(text).then(function () {
         btn.textContent = "Copied";
