@@ -9,8 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +100,7 @@ func TestBuildBasic(t *testing.T) {
 		"<title>Payments API 2.4 canary · Test runbooks</title>",
 		`href="../../style.css"`,                            // relative: works under /sre/
 		`href="../kill-switch/#when"`,                       // .md link rewritten to the page URL
-		"Ships 2.4.0 with a  ledger reference.",            // raw <script> dropped
+		"Ships 2.4.0 with a  ledger reference.",             // raw <script> dropped
 		"risk: low",                                         // badge
 		"rollback: fast",                                    // badge
 		"error_rate", "&gt; baseline &#43; 2%", "2m", "200", // trigger table
