@@ -77,7 +77,7 @@ func New(opts Options) *Renderer {
 		html.WithXHTML(),
 		renderer.WithNodeRenderers(util.Prioritized(nodes, 100)),
 	}
-	transformers := []util.PrioritizedValue{util.Prioritized(alerts{}, 100), util.Prioritized(diagramNotes{}, 100)}
+	transformers := []util.PrioritizedValue{util.Prioritized(alerts{}, 100), util.Prioritized(diagramNotes{}, 100), util.Prioritized(scrollTables{}, 100)}
 	switch opts.HTML {
 	case HTMLUnsafe:
 		rendererOpts = append(rendererOpts, html.WithUnsafe())

@@ -30,6 +30,7 @@ func (r *nodeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(ast.KindCodeBlock, r.code)
 	reg.Register(ast.KindHeading, r.heading)
 	reg.Register(KindCallout, r.callout)
+	reg.Register(kindTableScroll, r.tableScroll)
 	registerSafeHTML(reg, r)
 	if r.html == HTMLEscape {
 		reg.Register(ast.KindHTMLBlock, r.htmlBlock)
