@@ -7,6 +7,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark/ast"
@@ -71,6 +73,41 @@ var allowed = func() *bluemonday.Policy {
 	return p
 }()
 
+// tags remembers what the allowlist made of a tag as written: runbooks
+// repeat the same few (<details>, <summary>, <br>) on every page, and
+// bluemonday reads each with a tokenizer of its own. Bounded, so a hostile
+// corpus cannot grow it without end.
+var tags struct {
+	sync.Map // raw tag -> keptTag
+	n        atomic.Int64
+}
+
+const maxTags, maxTagLen = 4096, 256
+
+// keptTag is a tag as the allowlist writes it, and its attributes.
+type keptTag struct {
+	clean string
+	attrs map[string]string
+}
+
+func sanitizeTag(raw string) keptTag {
+	if v, ok := tags.Load(raw); ok {
+		return v.(keptTag)
+	}
+	k := keptTag{clean: allowed.Sanitize(raw), attrs: map[string]string{}}
+	if k.clean != "" {
+		for _, a := range attrsOf(k.clean) {
+			k.attrs[a.Key] = a.Val
+		}
+	}
+	if len(raw) <= maxTagLen && tags.n.Load() < maxTags {
+		if _, loaded := tags.LoadOrStore(raw, k); !loaded {
+			tags.n.Add(1)
+		}
+	}
+	return k
+}
+
 // imageSrc is an image source a page may load: relative to the page, or
 // https (an http image on an https site is blocked or warned about by
 // browsers). data: URLs never pass.
@@ -99,7 +136,8 @@ const maxDepth = 32
 
 const rawHTMLFix = "remove it, or write it in Markdown; unsafe_html: true in rollbook.yaml passes all HTML through if every author is trusted"
 
-// kindSafeHTML is raw HTML after the sanitizer: rendered as it is.
+// The sanitized nodes hold what the allowlist kept of a raw HTML block or
+// inline tag, written out as it is.
 var (
 	kindSafeHTMLBlock = ast.NewNodeKind("SafeHTMLBlock")
 	kindSafeRawHTML   = ast.NewNodeKind("SafeRawHTML")
@@ -113,9 +151,21 @@ type safeHTMLBlock struct {
 func (n *safeHTMLBlock) Kind() ast.NodeKind         { return kindSafeHTMLBlock }
 func (n *safeHTMLBlock) IsRaw() bool                { return true }
 func (n *safeHTMLBlock) Dump(src []byte, level int) { ast.DumpHelper(n, src, level, nil, nil) }
-func (n *safeRawHTML) Kind() ast.NodeKind           { return kindSafeRawHTML }
-func (n *safeRawHTML) Inline()                      {}
-func (n *safeRawHTML) Dump(src []byte, level int)   { ast.DumpHelper(n, src, level, nil, nil) }
+
+type safeRawHTML struct {
+	ast.BaseInline
+	html []byte
+}
+
+func (n *safeRawHTML) Kind() ast.NodeKind         { return kindSafeRawHTML }
+func (n *safeRawHTML) Dump(src []byte, level int) { ast.DumpHelper(n, src, level, nil, nil) }
+
+// registerSafeHTML registers the sanitized nodes' renderer.
+func registerSafeHTML(reg renderer.NodeRendererFuncRegisterer, r *nodeRenderer) {
+	reg.Register(kindSafeHTMLBlock, r.safeHTML)
+	reg.Register(kindSafeRawHTML, r.safeHTML)
+}
+
 func (r *nodeRenderer) safeHTML(w util.BufWriter, _ []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
 	if entering {
 		switch v := n.(type) {
@@ -126,11 +176,6 @@ func (r *nodeRenderer) safeHTML(w util.BufWriter, _ []byte, n ast.Node, entering
 		}
 	}
 	return ast.WalkSkipChildren, nil
-}
-
-type safeRawHTML struct {
-	ast.BaseInline
-	html []byte
 }
 
 // sanitizer replaces each raw HTML node of a parsed body by what the
@@ -269,7 +314,8 @@ func (f *htmlFilter) start(tok xhtml.Token, raw string, at int) {
 		f.closeOne(f.stack[top], "")
 		f.stack = f.stack[:top]
 	}
-	clean := allowed.Sanitize(raw)
+	k := sanitizeTag(raw)
+	clean, kept := k.clean, k.attrs
 	if clean == "" {
 		f.notes.add(RuleRawHTML, at, "raw HTML: dropped <"+name+">"+whyDropped(name, tok.Attr), rawHTMLFix)
 		if dropContent[name] {
@@ -278,10 +324,6 @@ func (f *htmlFilter) start(tok xhtml.Token, raw string, at int) {
 			f.stack = append(f.stack, open{name: name, off: at})
 		}
 		return
-	}
-	kept := map[string]string{}
-	for _, a := range attrsOf(clean) {
-		kept[a.Key] = a.Val
 	}
 	var dropped []string
 	for _, a := range tok.Attr {
@@ -451,10 +493,4 @@ func describeAttr(el string, a xhtml.Attribute) string {
 		return what + " (not a URL the page may load)"
 	}
 	return what + " (not allowed on <" + el + ">)"
-}
-
-// renderSafeHTML registers the sanitized nodes' renderer.
-func registerSafeHTML(reg renderer.NodeRendererFuncRegisterer, r *nodeRenderer) {
-	reg.Register(kindSafeHTMLBlock, r.safeHTML)
-	reg.Register(kindSafeRawHTML, r.safeHTML)
 }
