@@ -58,6 +58,7 @@ func TestAdoptFindings(t *testing.T) {
 		"docs/github/README.md:9 error broken-link",
 		"docs/github/README.md:10 error broken-link",
 		"docs/github/uncategorized/disk-full.md:8 error broken-link",
+		"docs/gitlab/ci-runners/README.md:17 warning diagram",
 		"docs/hugo/cache-flush.md:3 error required-section",
 		"docs/hugo/cache-flush.md:3 error required-section",
 		"docs/hugo/cache-flush.md:3 error required-section",
@@ -83,7 +84,7 @@ func TestAdoptFindings(t *testing.T) {
 // TestAdoptBuildsWithRules: rules: overrides publish the repository, and
 // its folders, README.md pages and titles read like the sources.
 func TestAdoptBuildsWithRules(t *testing.T) {
-	root := adoptSite(t, "rules:\n  broken-link: warning\n  required-section: off\n  index-page: off\n")
+	root := adoptSite(t, "rules:\n  broken-link: warning\n  required-section: off\n  index-page: off\n  diagram: off\n")
 	res, err := build(t, root, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +204,7 @@ func searchDocsByURL(t *testing.T, root string) map[string]string {
 // has "Edit this page", and a page not written yet stays a broken link;
 // "Last changed" comes from git when the project is a checkout.
 func TestAdoptSourceLinks(t *testing.T) {
-	root := adoptSite(t, "repo_url: https://github.com/acme/runbooks/\nrules:\n  broken-link: warning\n  required-section: off\n  index-page: off\n")
+	root := adoptSite(t, "repo_url: https://github.com/acme/runbooks/\nrules:\n  broken-link: warning\n  required-section: off\n  index-page: off\n  diagram: off\n")
 	gitCommit(t, root, "2026-11-20T09:30:00Z")
 	res, err := build(t, root, nil)
 	if err != nil {

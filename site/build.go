@@ -166,7 +166,7 @@ func New(opts Options) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{UnsafeHTML: cfg.UnsafeHTML}), theme: th, analyses: map[string]analysis{}}
+	b := &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{HTML: cfg.HTMLMode()}), theme: th, analyses: map[string]analysis{}}
 	if opts.Memory {
 		// Only rollbook serve builds one site again and again.
 		b.cache = newPageCache()
@@ -453,7 +453,7 @@ func (b *Builder) openStore() {
 		b.md.Begin(nil)
 		return
 	}
-	b.store = &store{c: c, unsafe: b.cfg.UnsafeHTML}
+	b.store = &store{c: c, html: b.cfg.HTMLMode()}
 	b.md.Begin(b.store)
 }
 

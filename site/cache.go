@@ -123,8 +123,8 @@ func (c *pageCache) render(md func() (markdown.Result, error), body []byte, line
 // the options that change them and the binary's version. A nil c is a
 // build without it.
 type store struct {
-	c      *buildcache.Cache
-	unsafe bool // raw HTML passes through: bodies render differently
+	c    *buildcache.Cache
+	html markdown.HTMLMode // raw HTML sanitized, passed or escaped: bodies render differently
 }
 
 // Block is a highlighted block from an earlier build.
@@ -139,7 +139,7 @@ func (s *store) StoreBlock(lang, code, html string) {
 }
 
 func (s *store) bodyKey(body []byte, line int) buildcache.Key {
-	return s.c.Key("body", []byte(strconv.FormatBool(s.unsafe)), []byte(strconv.Itoa(line)), body)
+	return s.c.Key("body", []byte(s.html.String()), []byte(strconv.Itoa(line)), body)
 }
 
 // render renders a plan's body, or reads it from an earlier build; k is
@@ -245,6 +245,14 @@ func encodeResult(r markdown.Result) []byte {
 		e.String(l.Dest)
 		e.Int(l.Line)
 	}
+	e.Int(len(r.Findings))
+	for _, f := range r.Findings {
+		e.String(f.Rule)
+		e.Int(f.Line)
+		e.Int(f.Col)
+		e.String(f.Message)
+		e.String(f.Fix)
+	}
 	return e.Bytes()
 }
 
@@ -263,6 +271,12 @@ func decodeResult(data []byte) (markdown.Result, error) {
 		r.Links = make([]markdown.Link, n)
 		for i := range r.Links {
 			r.Links[i] = markdown.Link{Dest: d.String(), Line: d.Int()}
+		}
+	}
+	if n := d.Int(); n > 0 && n <= len(data) {
+		r.Findings = make([]markdown.Finding, n)
+		for i := range r.Findings {
+			r.Findings[i] = markdown.Finding{Rule: d.String(), Line: d.Int(), Col: d.Int(), Message: d.String(), Fix: d.String()}
 		}
 	}
 	return r, d.Err()

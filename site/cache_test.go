@@ -198,7 +198,7 @@ func TestBuildCache(t *testing.T) {
 func TestRenderLazyWithoutTheHTML(t *testing.T) {
 	dir := t.TempDir()
 	md := markdown.New(markdown.Options{})
-	body := []byte("## Rollback\n\nRun `kubectl rollout undo`, see [the plan](other.md).\n\n```sql\nSELECT 1;\n```\n")
+	body := []byte("## Rollback\n\nRun `kubectl rollout undo`, see [the plan](other.md).\n\n```sql\nSELECT 1;\n```\n\n<b onclick=\"x()\">b</b>\n\n```mermaid\ngraph TD\n```\n")
 	want, err := md.Render(body, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,10 @@ func TestRenderLazyWithoutTheHTML(t *testing.T) {
 	if html == nil {
 		t.Fatal("the kept result came with its HTML: it should be read on demand")
 	}
-	if res.HTML != "" || !reflect.DeepEqual(res.Headings, want.Headings) || !reflect.DeepEqual(res.Links, want.Links) {
+	if len(want.Findings) != 2 {
+		t.Fatalf("findings %+v, want the dropped onclick and the diagram", want.Findings)
+	}
+	if res.HTML != "" || !reflect.DeepEqual(res.Headings, want.Headings) || !reflect.DeepEqual(res.Links, want.Links) || !reflect.DeepEqual(res.Findings, want.Findings) {
 		t.Fatalf("kept result %+v, want %+v without its HTML", res, want)
 	}
 	got, err := html()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/buildcache"
+	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
@@ -229,6 +230,10 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	}
 	if err != nil {
 		return diag.List{diag.At(name, pg.Plan.BodyLine, 1).Error("markdown", err.Error(), "fix the Markdown")}
+	}
+	for _, f := range res.Findings {
+		rule, _ := check.Lookup(f.Rule)
+		ds = append(ds, diag.At(name, f.Line, f.Col).As(rule.Severity, f.Rule, f.Message, f.Fix))
 	}
 	rewrites := map[string]string{}
 	pg.linksTo = pg.linksTo[:0]

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestBuildBasic(t *testing.T) {
 		"<title>Payments API 2.4 canary · Test runbooks</title>",
 		`href="../../style.css"`,                            // relative: works under /sre/
 		`href="../kill-switch/#when"`,                       // .md link rewritten to the page URL
-		"&lt;script&gt;alert(1)&lt;/script&gt;",             // raw HTML escaped
+		"Ships 2.4.0 with a  ledger reference.",             // raw <script> dropped
 		"risk: low",                                         // badge
 		"rollback: fast",                                    // badge
 		"error_rate", "&gt; baseline &#43; 2%", "2m", "200", // trigger table
@@ -116,8 +117,11 @@ func TestBuildBasic(t *testing.T) {
 			t.Errorf("plan page lacks %q", want)
 		}
 	}
-	if strings.Contains(page, "<script>alert") {
-		t.Error("raw HTML from Markdown was not escaped")
+	if strings.Contains(page, "alert(1)") {
+		t.Error("a raw <script> from Markdown was kept")
+	}
+	if got := findingKeys(res.Findings); !slices.Contains(got, "content/payments/api-canary.md:33 warning raw-html") {
+		t.Errorf("no raw-html warning at the dropped <script>: %v", res.Findings)
 	}
 	if s := read(t, root, "sitemap.xml"); !strings.Contains(s, "<loc>https://runbooks.example.com/sre/payments/api-canary/</loc>") {
 		t.Errorf("sitemap lacks the absolute plan URL:\n%s", s)

@@ -91,6 +91,8 @@ var rules = []Rule{
 	{"broken-link", diag.Error, "internal links reach a page or file"},
 	{"content-symlink", diag.Error, "no page or asset is a symlink leading outside the content folder"},
 	{"index-page", diag.Warning, "a folder has one index page (_index.md, index.md or README.md)"},
+	{"raw-html", diag.Warning, "raw HTML in Markdown is on the allowlist and balanced (what is dropped or closed is named)"},
+	{"diagram", diag.Warning, "a diagram block is drawn (mermaid is shown as its source)"},
 
 	// Alert runbooks and alerting rules (SPEC 4, alerts.go).
 	{"alert-rules-glob", diag.Warning, "each alert_rules pattern matches a file"},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -31,18 +32,21 @@ type Config struct {
 	// File is the config file read, or "" when defaults are used.
 	File string `yaml:"-"`
 
-	Title       string            `yaml:"title"`
-	Description string            `yaml:"description"`
-	BaseURL     string            `yaml:"base_url"`
-	ContentDir  string            `yaml:"content_dir"`
-	PublicDir   string            `yaml:"public_dir"`
-	DrillsDir   string            `yaml:"drills_dir"`
-	Theme       string            `yaml:"theme"`
-	UnsafeHTML  bool              `yaml:"unsafe_html"`
-	StaleAfter  string            `yaml:"stale_after"`
-	Minify      *bool             `yaml:"minify"`
-	Params      map[string]any    `yaml:"params"`
-	PromQL      map[string]string `yaml:"promql"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	BaseURL     string `yaml:"base_url"`
+	ContentDir  string `yaml:"content_dir"`
+	PublicDir   string `yaml:"public_dir"`
+	DrillsDir   string `yaml:"drills_dir"`
+	Theme       string `yaml:"theme"`
+	// UnsafeHTML is what raw HTML in Markdown becomes: false (or absent)
+	// keeps what an allowlist allows, true passes everything through,
+	// escape shows it as text. Read it through HTMLMode.
+	UnsafeHTML any               `yaml:"unsafe_html"`
+	StaleAfter string            `yaml:"stale_after"`
+	Minify     *bool             `yaml:"minify"`
+	Params     map[string]any    `yaml:"params"`
+	PromQL     map[string]string `yaml:"promql"`
 	// Gameday holds the drills' defaults.
 	Gameday Gameday `yaml:"gameday"`
 	// Rules changes rule severities (SPEC 1.4): rule name -> error,
@@ -62,6 +66,7 @@ type Config struct {
 	EditPath string `yaml:"edit_path"`
 
 	staleAfter time.Duration
+	htmlMode   markdown.HTMLMode
 	severities check.Severities
 	alertGlobs []check.Glob
 }
@@ -96,6 +101,9 @@ func Load(root string) (*Config, error) {
 			return nil, err
 		}
 		if err := c.readAlerts(src); err != nil {
+			return nil, err
+		}
+		if err := c.readUnsafeHTML(src); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +223,41 @@ func (c *Config) readRules(src []byte) error {
 	}
 	return nil
 }
+
+// readUnsafeHTML reads unsafe_html, refusing at its line and column a
+// value that is none of false, true and escape: a typo must not pass raw
+// HTML through, nor silently sanitize a site that asked for escaping.
+func (c *Config) readUnsafeHTML(src []byte) error {
+	if c.UnsafeHTML == nil {
+		return nil
+	}
+	switch v := c.UnsafeHTML.(type) {
+	case bool:
+		c.htmlMode = markdown.HTMLSanitize
+		if v {
+			c.htmlMode = markdown.HTMLUnsafe
+		}
+		return nil
+	case string:
+		if v == "escape" {
+			c.htmlMode = markdown.HTMLEscape
+			return nil
+		}
+	}
+	line, col := 1, 1
+	if f, err := parser.ParseBytes(src, 0); err == nil {
+		if p, err := yaml.PathString("$.unsafe_html"); err == nil {
+			if n, err := p.FilterFile(f); err == nil && n.GetToken() != nil {
+				line, col = n.GetToken().Position.Line, n.GetToken().Position.Column
+			}
+		}
+	}
+	return fmt.Errorf("%s:%d:%d: unsafe_html: %v is not one of false, true, escape; write false (the default) to keep the HTML GitHub and GitLab show and drop scripts, "+
+		"true to pass all HTML through, or escape to show it as text", FileName, line, col, c.UnsafeHTML)
+}
+
+// HTMLMode is what raw HTML in Markdown becomes (unsafe_html).
+func (c *Config) HTMLMode() markdown.HTMLMode { return c.htmlMode }
 
 // Severities is what rules: changes, to apply to every finding of
 // check and build.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/markdown"
 )
 
 func load(t *testing.T, yaml string) (*Config, error) {
@@ -87,5 +88,39 @@ func TestRepoURL(t *testing.T) {
 	}
 	if _, err := load(t, "repo_url: github.com/acme/runbooks\n"); err == nil || !strings.Contains(err.Error(), "write for example https://") {
 		t.Errorf("repo_url without a scheme: %v", err)
+	}
+}
+
+func TestUnsafeHTML(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want markdown.HTMLMode
+		err  []string
+	}{
+		{"title: x\n", markdown.HTMLSanitize, nil},
+		{"unsafe_html: false\n", markdown.HTMLSanitize, nil},
+		{"unsafe_html: true\n", markdown.HTMLUnsafe, nil},
+		{"unsafe_html: escape\n", markdown.HTMLEscape, nil},
+		{"title: x\nunsafe_html: yes\n", 0, []string{"rollbook.yaml:2:14:", "unsafe_html: yes is not one of false, true, escape", "write false (the default)"}},
+		{"unsafe_html: \"true\"\n", 0, []string{"rollbook.yaml:1:14:", "not one of false, true, escape"}},
+		{"unsafe_html: [escape]\n", 0, []string{"rollbook.yaml:1:", "not one of false, true, escape"}},
+	}
+	for _, tt := range tests {
+		c, err := load(t, tt.yaml)
+		if tt.err == nil {
+			if err != nil || c.HTMLMode() != tt.want {
+				t.Errorf("%q: mode %v, err %v; want %v", tt.yaml, c.HTMLMode(), err, tt.want)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%q loaded", tt.yaml)
+			continue
+		}
+		for _, w := range tt.err {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not say %q", tt.yaml, err, w)
+			}
+		}
 	}
 }

@@ -1,7 +1,11 @@
-// Package markdown owns the render pipeline for plan bodies: GitHub-flavoured
-// Markdown with footnotes and heading anchors, code highlighted by chroma
-// through CSS classes with a language label and a copy button, and raw HTML
-// shown escaped unless the site opts in.
+// Package markdown owns the render pipeline for plan bodies: Markdown as
+// GitHub and GitLab render it (tables, task lists, footnotes, definition
+// lists, emoji shortcodes, GitHub alerts and MkDocs admonitions as
+// callouts, heading anchors), code highlighted by chroma through CSS
+// classes with a language label and a copy button, diagram blocks shown as
+// labelled source, and raw HTML through an allowlist (or escaped, or passed
+// through, as the site chooses), with a positioned finding for what a page
+// does not show as written.
 package markdown
 
 import (
@@ -14,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/yuin/goldmark"
+	emoji "github.com/yuin/goldmark-emoji"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
@@ -25,9 +30,9 @@ import (
 
 // Options configures a Renderer.
 type Options struct {
-	// UnsafeHTML passes raw HTML in Markdown through; otherwise it is shown
-	// escaped, as text.
-	UnsafeHTML bool
+	// HTML is what raw HTML in Markdown becomes: sanitized (the zero
+	// value), passed through or escaped.
+	HTML HTMLMode
 }
 
 // Heading is one heading of a rendered body.
@@ -50,6 +55,9 @@ type Result struct {
 	Links    []Link
 	Title    string // text of the first level-1 heading, if any
 	Words    int
+	// Findings are what the body holds that the page does not show as
+	// written: raw HTML dropped, diagrams not drawn.
+	Findings []Finding
 	// Unstable: a code block may be highlighted otherwise by another
 	// build (chroma's time limit may have cut a match short on a loaded
 	// machine); the result is right to show but not to keep.
@@ -64,17 +72,24 @@ type Renderer struct {
 
 // New builds a renderer.
 func New(opts Options) *Renderer {
-	nodes := &nodeRenderer{unsafe: opts.UnsafeHTML, blocks: &blocks{cur: map[blockKey]string{}}}
+	nodes := &nodeRenderer{html: opts.HTML, blocks: &blocks{cur: map[blockKey]string{}}}
 	rendererOpts := []renderer.Option{
 		html.WithXHTML(),
 		renderer.WithNodeRenderers(util.Prioritized(nodes, 100)),
 	}
-	if opts.UnsafeHTML {
+	transformers := []util.PrioritizedValue{util.Prioritized(alerts{}, 100), util.Prioritized(diagramNotes{}, 100), util.Prioritized(scrollTables{}, 100)}
+	switch opts.HTML {
+	case HTMLUnsafe:
 		rendererOpts = append(rendererOpts, html.WithUnsafe())
+	case HTMLSanitize:
+		transformers = append(transformers, util.Prioritized(sanitizer{}, 1000))
 	}
 	md := goldmark.New(
-		goldmark.WithExtensions(extension.GFM, extension.Footnote),
-		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
+		goldmark.WithExtensions(extension.GFM, extension.Footnote, extension.DefinitionList,
+			emoji.New(emoji.WithRenderingMethod(emoji.Unicode))),
+		goldmark.WithParserOptions(parser.WithAutoHeadingID(),
+			parser.WithBlockParsers(util.Prioritized(admonitions{}, 750)),
+			parser.WithASTTransformers(transformers...)),
 		goldmark.WithRendererOptions(rendererOpts...),
 	)
 	return &Renderer{md: md, nodes: nodes}
@@ -125,6 +140,16 @@ func (r *Renderer) Render(src []byte, lineOffset int) (Result, error) {
 		}
 		return ast.WalkContinue, nil
 	})
+	// Raw HTML's links and the findings are known by source offset.
+	ns := notesOf(ctx)
+	for _, l := range ns.links {
+		line, _ := lines.place(src, l.off, lineOffset)
+		res.Links = append(res.Links, Link{Dest: l.msg, Line: line})
+	}
+	for _, f := range ns.findings {
+		line, col := lines.place(src, f.off, lineOffset)
+		res.Findings = append(res.Findings, Finding{Rule: f.rule, Line: line, Col: col, Message: f.msg, Fix: f.fix})
+	}
 	return res, nil
 }
 

@@ -1,6 +1,7 @@
 package markdown
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"github.com/rollbook/rollbook/internal/golden"
 )
 
+// TestGolden renders each construct with the defaults: the HTML, and the
+// findings (file line:col rule: message) beside it.
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.md")
 	if len(files) == 0 {
@@ -25,14 +28,26 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, strings.TrimSuffix(f, ".md")+".golden.html", []byte(res.HTML))
+			base := strings.TrimSuffix(f, ".md")
+			golden.Check(t, base+".golden.html", []byte(res.HTML))
+			if _, err := os.Stat(base + ".findings.golden"); err == nil || len(res.Findings) > 0 {
+				golden.Check(t, base+".findings.golden", []byte(findingLines(res.Findings)))
+			}
 		})
 	}
 }
 
+func findingLines(fs []Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%d:%d %s: %s; %s\n", f.Line, f.Col, f.Rule, f.Message, f.Fix)
+	}
+	return b.String()
+}
+
 func TestRenderDetails(t *testing.T) {
 	src, _ := os.ReadFile("testdata/plan.md")
-	res, err := New(Options{}).Render(src, 10)
+	res, err := New(Options{HTML: HTMLEscape}).Render(src, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +78,7 @@ func TestRenderDetails(t *testing.T) {
 	if len(res.Links) != 2 || res.Links[0].Dest != "../payments/kill-switch.md#when" || res.Links[0].Line != 16 || res.Links[1].Dest != "diagram.png" {
 		t.Errorf("links = %+v", res.Links)
 	}
-	unsafe, _ := New(Options{UnsafeHTML: true}).Render(src, 0)
+	unsafe, _ := New(Options{HTML: HTMLUnsafe}).Render(src, 0)
 	if !strings.Contains(string(unsafe.HTML), "<script>alert(1)</script>") {
 		t.Error("UnsafeHTML did not pass raw HTML through")
 	}
@@ -76,19 +91,34 @@ func TestCSS(t *testing.T) {
 	}
 }
 
+// FuzzRender: whatever the Markdown, nothing in the page can run, load
+// from an unsafe URL, restyle the site or close the theme's elements, and
+// every finding has its place.
 func FuzzRender(f *testing.F) {
-	src, _ := os.ReadFile("testdata/plan.md")
-	f.Add(src)
+	for _, name := range []string{"plan", "html-allowed", "html-dropped", "html-nested", "callouts"} {
+		src, err := os.ReadFile("testdata/" + name + ".md")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
 	f.Add([]byte("<script>x</script>\n\n<SCRIPT src=x>"))
 	f.Add([]byte("```\n<script>\n```"))
+	f.Add([]byte("<a href=\"java\nscript:x\">x</a> <img src=`javascript:x`> <math><mi xlink:href=\"javascript:x\">"))
+	f.Add([]byte("> [!WARNING]\n> <details>\n\n!!! danger\n    </details><script>\n"))
 	r := New(Options{})
 	f.Fuzz(func(t *testing.T, src []byte) {
 		res, err := r.Render(src, 0)
 		if err != nil {
 			return
 		}
-		if strings.Contains(strings.ToLower(string(res.HTML)), "<script") {
-			t.Fatalf("unescaped script in %q", res.HTML)
+		if bad := unsafeIn(string(res.HTML)); bad != "" {
+			t.Fatalf("%s survived in %q", bad, res.HTML)
+		}
+		for _, fd := range res.Findings {
+			if fd.Line < 1 || fd.Col < 1 {
+				t.Fatalf("finding without a place: %+v", fd)
+			}
 		}
 	})
 }

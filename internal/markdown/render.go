@@ -18,10 +18,11 @@ import (
 )
 
 // nodeRenderer overrides goldmark's rendering of code blocks (highlighted,
-// labelled, with a copy button), headings (with an anchor link) and raw
-// HTML (escaped unless unsafe).
+// labelled, with a copy button; diagrams as labelled source), headings
+// (with an anchor link) and raw HTML (sanitized, escaped or passed
+// through), and renders callouts.
 type nodeRenderer struct {
-	unsafe bool
+	html   HTMLMode
 	blocks *blocks
 }
 
@@ -30,7 +31,10 @@ func (r *nodeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(ast.KindCodeBlock, r.code)
 	reg.Register(ast.KindHeading, r.heading)
 	reg.Register(extast.KindTaskCheckBox, r.taskBox) // tasks.go
-	if !r.unsafe {
+	reg.Register(KindCallout, r.callout)
+	reg.Register(kindTableScroll, r.tableScroll)
+	registerSafeHTML(reg, r)
+	if r.html == HTMLEscape {
 		reg.Register(ast.KindHTMLBlock, r.htmlBlock)
 		reg.Register(ast.KindRawHTML, r.rawHTML)
 	}
@@ -44,12 +48,15 @@ func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering b
 	}
 	lang := ""
 	if f, ok := n.(*ast.FencedCodeBlock); ok && f.Info != nil {
-		lang = strings.ToLower(strings.Fields(string(f.Info.Value(src)) + " ")[0])
+		lang = fenceLang(f, src)
 	}
 	var code bytes.Buffer
 	for i := 0; i < n.Lines().Len(); i++ {
 		seg := n.Lines().At(i)
 		code.Write(seg.Value(src))
+	}
+	if d, ok := diagrams[lang]; ok {
+		return r.diagram(w, d, code.Bytes())
 	}
 	label := lang
 	if label == "" {
