@@ -179,5 +179,18 @@ func headline(rep *Report, f facts, needs string) string {
 	if needs != "" && len(rep.Failures) > 0 {
 		return needs + "; users got: " + rep.Failures[0].String()
 	}
-	return needs
+	if needs != "" {
+		return needs
+	}
+	for _, m := range rep.Migrations {
+		if l := m.Locks; l.OverBudget() {
+			b := l.LongestBlock()
+			h := fmt.Sprintf("migration %s blocked the %s release's queries for %s (lock_budget %s)", m.ID, b.Release, b.For.Round(10*time.Millisecond), l.Budget)
+			if l.Worst != nil && l.Worst.Fix != "" {
+				h += ": " + l.Worst.Fix
+			}
+			return h
+		}
+	}
+	return ""
 }

@@ -85,6 +85,9 @@ func TestMigrationsUnderLoad(t *testing.T) {
 			if lockA.Passed == (tc.over != "") {
 				t.Errorf("migration-lock passed=%v: %s", lockA.Passed, lockA.Message)
 			}
+			if tc.over != "" && !strings.HasPrefix(rep.Headline, "migration "+tc.over+" blocked the stable release's queries for ") {
+				t.Errorf("headline %q; want it to name %s and the wait", rep.Headline, tc.over)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(lockA.Message, w) {
 					t.Errorf("migration-lock says %q; want it to name %q", lockA.Message, w)
