@@ -113,38 +113,46 @@ func migrationLoad(m drillreport.MigrationRun) *MigrationLoad {
 	if l == nil || l.Samples == 0 {
 		return nil
 	}
-	secs := func(d time.Duration) string { return millis(d.Seconds()) }
-	v := &MigrationLoad{Took: secs(l.Duration), Budget: secs(l.Budget), Over: l.OverBudget(),
-		P99: secs(l.P99Before) + " before → " + secs(l.P99) + " during"}
+	v := &MigrationLoad{Took: span(l.Duration), Budget: span(l.Budget), Over: l.OverBudget(),
+		P99: span(l.P99Before) + " → " + span(l.P99)}
 	if l.Attempts > 1 {
 		v.Attempts = fmt.Sprintf("%d attempts (gave up on its lock_timeout and was retried)", l.Attempts)
 	}
 	for _, h := range l.Held {
-		s := fmt.Sprintf("%s on %s for %s", h.Mode, h.Relation, secs(h.For))
+		s := fmt.Sprintf("%s on %s, %s", h.Mode, h.Relation, span(h.For))
 		if h.Line > 0 {
 			s += fmt.Sprintf(" (line %d)", h.Line)
 		}
 		v.Locks = append(v.Locks, s)
 	}
 	if l.Waited > 0 {
-		v.Queued = secs(l.Waited)
+		v.Queued = span(l.Waited)
 	}
 	if b := l.LongestBlock(); b.For > 0 {
-		v.LongestWait = b.Release + ": " + secs(b.For)
+		v.LongestWait = b.Release + ": " + span(b.For)
 	}
 	v.Requests = fmt.Sprintf("%d (%d failed", l.Requests, l.Failed)
 	if l.SlowOver > 0 {
-		v.Requests += fmt.Sprintf(", %d over %s", l.Slow, secs(l.SlowOver))
+		v.Requests += fmt.Sprintf(", %d over %s", l.Slow, span(l.SlowOver))
 	}
 	v.Requests += ")"
 	if w := l.Worst; w != nil && v.Over {
-		v.Statement = fmt.Sprintf("line %d: %s", w.Line, w.Text)
+		v.Statement = fmt.Sprintf("%s:%d  %s", m.File, w.Line, w.Text)
 		if w.Lock != "" {
-			v.Statement += " (" + w.Lock + ")"
+			v.Statement += "  (" + w.Lock + ")"
 		}
 		v.Fix = w.Fix
 	}
 	return v
+}
+
+// span is a duration for people: milliseconds below a second, else
+// seconds to two places.
+func span(d time.Duration) string {
+	if d < time.Second {
+		return millis(d.Seconds())
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", d.Seconds()), "0"), ".") + "\u00a0s"
 }
 
 // ImpactRow is one phase of a drill's user-impact table, formatted.
@@ -196,6 +204,10 @@ func impactRows(r *drillReport) []ImpactRow {
 	var out []ImpactRow
 	for _, im := range r.Impact {
 		name := phaseNames[im.Phase]
+		if im.Phase == drillreport.PhaseAfter && r.FinalState != drillreport.RolledBack {
+			// Nothing was rolled back: the phase is after the decision.
+			name = "after the drill's decision (" + string(r.FinalState) + ")"
+		}
 		if name == "" {
 			name = string(im.Phase)
 		}
