@@ -197,6 +197,7 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 	if err := b.renderPages(ctx, s, false); err != nil {
 		return nil, err
 	}
+	s.add(b.checkAnchors(s, s.pages, s.page)...)
 	s.findings.Sort()
 	return s.findings, nil
 }
@@ -223,6 +224,9 @@ type loaded struct {
 	// alerts are the alert_rules' alerts joined to the pages (nil without alert_rules).
 	alerts *alertrule.Index
 }
+
+// page is the page at site path u, or nil.
+func (s *loaded) page(u string) *Page { return s.byURL[u] }
 
 func (s *loaded) assetSet() map[string]bool {
 	m := make(map[string]bool, len(s.assets))
@@ -514,6 +518,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := b.renderPages(ctx, s, true); err != nil {
 		return nil, err
 	}
+	s.add(b.checkAnchors(s, s.pages, s.page)...)
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}

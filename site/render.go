@@ -229,32 +229,49 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	}
 	rewrites := map[string]string{}
 	pg.linksTo = pg.linksTo[:0]
+	pg.anchors, pg.external = pg.anchors[:0], pg.external[:0]
 	for _, l := range res.Links {
 		target, ok, internal := resolveLink(s, assets, pg, l.Dest)
 		if !internal {
+			switch {
+			case strings.HasPrefix(l.Dest, "#"):
+				if a, ok := pageLink(name, pg, l, pg.URL); ok {
+					pg.anchors = append(pg.anchors, a)
+				}
+			case isHTTP(l.Dest):
+				pg.external = append(pg.external, linkRef{file: name, line: l.Line, col: linkColumn(pg.Plan.Body, pg.Plan.BodyLine, l.Line, l.Dest), dest: l.Dest})
+			}
 			continue
 		}
+		col := linkColumn(pg.Plan.Body, pg.Plan.BodyLine, l.Line, l.Dest)
 		if !ok {
 			rel, frag, inRepo := b.repoFile(pg, l.Dest)
 			switch {
 			case inRepo && b.cfg.RepoURL != "":
 				rewrites[l.Dest] = b.cfg.RepoFileURL(rel) + frag
 			case inRepo:
-				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+				ds = append(ds, diag.At(name, l.Line, col).Error("broken-link",
 					fmt.Sprintf("link %q points to %s, which is in the repository but not in the site", l.Dest, rel),
 					"set repo_url: (for example https://github.com/acme/runbooks) in rollbook.yaml so links to repository files point to the repository"))
 			default:
-				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+				ds = append(ds, diag.At(name, l.Line, col).Error("broken-link",
 					fmt.Sprintf("link %q points to no page or file", l.Dest), "link to an existing page by its file (for example ../payments/api-canary.md), or write the page"))
 			}
 			continue
 		}
 		rewrites[l.Dest] = relURL(pg.URL, target)
+		if a, ok := pageLink(name, pg, l, target); ok {
+			pg.anchors = append(pg.anchors, a)
+		}
 		if i := strings.IndexAny(target, "?#"); i >= 0 {
 			target = target[:i]
 		}
 		pg.linksTo = append(pg.linksTo, target)
 	}
+	ds = append(ds, b.frontMatterLinks(s, assets, name, pg)...)
+	// Every page's ids are known before any fragment is checked
+	// (checkAnchors), check included.
+	pg.Headings = res.Headings
 	if !fill {
 		return ds
 	}
@@ -276,7 +293,6 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 			return nil
 		}}
 	}
-	pg.Headings = res.Headings
 	if pg.Type == "plan" && pg.Plan.Kind != plan.KindAlert { // an alert runbook rolls nothing out
 		pg.StateSVG = statesvg.Render(machine(pg))
 	}

@@ -68,6 +68,7 @@ var rules = []Rule{
 	{"duplicate-url", diag.Error, "no two pages or aliases have the same URL"},
 	{"markdown", diag.Error, "the page body renders"},
 	{"broken-link", diag.Error, "internal links reach a page or file"},
+	{"broken-anchor", diag.Error, "a link's #fragment (in Markdown, front matter or a runbook_url) names a heading or anchor of the page it reaches"},
 	{"content-symlink", diag.Error, "no page or asset is a symlink leading outside the content folder"},
 	{"index-page", diag.Warning, "a folder has one index page (_index.md, index.md or README.md)"},
 

@@ -74,7 +74,7 @@ func New(opts Options) *Renderer {
 	}
 	md := goldmark.New(
 		goldmark.WithExtensions(extension.GFM, extension.Footnote),
-		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
+		goldmark.WithParserOptions(parser.WithAutoHeadingID(), parser.WithHeadingAttribute()), // {#id} pins a heading's id
 		goldmark.WithRendererOptions(rendererOpts...),
 	)
 	return &Renderer{md: md, nodes: nodes}
