@@ -215,7 +215,7 @@ func (c *anchorChecker) check(l linkRef) (diag.Finding, bool) {
 	}
 	msg := fmt.Sprintf("link %q: #%s is no heading or anchor of %s", l.dest, l.frag, where)
 	fix := "add {#" + l.frag + "} to the heading it means, or remove the fragment"
-	if best := diag.Closest(l.frag, ids.headings, len(l.frag)+64); best != "" {
+	if best := closestID(l.frag, ids.headings); best != "" {
 		fix = fmt.Sprintf("link to #%s (the closest id there), or pin the old id on its heading with {#%s}", best, l.frag)
 		if strings.EqualFold(best, l.frag) {
 			fix = fmt.Sprintf("write #%s: ids are matched with their case", best)
@@ -380,4 +380,29 @@ func editedPages(s *loaded, edits []*edit) ([]*Page, func(string) *Page) {
 		}
 		return pg
 	}
+}
+
+// closestID is the id a broken fragment most likely meant: the same
+// letters in another case, then one a typo away, then an id holding it
+// or held by it (a heading that grew or lost a word), then the nearest.
+func closestID(frag string, ids []string) string {
+	for _, id := range ids {
+		if strings.EqualFold(id, frag) {
+			return id
+		}
+	}
+	if id := diag.Closest(frag, ids, 3); id != "" {
+		return id
+	}
+	f := strings.ToLower(frag)
+	var related []string
+	for _, id := range ids {
+		if strings.Contains(id, f) || strings.Contains(f, id) {
+			related = append(related, id)
+		}
+	}
+	if len(related) > 0 {
+		ids = related
+	}
+	return diag.Closest(frag, ids, len(frag)+64)
 }
