@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
@@ -667,9 +668,18 @@ func recent(plans []*Page, n int) []*Page {
 	return out
 }
 
+// redirectPage is a static page that sends the browser on to to (an
+// alias, an alert's stable URL). A meta refresh drops the ?query and the
+// #fragment the visitor came with, and a runbook_url's #mitigation or a
+// pager's ?from= must survive: the script carries them over (the
+// visitor's fragment wins over to's, to's query parameters over theirs
+// of the same name). The refresh remains for browsers without scripts.
 func redirectPage(to string) []byte {
 	t := html.EscapeString(to)
-	return []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title><link rel="canonical" href="` + t + `"><meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
+	js, _ := json.Marshal(to) // json escapes <, > and &: safe in a script
+	return []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title><link rel="canonical" href="` + t + `">` +
+		`<script>(function(){var u=new URL(` + string(js) + `,location.href),own=new URLSearchParams(u.search);new URLSearchParams(location.search).forEach(function(v,k){if(!own.has(k))u.searchParams.append(k,v)});if(location.hash.length>1)u.hash=location.hash;location.replace(u.href)})()</script>` +
+		`<meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
 }
 
 func sitemap(abs func(string) string, urls []string) []byte {
