@@ -58,6 +58,10 @@ type Options struct {
 	// added. "" builds without it.
 	CacheDir string
 
+	// External, when set, checks http(s) links too (rollbook check
+	// --external); never unless asked.
+	External *External
+
 	// noSearch leaves the search index out; the benchmark that measures
 	// what the index adds to a build sets it.
 	noSearch bool
@@ -198,6 +202,9 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 		return nil, err
 	}
 	s.add(b.checkAnchors(s, s.pages, s.page)...)
+	if b.opts.External != nil {
+		s.add(b.checkExternal(ctx, s)...)
+	}
 	s.findings.Sort()
 	return s.findings, nil
 }
@@ -519,6 +526,9 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	s.add(b.checkAnchors(s, s.pages, s.page)...)
+	if b.opts.External != nil {
+		s.add(b.checkExternal(ctx, s)...)
+	}
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}
