@@ -61,6 +61,9 @@ type Options struct {
 	// External, when set, checks http(s) links too (rollbook check
 	// --external); never unless asked.
 	External *External
+	// Since, a git ref, makes check report the page URLs and aliases the
+	// site had at it that reach nothing now (check --since).
+	Since string
 
 	// noSearch leaves the search index out; the benchmark that measures
 	// what the index adds to a build sets it.
@@ -204,6 +207,13 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 	s.add(b.checkAnchors(s, s.pages, s.page)...)
 	if b.opts.External != nil {
 		s.add(b.checkExternal(ctx, s)...)
+	}
+	if b.opts.Since != "" {
+		ds, err := b.checkSince(ctx, s, b.opts.Since)
+		if err != nil {
+			return nil, err
+		}
+		s.add(ds...)
 	}
 	s.findings.Sort()
 	return s.findings, nil

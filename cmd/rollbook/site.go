@@ -76,6 +76,7 @@ func checkCmd(g *globals) *cobra.Command {
 		format   string
 		cacheDir func() string
 		external func() *site.External
+		since    string
 	)
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -85,7 +86,7 @@ func checkCmd(g *globals) *cobra.Command {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			ds, err := site.Check(cmd.Context(), site.Options{Root: g.dir, Drafts: drafts, Logger: g.logger(), CacheDir: cacheDir(), External: external()})
+			ds, err := site.Check(cmd.Context(), site.Options{Root: g.dir, Drafts: drafts, Logger: g.logger(), CacheDir: cacheDir(), External: external(), Since: since})
 			if err != nil {
 				return err
 			}
@@ -109,6 +110,7 @@ func checkCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 	cmd.Flags().BoolVar(&drafts, "drafts", false, "check pages marked draft: true too")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&since, "since", "", "git ref (main, v1.4, HEAD~20): report every page URL and alias the site had there that reaches nothing now, with the alias to add")
 	cacheDir = cacheDirFlag(cmd)
 	external = externalFlags(cmd)
 	return cmd

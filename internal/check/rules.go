@@ -71,6 +71,7 @@ var rules = []Rule{
 	{"broken-anchor", diag.Error, "a link's #fragment (in Markdown, front matter or a runbook_url) names a heading or anchor of the page it reaches"},
 	{"external-link", diag.Error, "an http(s) link's server does not answer 404 or 410 (check --external)"},
 	{"external-link-unreachable", diag.Warning, "an http(s) link's server answers within the timeout, without a 5xx or rate limiting (check --external)"},
+	{"lost-url", diag.Error, "a page URL or alias the site had at the --since git ref still reaches a page (check --since)"},
 	{"content-symlink", diag.Error, "no page or asset is a symlink leading outside the content folder"},
 	{"index-page", diag.Warning, "a folder has one index page (_index.md, index.md or README.md)"},
 
