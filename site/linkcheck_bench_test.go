@@ -75,17 +75,13 @@ func medianOf(xs []float64) float64 {
 // links and one external link to a local server. Each pass is timed by
 // itself on a site loaded and rendered once (medians of three), so the
 // figures are the checks' own, not the noise of whole builds on a shared
-// machine; a cold build of the same corpus is timed beside them:
+// machine; a cold build of the same corpus is timed beside them. The
+// passes: the fragment check (every page's and runbook_url's fragments);
+// check --since HEAD on a git checkout of the corpus (the project exported
+// at the ref and laid out again); check --external, every URL requested
+// (two at a time per host), then every result from the cache. Run:
 //
-//   - the fragment check (every page's and runbook_url's fragments);
-//
-//   - check --since HEAD on a git checkout of the corpus (the project
-//     exported at the ref and laid out again);
-//
-//   - check --external: every URL requested (two at a time per host),
-//     then every result from the cache.
-//
-//     BENCH_PLANS=10000 go test ./site -run '^$' -bench LinkChecks -benchtime 1x
+//	BENCH_PLANS=10000 go test ./site -run '^$' -bench LinkChecks -benchtime 1x
 func BenchmarkLinkChecks(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
