@@ -65,6 +65,10 @@ type Options struct {
 	// site had at it that reach nothing now (check --since).
 	Since string
 
+	// layoutOnly stops load once the pages' URLs and aliases are known:
+	// check --since reads no more of the project at the ref.
+	layoutOnly bool
+
 	// noSearch leaves the search index out; the benchmark that measures
 	// what the index adds to a build sets it.
 	noSearch bool
@@ -358,6 +362,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		}
 	}
 
+	if b.opts.layoutOnly {
+		return s, nil
+	}
 	now := b.now()
 	err = parallel(ctx, len(s.plans), func(i int) error {
 		pg := s.plans[i]

@@ -75,7 +75,8 @@ func (b *Builder) checkSince(ctx context.Context, s *loaded, ref string) (diag.L
 
 // sitePaths reads the project as it was at git ref: each page URL and
 // alias it had, with the source path (in its content folder) of the page
-// it reached. The pages are laid out by the same load as a build's.
+// it reached. The pages are laid out by the same load as a build's,
+// without its checks.
 func (b *Builder) sitePaths(ctx context.Context, ref string) (map[string]string, error) {
 	dir, err := os.MkdirTemp("", "rollbook-since-")
 	if err != nil {
@@ -85,7 +86,7 @@ func (b *Builder) sitePaths(ctx context.Context, ref string) (map[string]string,
 	if err := gitlog.Export(ctx, b.cfg.Root, ref, dir); err != nil {
 		return nil, fmt.Errorf("--since %s: %w", ref, err)
 	}
-	then, err := New(Options{Root: dir, Drafts: b.opts.Drafts, Now: b.opts.Now, Logger: b.log})
+	then, err := New(Options{Root: dir, Drafts: b.opts.Drafts, Now: b.opts.Now, Logger: b.log, layoutOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("--since %s: the project at %s: %w", ref, ref, err)
 	}
