@@ -160,16 +160,19 @@ func Check(ctx context.Context, urls []string, opts Options) map[string]Result {
 	opts.defaults()
 	c := &checker{opts: opts, hosts: map[string]*host{}, workers: make(chan struct{}, opts.Workers)}
 	out := map[string]Result{}
-	var mu sync.Mutex
+	seen := map[string]bool{}
+	var mu sync.Mutex // out, which the checks fill as they end
 	var wg sync.WaitGroup
 	for _, raw := range urls {
 		u := Strip(raw)
-		if _, seen := out[u]; seen {
+		if seen[u] {
 			continue
 		}
-		out[u] = Result{URL: u}
+		seen[u] = true
 		if r, ok := c.known(u); ok {
+			mu.Lock()
 			out[u] = r
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
