@@ -133,6 +133,7 @@ func isHTTP(s string) bool {
 // first, then the ids the theme gives its panels and generated sections.
 type anchorIDs struct {
 	headings []string        // for the fix's "did you mean", in page order
+	body     int             // headings[:body] are the Markdown's, which {#id} can pin
 	all      map[string]bool // every id and <a name> of the page
 }
 
@@ -217,6 +218,9 @@ func (c *anchorChecker) check(l linkRef) (diag.Finding, bool) {
 	fix := "add {#" + l.frag + "} to the heading it means, or remove the fragment"
 	if best := closestID(l.frag, ids.headings); best != "" {
 		fix = fmt.Sprintf("link to #%s (the closest id there), or pin the old id on its heading with {#%s}", best, l.frag)
+		if !slices.Contains(ids.headings[:ids.body], best) {
+			fix = fmt.Sprintf("link to #%s (the closest id there)", best)
+		}
 		if strings.EqualFold(best, l.frag) {
 			fix = fmt.Sprintf("write #%s: ids are matched with their case", best)
 		}
@@ -257,6 +261,7 @@ func (c *anchorChecker) idsOf(pg *Page, whole bool) *anchorIDs {
 			ids.headings = append(ids.headings, h.ID)
 			ids.all[h.ID] = true
 		}
+		ids.body = len(ids.headings)
 		c.ids[pg] = ids
 	}
 	if !whole || c.whole[pg] {

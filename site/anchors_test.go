@@ -108,10 +108,11 @@ func TestAnchors(t *testing.T) {
 				"  - alert: DiskGone\n    expr: up == 0\n    annotations: {runbook_url: /b/#mitigate}\n" +
 				"  - alert: DiskSlow\n    expr: up == 0\n    annotations: {runbook_url: /alerts/DiskSlow/#diagnosys}\n" +
 				"  - alert: Elsewhere\n    expr: up == 0\n    annotations: {runbook_url: 'https://wiki.example.com/x#anything'}\n",
-			"a.md":        "# A\n\n[x](/alerts/DiskFull/#mitigation) [y](/alerts/DiskFull/#mitigatoin) [z](/alerts/DiskSlow/#impact)\n",
+			"a.md":        "# A\n\n[x](/alerts/DiskFull/#mitigation) [y](/alerts/DiskFull/#mitigatoin) [z](/alerts/DiskSlow/#impact) [panel](/alerts/DiskSlow/#panel-alert-0)\n\n[no panel](/alerts/DiskSlow/#panel-alert-1)\n",
 			"DiskSlow.md": "---\nkind: alert\nreviewed: 2026-11-01\n---\n## Meaning\n\n## Impact\n\n## Diagnosis\n\n## Mitigation\n",
 		}, []string{
 			"content/a.md:3:39 error | link to #mitigation (the closest id there), or pin the old id on its heading with {#mitigatoin}",
+			"content/a.md:5:12 error | link to #panel-alert-0 (the closest id there)",
 			"rules.yaml:9:32 error | link to #mitigation (the closest id there), or pin the old id on its heading with {#mitigate}",
 			"rules.yaml:12:32 error | link to #diagnosis (the closest id there), or pin the old id on its heading with {#diagnosys}",
 		}},
