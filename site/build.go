@@ -61,6 +61,17 @@ type Options struct {
 	// added. "" builds without it.
 	CacheDir string
 
+	// External, when set, checks http(s) links too (rollbook check
+	// --external); never unless asked.
+	External *External
+	// Since, a git ref, makes check report the page URLs and aliases the
+	// site had at it that reach nothing now (check --since).
+	Since string
+
+	// layoutOnly stops load once the pages' URLs and aliases are known:
+	// check --since reads no more of the project at the ref.
+	layoutOnly bool
+
 	// noSearch leaves the search index out; the benchmark that measures
 	// what the index adds to a build sets it.
 	noSearch bool
@@ -200,6 +211,17 @@ func Check(ctx context.Context, opts Options) (diag.List, error) {
 	if err := b.renderPages(ctx, s, false); err != nil {
 		return nil, err
 	}
+	s.add(b.checkAnchors(s, s.pages, s.page)...)
+	if b.opts.External != nil {
+		s.add(b.checkExternal(ctx, s)...)
+	}
+	if b.opts.Since != "" {
+		ds, err := b.checkSince(ctx, s, b.opts.Since)
+		if err != nil {
+			return nil, err
+		}
+		s.add(ds...)
+	}
 	s.findings.Sort()
 	return s.findings, nil
 }
@@ -226,6 +248,9 @@ type loaded struct {
 	// alerts are the alert_rules' alerts joined to the pages (nil without alert_rules).
 	alerts *alertrule.Index
 }
+
+// page is the page at site path u, or nil.
+func (s *loaded) page(u string) *Page { return s.byURL[u] }
 
 func (s *loaded) assetSet() map[string]bool {
 	m := make(map[string]bool, len(s.assets))
@@ -340,6 +365,9 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		}
 	}
 
+	if b.opts.layoutOnly {
+		return s, nil
+	}
 	now := b.now()
 	err = parallel(ctx, len(s.plans), func(i int) error {
 		pg := s.plans[i]
@@ -518,6 +546,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	if err := b.renderPages(ctx, s, true); err != nil {
 		return nil, err
+	}
+	s.add(b.checkAnchors(s, s.pages, s.page)...)
+	if b.opts.External != nil {
+		s.add(b.checkExternal(ctx, s)...)
 	}
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err

@@ -61,6 +61,11 @@ type Page struct {
 	// linksTo are the site paths the page's Markdown links to, for
 	// telling whether deleting a page breaks another.
 	linksTo []string
+	// anchors are the page's links with a #fragment into the site (its
+	// Markdown's and its front matter's), checked once every page's ids
+	// are known; external are its http(s) links, for check --external.
+	anchors  []linkRef
+	external []linkRef
 	// src hashes the source file a full build read the page from (0
 	// otherwise): with its path, it is all the page's plan depends on.
 	src uint64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
@@ -237,32 +238,49 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	}
 	rewrites := map[string]string{}
 	pg.linksTo = pg.linksTo[:0]
+	pg.anchors, pg.external = pg.anchors[:0], pg.external[:0]
 	for _, l := range res.Links {
 		target, ok, internal := resolveLink(s, assets, pg, l.Dest)
 		if !internal {
+			switch {
+			case strings.HasPrefix(l.Dest, "#"):
+				if a, ok := pageLink(name, pg, l, pg.URL); ok {
+					pg.anchors = append(pg.anchors, a)
+				}
+			case isHTTP(l.Dest):
+				pg.external = append(pg.external, linkRef{file: name, line: l.Line, col: linkColumn(pg.Plan.Body, pg.Plan.BodyLine, l.Line, l.Dest), dest: l.Dest})
+			}
 			continue
 		}
+		col := linkColumn(pg.Plan.Body, pg.Plan.BodyLine, l.Line, l.Dest)
 		if !ok {
 			rel, frag, inRepo := b.repoFile(pg, l.Dest)
 			switch {
 			case inRepo && b.cfg.RepoURL != "":
 				rewrites[l.Dest] = b.cfg.RepoFileURL(rel) + frag
 			case inRepo:
-				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+				ds = append(ds, diag.At(name, l.Line, col).Error("broken-link",
 					fmt.Sprintf("link %q points to %s, which is in the repository but not in the site", l.Dest, rel),
 					"set repo_url: (for example https://github.com/acme/runbooks) in rollbook.yaml so links to repository files point to the repository"))
 			default:
-				ds = append(ds, diag.At(name, l.Line, 1).Error("broken-link",
+				ds = append(ds, diag.At(name, l.Line, col).Error("broken-link",
 					fmt.Sprintf("link %q points to no page or file", l.Dest), "link to an existing page by its file (for example ../payments/api-canary.md), or write the page"))
 			}
 			continue
 		}
 		rewrites[l.Dest] = relURL(pg.URL, target)
+		if a, ok := pageLink(name, pg, l, target); ok {
+			pg.anchors = append(pg.anchors, a)
+		}
 		if i := strings.IndexAny(target, "?#"); i >= 0 {
 			target = target[:i]
 		}
 		pg.linksTo = append(pg.linksTo, target)
 	}
+	ds = append(ds, b.frontMatterLinks(s, assets, name, pg)...)
+	// Every page's ids are known before any fragment is checked
+	// (checkAnchors), check included.
+	pg.Headings = res.Headings
 	if !fill {
 		return ds
 	}
@@ -284,7 +302,6 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 			return nil
 		}}
 	}
-	pg.Headings = res.Headings
 	if pg.Type == "plan" && pg.Plan.Kind != plan.KindAlert { // an alert runbook rolls nothing out
 		pg.StateSVG = statesvg.Render(machine(pg))
 	}
@@ -659,9 +676,18 @@ func recent(plans []*Page, n int) []*Page {
 	return out
 }
 
+// redirectPage is a static page that sends the browser on to to (an
+// alias, an alert's stable URL). A meta refresh drops the ?query and the
+// #fragment the visitor came with, and a runbook_url's #mitigation or a
+// pager's ?from= must survive: the script carries them over (the
+// visitor's fragment wins over to's, to's query parameters over theirs
+// of the same name). The refresh remains for browsers without scripts.
 func redirectPage(to string) []byte {
 	t := html.EscapeString(to)
-	return []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title><link rel="canonical" href="` + t + `"><meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
+	js, _ := json.Marshal(to) // json escapes <, > and &: safe in a script
+	return []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title><link rel="canonical" href="` + t + `">` +
+		`<script>(function(){var u=new URL(` + string(js) + `,location.href),own=new URLSearchParams(u.search);new URLSearchParams(location.search).forEach(function(v,k){if(!own.has(k))u.searchParams.append(k,v)});if(location.hash.length>1)u.hash=location.hash;location.replace(u.href)})()</script>` +
+		`<meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
 }
 
 func sitemap(abs func(string) string, urls []string) []byte {

@@ -281,13 +281,16 @@ func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
 		}
 	}
 	for _, f := range s.findings {
-		if !touched[f.File] {
+		// A fragment may break, or mend, in any page linking to an edit.
+		if !touched[f.File] && f.Rule != "broken-anchor" {
 			all = append(all, f)
 		}
 	}
 	for _, e := range edits {
 		all = append(all, e.findings...)
 	}
+	pages, page := editedPages(s, edits)
+	all = append(all, b.checkAnchors(s, pages, page)...)
 	all = b.cfg.Severities().Apply(all)
 	all.Sort()
 	all = slices.Compact(all) // plans that share a migration report its SQL alike

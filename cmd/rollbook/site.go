@@ -20,12 +20,13 @@ import (
 func buildCmd(g *globals) *cobra.Command {
 	var opts site.Options
 	var cacheDir func() string
+	var external func() *site.External
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Check the plans and build the site into public/",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Root, opts.Logger, opts.CacheDir = g.dir, g.logger(), cacheDir()
+			opts.Root, opts.Logger, opts.CacheDir, opts.External = g.dir, g.logger(), cacheDir(), external()
 			res, err := site.Build(cmd.Context(), opts)
 			if fe, ok := site.IsFindings(err); ok {
 				_ = fe.Findings.WriteText(os.Stderr)
@@ -49,14 +50,33 @@ func buildCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "rebuild even if nothing changed")
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "output folder (default: public_dir from rollbook.yaml, or public)")
 	cacheDir = cacheDirFlag(cmd)
+	external = externalFlags(cmd)
 	return cmd
+}
+
+// externalFlags adds --external and --external-max-age; resolve gives
+// what site.Options.External takes (nil without --external).
+func externalFlags(cmd *cobra.Command) (resolve func() *site.External) {
+	var on bool
+	var maxAge time.Duration
+	cmd.Flags().BoolVar(&on, "external", false, "check http(s) links too: a few requests per host at a time, results cached in the cache folder (external_links: in rollbook.yaml lists hosts to skip)")
+	cmd.Flags().DurationVar(&maxAge, "external-max-age", 0, "reuse a cached link result checked within this age (default external_links.max_age, 24h; 0 checks every link again)")
+	return func() *site.External {
+		if !on {
+			return nil
+		}
+		return &site.External{MaxAge: maxAge, MaxAgeSet: cmd.Flags().Changed("external-max-age")}
+	}
 }
 
 func checkCmd(g *globals) *cobra.Command {
 	var (
-		strict bool
-		drafts bool
-		format string
+		strict   bool
+		drafts   bool
+		format   string
+		cacheDir func() string
+		external func() *site.External
+		since    string
 	)
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -66,7 +86,7 @@ func checkCmd(g *globals) *cobra.Command {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			ds, err := site.Check(cmd.Context(), site.Options{Root: g.dir, Drafts: drafts, Logger: g.logger()})
+			ds, err := site.Check(cmd.Context(), site.Options{Root: g.dir, Drafts: drafts, Logger: g.logger(), CacheDir: cacheDir(), External: external(), Since: since})
 			if err != nil {
 				return err
 			}
@@ -90,6 +110,9 @@ func checkCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 	cmd.Flags().BoolVar(&drafts, "drafts", false, "check pages marked draft: true too")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&since, "since", "", "git ref (main, v1.4, HEAD~20): report every page URL and alias the site had there that reaches nothing now, with the alias to add")
+	cacheDir = cacheDirFlag(cmd)
+	external = externalFlags(cmd)
 	return cmd
 }
 

@@ -64,6 +64,8 @@ type Config struct {
 	// (default edit/main/; for a project in a subfolder of the repository
 	// write edit/main/ops/runbooks/). Its blob/ twin views a file.
 	EditPath string `yaml:"edit_path"`
+	// ExternalLinks configures rollbook check --external (links.go).
+	ExternalLinks ExternalLinks `yaml:"external_links"`
 
 	staleAfter time.Duration
 	htmlMode   markdown.HTMLMode
@@ -164,6 +166,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("stale_after %q is not a duration; write for example 90d", c.StaleAfter)
 		}
 		c.staleAfter = d
+	}
+	if err := c.ExternalLinks.defaults(); err != nil {
+		return err
 	}
 	for _, p := range []*string{&c.ContentDir, &c.PublicDir, &c.DrillsDir} {
 		*p = filepath.Clean(*p)

@@ -1,6 +1,7 @@
 // Package gitlog owns what rollbook reads from git: when each file of a
-// checkout last changed, for the "Last changed" line of every page. It
-// runs one git log for the whole tree, however many pages there are.
+// checkout last changed, for the "Last changed" line of every page (one
+// git log for the whole tree, however many pages there are), and the
+// project as it was at a ref with the files moved since, for check --since.
 package gitlog
 
 import (

@@ -88,6 +88,7 @@ func New(opts Options) *Renderer {
 		goldmark.WithExtensions(extension.GFM, extension.Footnote, extension.DefinitionList,
 			emoji.New(emoji.WithRenderingMethod(emoji.Unicode))),
 		goldmark.WithParserOptions(parser.WithAutoHeadingID(),
+			parser.WithHeadingAttribute(), // {#id} pins a heading's id
 			parser.WithBlockParsers(util.Prioritized(admonitions{}, 750)),
 			parser.WithASTTransformers(transformers...)),
 		goldmark.WithRendererOptions(rendererOpts...),

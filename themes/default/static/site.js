@@ -59,3 +59,20 @@
     }
   });
 })();
+
+// A link to a section lands with its heading below the sticky header: its
+// height (which wraps with the window) is what scroll-margin leaves free.
+(function () {
+  "use strict";
+  var header = document.querySelector(".site-header");
+  if (!header) return;
+  var root = document.documentElement;
+  var set = function () { root.style.setProperty("--header-h", header.getBoundingClientRect().height + "px"); };
+  set();
+  window.addEventListener("resize", set);
+  if (location.hash.length > 1) {
+    var target = null;
+    try { target = document.getElementById(decodeURIComponent(location.hash.slice(1))); } catch (e) { /* a malformed fragment names nothing */ }
+    if (target) target.scrollIntoView();
+  }
+})();

@@ -22,14 +22,12 @@ self.addEventListener("fetch", (ev) => {
 });
 
 async function fromNetwork(req) {
-  const cache = await caches.open(CACHE);
+  let res;
   try {
-    const res = await fetch(req);
-    if (res.ok) await cache.put(req, res.clone());
-    return res;
+    res = await fetch(req);
   } catch (err) {
     // A page asked for with a query (?namespace=…) is the page.
-    const hit = await cache.match(req, { ignoreSearch: req.mode === "navigate" });
+    const hit = await caches.match(req, { ignoreSearch: req.mode === "navigate" }).catch(() => undefined);
     if (hit) return hit;
     if (req.mode === "navigate") {
       return new Response("<!doctype html><meta charset=utf-8><title>Offline</title><p>This page was not visited while online, so it is not kept for offline reading. " +
@@ -37,6 +35,13 @@ async function fromNetwork(req) {
     }
     throw err;
   }
+  // Keeping a copy must never cost the reader the answer: a cache that
+  // cannot be written (quota, a race with another write) is only not kept.
+  if (res.ok) {
+    const copy = res.clone();
+    caches.open(CACHE).then((cache) => cache.put(req, copy)).catch(() => {});
+  }
+  return res;
 }
 
 // keepSearch fetches the search index (manifest, facets, term shards and
