@@ -2,7 +2,6 @@ package gameday
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -590,9 +589,6 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
-// ErrNoDocker is returned when a drill needs containers and no engine is reachable.
-var ErrNoDocker = errors.New("no Docker engine")
 
 // realClock is the wall clock.
 type realClock struct{}
