@@ -92,13 +92,19 @@ const DefaultRate = 800
 // classifies its migrations. scale 0 picks one that runs the whole canary
 // in about 15 seconds while every window still holds a second of traffic.
 func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, error) {
+	return policyFromPlan(p, planDir, scale, rate, nil)
+}
+
+// policyFromPlan is PolicyFromPlan with a site's promql: queries, which
+// map the triggers rollbook has no query of its own for.
+func policyFromPlan(p *plan.Plan, planDir string, scale, rate float64, promql map[string]string) (Policy, error) {
 	if !p.IsPlan() {
 		return Policy{}, fmt.Errorf("%s is not a plan (no kind)", p.Path)
 	}
 	if len(p.Triggers) == 0 {
 		return Policy{}, fmt.Errorf("%s has no triggers to drill: add triggers to its front matter", p.Path)
 	}
-	checks, err := analysis.Checks(p, nil)
+	checks, err := analysis.Checks(p, promql)
 	if err != nil {
 		return Policy{}, err
 	}
