@@ -2,7 +2,9 @@
 // in a plan, starts the service in containers, ships a deliberately bad
 // canary and proves that the triggers fire, the rollback completes and the
 // migration guard blocks. Its controller is the plan's policy as a state
-// machine; the same controller runs against fakes in tests.
+// machine, the one table of internal/rollout; the same controller runs
+// against fakes in tests. A Session drills plans one after another, for
+// `gameday run` and `gameday due`.
 package gameday
 
 import (
