@@ -10,6 +10,7 @@ import (
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/metricquery"
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
 // BacktestOptions says which past range of which Prometheus to judge.
@@ -103,23 +104,23 @@ func backtest(ctx context.Context, opts BacktestOptions, api Ranger) (*Report, e
 		fired, noData := firstOf(results)
 		switch {
 		case fired != nil:
-			what := "rolled back"
-			if fired.Stable {
-				what = "halted and paged (the stable release regressed: no promotion, no automatic rollback)"
-				rep.FinalState = Halted
-			} else if !pol.Rollback.Automatic || len(pol.Contract) > 0 {
-				what = "halted for a human (no automatic rollback)"
-				rep.FinalState = Halted
-			} else {
-				rep.FinalState = RolledBack
+			what, on := "rolled back", rollout.Rollback
+			switch {
+			case fired.Stable:
+				what, on = "halted and paged (the stable release regressed: no promotion, no automatic rollback)", rollout.StableRegressed
+			case len(pol.Contract) > 0:
+				what, on = "halted for a human (no automatic rollback)", rollout.MigrationGuard
+			case !pol.Rollback.Automatic:
+				what, on = "halted for a human (no automatic rollback)", rollout.AutomaticOff
 			}
+			rep.FinalState = wouldEnd(on)
 			record(t, Event{Type: drillreport.EventTrigger, Trigger: fired.Trigger, Results: []analysis.Result{*fired},
 				Message: fmt.Sprintf("trigger %s would have fired at %s and the release would have %s: %s", fired.Trigger, t.UTC().Format(time.RFC3339), what, fired.Reason)})
 			rep.Backtest.FiredAt = &t
 		case noData != nil:
-			rep.FinalState = Halted
+			rep.FinalState = wouldEnd(rollout.NoData)
 			if pol.NoData.Rollback() {
-				rep.FinalState = RolledBack
+				rep.FinalState = wouldEnd(rollout.Rollback)
 			}
 			record(t, Event{Type: drillreport.EventTrigger, Trigger: noData.Trigger, Results: []analysis.Result{*noData},
 				Message: fmt.Sprintf("no data: %s was inconclusive for %d windows in a row at %s: analysis.no_data would have %s", noData.Trigger, pol.NoData.Windows(), t.UTC().Format(time.RFC3339), map[bool]string{true: "rolled back", false: "held the release and paged"}[pol.NoData.Rollback()])})
@@ -135,6 +136,17 @@ func backtest(ctx context.Context, opts BacktestOptions, api Ranger) (*Report, e
 	rep.Passed = true
 	rep.Finished = time.Now().UTC()
 	return rep, nil
+}
+
+// wouldEnd is where a release whose step is watched ends on cause, by
+// the controller's table, if every rollback it starts completes: a
+// backtest cannot see the stable release's health.
+func wouldEnd(on rollout.Cause) State {
+	to, _ := rollout.Next(rollout.Baking, on)
+	if to == rollout.RollingBack {
+		to, _ = rollout.Next(to, rollout.StableVerified)
+	}
+	return to
 }
 
 func firstOf(results []analysis.Result) (fired, noData *analysis.Result) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
 // The report's types are the controller's vocabulary.
@@ -230,6 +231,14 @@ func (c *Controller) Started() time.Time {
 // Record adds an event to the timeline (scenarios record their injections).
 func (c *Controller) Record(e Event) { c.record(e) }
 
+// begin puts the release in the machine's initial state.
+func (c *Controller) begin() {
+	c.mu.Lock()
+	c.state = rollout.Initial
+	c.mu.Unlock()
+	c.record(Event{Type: drillreport.EventState, State: rollout.Initial, Message: "release pending"})
+}
+
 func (c *Controller) record(e Event) {
 	c.Mark()
 	c.mu.Lock()
@@ -246,11 +255,23 @@ func (c *Controller) record(e Event) {
 	}
 }
 
-func (c *Controller) transition(s State, msg string) {
+// transition makes the machine's move on cause: the controller says what
+// happened, and rollout.Transitions where that leads. A move the table
+// does not have is a bug here, and panics (Run's caller recovers it into
+// the drill's error).
+func (c *Controller) transition(on rollout.Cause, msg string) State {
 	c.mu.Lock()
-	c.state = s
+	from := c.state
+	to, ok := rollout.Next(from, on)
+	if !ok {
+		c.mu.Unlock()
+		panic(fmt.Sprintf("gameday: the controller moved on %s from %s, which rollout.Transitions does not allow", on, from))
+	}
+	c.state = to
 	c.mu.Unlock()
-	c.record(Event{Type: drillreport.EventState, State: s, Message: msg})
+	c.Log.Debug("transition", "from", from, "on", on, "to", to)
+	c.record(Event{Type: drillreport.EventState, State: to, Message: msg})
+	return to
 }
 
 // setWeight is idempotent: the same weight twice changes nothing.
@@ -318,8 +339,11 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	c.Mark()
+	if len(c.Policy.Steps) == 0 {
+		return c.State(), errors.New("the policy has no steps: make it with PolicyFromPlan, which gives a plan without steps one at 100%")
+	}
 	c.eval = analysis.New(c.Policy.Checks, c.Policy.Triggers, c.Policy.NoData, c.Policy.Scale)
-	c.transition(Pending, "release pending")
+	c.begin()
 	c.Read(ctx)
 	c.recordManual()
 	if st, done, err := c.migrate(ctx, plan.RunsPreDeploy, 0); done {
@@ -332,9 +356,9 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		if w != step.Weight {
 			note = fmt.Sprintf(" (plan %d%%, raised so each window holds min_requests)", step.Weight)
 		}
-		c.transition(Progressing, fmt.Sprintf("step %d/%d: canary to %d%%%s", i+1, len(c.Policy.Steps), w, note))
+		c.transition(rollout.Step, fmt.Sprintf("step %d/%d: canary to %d%%%s", i+1, len(c.Policy.Steps), w, note))
 		if err := c.setWeight(ctx, w); err != nil {
-			return c.halt(ctx, "traffic shift failed", err.Error())
+			return c.halt(ctx, rollout.TrafficFailed, "traffic shift failed", err.Error())
 		}
 		if st, done, err := c.migrate(ctx, plan.RunsDuringDeploy, i+1); done {
 			return st, err
@@ -353,11 +377,11 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 	// No data is never a pass: a canary whose last analysed step never
 	// had a verdict is not promoted.
 	if missing := c.eval.Inconclusive(); len(missing) > 0 {
-		return c.halt(ctx, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: every analysis of %s in the last analysed step was inconclusive; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
+		return c.halt(ctx, rollout.NoData, "analysis has no data: release held, not promoted", fmt.Sprintf("no data: every analysis of %s in the last analysed step was inconclusive; analysis.no_data: hold keeps traffic where it is for a human", strings.Join(missing, ", ")))
 	}
 	if c.has(plan.RunsPostDeploy) {
 		if err := c.setWeight(ctx, 100); err != nil {
-			return c.halt(ctx, "traffic shift failed", err.Error())
+			return c.halt(ctx, rollout.TrafficFailed, "traffic shift failed", err.Error())
 		}
 		if st, done, err := c.migrate(ctx, plan.RunsPostDeploy, 0); done {
 			return st, err
@@ -371,8 +395,7 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 			return st, err
 		}
 	}
-	c.transition(Promoted, "canary promoted to 100%")
-	return Promoted, nil
+	return c.transition(rollout.Promote, "canary promoted to 100%"), nil
 }
 
 // bake analyses the current weight for d (and at least for every
@@ -393,7 +416,7 @@ func (c *Controller) bake(ctx context.Context, d time.Duration, msg string) (Sta
 	for _, t := range c.Policy.Triggers {
 		d = max(d, c.Policy.D(t.Window.D())+time.Duration(t.Consecutives()+1)*every)
 	}
-	c.transition(Baking, fmt.Sprintf(msg, d.Round(time.Millisecond)))
+	c.transition(rollout.Bake, fmt.Sprintf(msg, d.Round(time.Millisecond)))
 	end := c.Clock.Now().Add(d)
 	for c.Clock.Now().Before(end) {
 		if err := c.Clock.Sleep(ctx, every); err != nil {
@@ -485,13 +508,14 @@ func (c *Controller) onNoData(ctx context.Context, r analysis.Result) (State, er
 		r.Reason = why
 		return c.onTrigger(ctx, r)
 	}
-	return c.halt(ctx, "analysis has no data: release held, not promoted", why+"; analysis.no_data: hold keeps traffic where it is for a human")
+	return c.halt(ctx, rollout.NoData, "analysis has no data: release held, not promoted", why+"; analysis.no_data: hold keeps traffic where it is for a human")
 }
 
-func (c *Controller) halt(ctx context.Context, summary, reason string) (State, error) {
-	c.transition(Halted, summary+": "+reason)
+// halt stops the release on cause, leaving traffic where it is, and pages.
+func (c *Controller) halt(ctx context.Context, on rollout.Cause, summary, reason string) (State, error) {
+	st := c.transition(on, summary+": "+reason)
 	c.page(ctx, summary, reason)
-	return Halted, nil
+	return st, nil
 }
 
 // onTrigger decides what a fired trigger leads to. Guards come first: a
@@ -503,7 +527,7 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	why := "trigger " + r.Trigger + " fired: " + r.Reason
 	switch {
 	case c.freeze.Load():
-		return c.halt(ctx, "freeze on: no automatic action", why)
+		return c.halt(ctx, rollout.Freeze, "freeze on: no automatic action", why)
 	}
 	if contract := c.contractRan(); len(contract) > 0 {
 		f := contract[0]
@@ -515,39 +539,39 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 		} else {
 			c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(true), Message: "migration guard (dynamic): stable smoke still passes against the migrated database"})
 		}
-		return c.halt(ctx, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
+		return c.halt(ctx, rollout.MigrationGuard, "migration guard blocked the automatic rollback", fmt.Sprintf("%s; the canary shipped a contract migration (%s: %s)%s; traffic left where it is", why, f.Kind, f.Object, dyn))
 	}
 	if c.unsafe != "" {
-		return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; "+c.unsafe)
+		return c.halt(ctx, rollout.MigrationGuard, "migration guard blocked the automatic rollback", why+"; "+c.unsafe)
 	}
 	if r.Stable {
 		// Either way could make it worse: more traffic on a release not
 		// yet proven, or back onto the one that regressed.
-		return c.halt(ctx, "stable release regressed: release halted", why+"; the stable release is worse than its own level before the rollout, so neither promotion nor an automatic rollback is safe: traffic left where it is for a human")
+		return c.halt(ctx, rollout.StableRegressed, "stable release regressed: release halted", why+"; the stable release is worse than its own level before the rollout, so neither promotion nor an automatic rollback is safe: traffic left where it is for a human")
 	}
 	if c.migrated() {
 		if err := c.Health.StableSmoke(ctx); err != nil {
 			c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(false), Message: "migration guard (dynamic): stable smoke fails: " + err.Error()})
-			return c.halt(ctx, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
+			return c.halt(ctx, rollout.MigrationGuard, "migration guard blocked the automatic rollback", why+"; the stable release's smoke check fails against the migrated database: "+err.Error())
 		}
 		c.record(Event{Type: drillreport.EventGuard, Release: "stable", SmokePassed: new(true), Message: "migration guard: expand-only migrations and stable smoke passes: rollback is safe"})
 	}
 	// A human decides only once the guard had its say: a blocked
 	// rollback is the reason the page names.
 	if !c.Policy.Rollback.Automatic {
-		return c.halt(ctx, "automatic rollback is off: a human decides", why)
+		return c.halt(ctx, rollout.AutomaticOff, "automatic rollback is off: a human decides", why)
 	}
 	mx := c.Policy.Rollback.MaxAutomatic
 	if !c.Ledger.Allow(c.Clock.Now(), mx.Count, mx.Per.D()) {
-		return c.halt(ctx, "automatic rollback cap reached", fmt.Sprintf("%s; %d automatic rollback(s) per %s already used", why, mx.Count, mx.Per))
+		return c.halt(ctx, rollout.CapReached, "automatic rollback cap reached", fmt.Sprintf("%s; %d automatic rollback(s) per %s already used", why, mx.Count, mx.Per))
 	}
 	c.Ledger.Record(c.Clock.Now())
-	c.transition(RollingBack, why)
+	c.transition(rollout.Rollback, why)
 	if err := c.setWeight(ctx, 0); err != nil {
-		return c.halt(ctx, "rollback failed", err.Error())
+		return c.halt(ctx, rollout.RollbackFailed, "rollback failed", err.Error())
 	}
 	if err := c.stopCanary(ctx); err != nil {
-		return c.halt(ctx, "rollback failed", "stopping the canary: "+err.Error())
+		return c.halt(ctx, rollout.RollbackFailed, "rollback failed", "stopping the canary: "+err.Error())
 	}
 	// Verify stable before declaring the rollback done; if it is unhealthy
 	// too, stop: flipping back to the canary would only thrash.
@@ -559,8 +583,7 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 	for {
 		if last = c.Health.StableReady(ctx); last == nil {
 			c.Read(ctx)
-			c.transition(RolledBack, "traffic 100% stable, canary stopped, stable verified healthy")
-			return RolledBack, nil
+			return c.transition(rollout.StableVerified, "traffic 100% stable, canary stopped, stable verified healthy"), nil
 		}
 		if !c.Clock.Now().Before(deadline) {
 			break
@@ -569,7 +592,7 @@ func (c *Controller) onTrigger(ctx context.Context, r analysis.Result) (State, e
 			return c.State(), err
 		}
 	}
-	return c.halt(ctx, "rollback stuck: stable release unhealthy", "stable did not become healthy within the rollback target: "+errString(last)+"; no retry, traffic stays on stable")
+	return c.halt(ctx, rollout.RollbackFailed, "rollback stuck: stable release unhealthy", "stable did not become healthy within the rollback target: "+errString(last)+"; no retry, traffic stays on stable")
 }
 
 // minInterval is the shortest analysis interval in drill time: below it
@@ -590,9 +613,6 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
-// ErrNoDocker is returned when a drill needs containers and no engine is reachable.
-var ErrNoDocker = errors.New("no Docker engine")
 
 // realClock is the wall clock.
 type realClock struct{}

@@ -13,6 +13,7 @@ import (
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
 // keptFailures is how many failing responses of each release a drill
@@ -91,7 +92,7 @@ func (c *Controller) migrate(ctx context.Context, runs string, step int) (State,
 			}
 			r.Error = err.Error()
 			c.record(Event{Type: drillreport.EventMigration, Migration: &r, Error: r.Error, Message: fmt.Sprintf("migration %s failed %s: %v", m.ID, r.When, err)})
-			st, err := c.halt(ctx, "migration "+m.ID+" failed: release halted", err.Error())
+			st, err := c.halt(ctx, rollout.MigrationFailed, "migration "+m.ID+" failed: release halted", err.Error())
 			return st, true, err
 		}
 		r.Applied = true
@@ -272,7 +273,7 @@ func (c *Controller) guard(ctx context.Context, m Migration, r drillreport.Migra
 		}
 	}
 	if brokenStable != "" {
-		st, err := c.halt(ctx, fmt.Sprintf("migration guard: migration %s broke the stable release while it served %d%% of traffic", m.ID, 100-r.Weight),
+		st, err := c.halt(ctx, rollout.MigrationBrokeStable, fmt.Sprintf("migration guard: migration %s broke the stable release while it served %d%% of traffic", m.ID, 100-r.Weight),
 			fmt.Sprintf("%s; a rollback cannot undo a migration and a promotion is not proven: traffic left where it is for a human", brokenStable))
 		return st, true, err
 	}

@@ -2,7 +2,9 @@
 // in a plan, starts the service in containers, ships a deliberately bad
 // canary and proves that the triggers fire, the rollback completes and the
 // migration guard blocks. Its controller is the plan's policy as a state
-// machine; the same controller runs against fakes in tests.
+// machine, the one table of internal/rollout; the same controller runs
+// against fakes in tests. A Session drills plans one after another, for
+// `gameday run` and `gameday due`.
 package gameday
 
 import (
@@ -92,13 +94,19 @@ const DefaultRate = 800
 // classifies its migrations. scale 0 picks one that runs the whole canary
 // in about 15 seconds while every window still holds a second of traffic.
 func PolicyFromPlan(p *plan.Plan, planDir string, scale, rate float64) (Policy, error) {
+	return policyFromPlan(p, planDir, scale, rate, nil)
+}
+
+// policyFromPlan is PolicyFromPlan with a site's promql: queries, which
+// map the triggers rollbook has no query of its own for.
+func policyFromPlan(p *plan.Plan, planDir string, scale, rate float64, promql map[string]string) (Policy, error) {
 	if !p.IsPlan() {
 		return Policy{}, fmt.Errorf("%s is not a plan (no kind)", p.Path)
 	}
 	if len(p.Triggers) == 0 {
 		return Policy{}, fmt.Errorf("%s has no triggers to drill: add triggers to its front matter", p.Path)
 	}
-	checks, err := analysis.Checks(p, nil)
+	checks, err := analysis.Checks(p, promql)
 	if err != nil {
 		return Policy{}, err
 	}

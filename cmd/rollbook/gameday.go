@@ -12,10 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rollbook/rollbook/gameday"
-	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/drillagent"
-	"github.com/rollbook/rollbook/internal/drillenv"
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
@@ -52,14 +50,7 @@ func gamedayCmd(g *globals) *cobra.Command {
 func gamedayRunCmd(g *globals) *cobra.Command {
 	var (
 		scenarios []string
-		out       string
-		agent     string
-		dbImage   string
-		promImage string
-		scale     float64
-		rate      float64
-		timeout   time.Duration
-		quiet     bool
+		f         drillFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run PLAN",
@@ -69,192 +60,156 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 			"Reports are written to --out as JSON and JUnit XML; the exit code is 1 when any assertion fails.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			w := cmd.OutOrStdout()
 			p, dir, err := loadPlan(args[0])
 			if err != nil {
 				return err
 			}
-			d := &driller{g: g, w: w, out: out, agent: agent, dbImage: dbImage, promImage: promImage, scale: scale, rate: rate, timeout: timeout, quiet: quiet}
-			failed, err := d.drill(ctx, p, dir, scenarios)
+			cfg, err := config.Load(g.dir)
 			if err != nil {
 				return err
 			}
-			if failed > 0 {
+			t, err := f.session(g, cfg, w).Drill(cmd.Context(), p, dir, scenarios)
+			if err != nil {
+				return drillError(w, err)
+			}
+			if t.Failed > 0 {
 				return exitError{1}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "scenario to run (repeatable); default: the plan's gameday.scenarios")
-	cmd.Flags().StringVar(&out, "out", "", "folder for reports (default: drills_dir from rollbook.yaml, or drills)")
-	cmd.Flags().StringVar(&agent, "agent", "", "static rollbook-agent binary for the drill images (default: found or built)")
-	cmd.Flags().StringVar(&dbImage, "db-image", "", "database image to use instead of building one from the local PostgreSQL (for example postgres:16)")
-	cmd.Flags().StringVar(&promImage, "prometheus-image", "", "Prometheus image to use instead of building one from the local Prometheus (for example prom/prometheus:v2.53.0)")
-	cmd.Flags().Float64Var(&scale, "time-scale", 0, "divide plan durations by this (default: the whole canary in about 15 s)")
-	cmd.Flags().Float64Var(&rate, "rate", gameday.DefaultRate, "load generator requests per second")
-	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "limit per scenario")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only results")
+	cmd.Flags().StringVar(&f.out, "out", "", "folder for reports (default: drills_dir from rollbook.yaml, or drills)")
+	cmd.Flags().StringVar(&f.agent, "agent", "", "static rollbook-agent binary for the drill images (default: found or built)")
+	cmd.Flags().StringVar(&f.dbImage, "db-image", "", "database image to use instead of building one from the local PostgreSQL (for example postgres:16)")
+	cmd.Flags().StringVar(&f.promImage, "prometheus-image", "", "Prometheus image to use instead of building one from the local Prometheus (for example prom/prometheus:v2.53.0)")
+	cmd.Flags().Float64Var(&f.scale, "time-scale", 0, "divide plan durations by this (default: the whole canary in about 15 s)")
+	cmd.Flags().Float64Var(&f.rate, "rate", gameday.DefaultRate, "load generator requests per second")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 3*time.Minute, "limit per scenario")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print only results")
 	return cmd
 }
 
-// driller runs plans' drills with the command's settings.
-type driller struct {
-	g               *globals
-	w               io.Writer
-	out, agent      string
-	dbImage         string
-	promImage       string
-	promImg         string
-	scale, rate     float64
-	timeout         time.Duration
-	quiet           bool
-	agentImg, dbImg string
+// drillFlags are the flags of the commands that drill.
+type drillFlags struct {
+	out, agent         string
+	dbImage, promImage string
+	scale, rate        float64
+	timeout            time.Duration
+	quiet              bool
 }
 
-func (d *driller) images(ctx context.Context) error {
-	if d.agentImg != "" {
-		return nil
+// session is a drill session with the flags and rollbook.yaml's settings,
+// printing its progress to w.
+func (f drillFlags) session(g *globals, cfg *config.Config, w io.Writer) *gameday.Session {
+	out := f.out
+	if out == "" {
+		out = cfg.Path(cfg.DrillsDir)
 	}
-	if err := drillenv.CheckDocker(ctx); err != nil {
-		return err
+	return &gameday.Session{
+		Root: cfg.Root, Reports: out,
+		AgentBinary: f.agent, DBImage: f.dbImage, PrometheusImage: f.promImage,
+		Scale: f.scale, Rate: f.rate, Timeout: f.timeout,
+		PromQL: cfg.PromQL, LockBudget: cfg.LockBudget(),
+		Log: g.logger(), Trace: trace(w, f.quiet),
 	}
-	// Drills of runners that were killed (no reaper runs here) go first.
-	if removed, err := drillenv.CleanupOrphans(ctx); err == nil && len(removed) > 0 {
-		fmt.Fprintf(d.w, "removed %d object(s) left by a killed drill\n", len(removed))
-	}
-	bin, err := drillenv.FindAgentBinary(ctx, d.agent)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(d.w, "building drill images (cached by content)...\n")
-	d.agentImg, d.dbImg, err = gameday.Images(ctx, bin, d.dbImage)
-	if err != nil {
-		return err
-	}
-	if d.promImg, err = gameday.PrometheusImage(ctx, d.promImage); err != nil {
-		return err
-	}
-	if d.out == "" {
-		cfg, err := config.Load(d.g.dir)
-		if err != nil {
-			return err
-		}
-		d.out = cfg.Path(cfg.DrillsDir)
-	}
-	return nil
 }
 
-// drill runs the scenarios of one plan and returns how many failed.
-func (d *driller) drill(ctx context.Context, p *plan.Plan, dir string, scenarios []string) (int, error) {
-	w := d.w
-	if len(scenarios) == 0 {
-		scenarios = p.Gameday.Scenarios
-	}
-	if len(scenarios) == 0 {
-		scenarios = gameday.Scenarios
-	}
-	pol, err := gameday.PolicyFromPlan(p, dir, d.scale, d.rate)
-	if err != nil {
-		return 0, err
-	}
-	// The drill evaluates what rollbook export writes, rollbook.yaml's
-	// promql: queries included (where the drill's Prometheus lacks their
-	// series, the analysis is inconclusive and the drill says so).
-	cfg, err := config.Load(d.g.dir)
-	if err != nil {
-		return 0, err
-	}
-	if len(cfg.PromQL) > 0 {
-		if pol.Checks, err = analysis.Checks(p, cfg.PromQL); err != nil {
-			return 0, err
-		}
-	}
-	pol.LockBudget = cfg.LockBudget()
-	if err := d.images(ctx); err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(w, "drilling %s: %d scenario(s), time scale %.0fx, load %.0f req/s\n", p.Path, len(scenarios), pol.Scale, pol.Rate)
-	failed := 0
-	for _, sc := range scenarios {
-		fmt.Fprintf(w, "\n== %s\n", sc)
-		// Each scenario is its own release of the service, with its own
-		// automatic-rollback cap.
-		opts := gameday.RunOptions{Policy: pol, Scenario: sc, AgentImage: d.agentImg, DBImage: d.dbImg, PrometheusImage: d.promImg, Timeout: d.timeout, Ledger: &gameday.Ledger{}, Log: d.g.logger()}
-		if !d.quiet {
-			opts.OnEvent = progress(w)
-		}
-		rep, err := gameday.Run(ctx, opts)
-		if err != nil && rep == nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				fmt.Fprintln(w, "interrupted: drill containers removed")
-				return failed, exitError{130}
+// trace prints a session's progress: every event of each timeline unless
+// quiet, and each scenario's report.
+func trace(w io.Writer, quiet bool) *gameday.Trace {
+	t := &gameday.Trace{
+		OrphansRemoved: func(n int) { fmt.Fprintf(w, "removed %d object(s) left by a killed drill\n", n) },
+		BuildingImages: func() { fmt.Fprintf(w, "building drill images (cached by content)...\n") },
+		Drilling: func(p *plan.Plan, pol gameday.Policy, scenarios []string) {
+			fmt.Fprintf(w, "drilling %s: %d scenario(s), time scale %.0fx, load %.0f req/s\n", p.Path, len(scenarios), pol.Scale, pol.Rate)
+		},
+		Scenario: func(name string) { fmt.Fprintf(w, "\n== %s\n", name) },
+		Report:   func(rep *gameday.Report, jp, xp string) { printReport(w, rep, jp, xp) },
+		Drilled: func(_ *plan.Plan, t gameday.Tally) {
+			if t.Failed > 0 {
+				fmt.Fprintf(w, "\n%d of %d scenario(s) failed\n", t.Failed, t.Scenarios)
+			} else {
+				fmt.Fprintf(w, "\nall %d scenario(s) passed\n", t.Scenarios)
 			}
-			return failed, err
-		}
-		if rep == nil {
-			continue
-		}
-		jp, xp, werr := gameday.WriteReport(rep, d.out)
-		if werr != nil {
-			return failed, werr
-		}
-		if rep.Headline != "" {
-			fmt.Fprintf(w, "  OUTAGE: %s\n", rep.Headline)
-		}
-		for _, a := range rep.Assertions {
-			mark := "ok  "
-			if !a.Passed {
-				mark = "FAIL"
+		},
+		Due: func(s gameday.Scheduled) {
+			mark := "not due"
+			if s.Due {
+				mark = "DUE"
 			}
-			fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
-			for _, f := range a.Failures {
-				fmt.Fprintf(w, "         users got: %s\n", f)
+			over := ""
+			if s.Overdue {
+				over = " (overdue)"
 			}
+			fmt.Fprintf(w, "%-8s %s%s: %s\n", mark, s.File, over, s.Reason)
+		},
+		Busy: func(s gameday.Scheduled) { fmt.Fprintf(w, "         %s is being drilled by another runner\n", s.File) },
+	}
+	if !quiet {
+		t.Event = progress(w)
+	}
+	return t
+}
+
+// drillError is a session's error as the command ends on it: an
+// interrupted drill exits 130, as a shell does on Ctrl-C.
+func drillError(w io.Writer, err error) error {
+	if errors.Is(err, gameday.ErrInterrupted) {
+		fmt.Fprintln(w, gameday.ErrInterrupted)
+		return exitError{130}
+	}
+	return err
+}
+
+// printReport prints one scenario's report: what users saw, each
+// assertion, each migration and the verdict with the report's files.
+func printReport(w io.Writer, rep *gameday.Report, jp, xp string) {
+	if rep.Headline != "" {
+		fmt.Fprintf(w, "  OUTAGE: %s\n", rep.Headline)
+	}
+	for _, a := range rep.Assertions {
+		mark := "ok  "
+		if !a.Passed {
+			mark = "FAIL"
 		}
-		for _, m := range rep.Migrations {
-			state := "applied"
-			if !m.Applied {
-				state = "not applied"
-			}
-			if m.Error != "" {
-				state += " (" + m.Error + ")"
-			}
-			fmt.Fprintf(w, "  migration %s (%s, %s): %s", m.ID, m.Runs, m.When, state)
-			for _, v := range m.Guard {
-				fmt.Fprintf(w, "; %s smoke %s at %d%%", v.Release, map[bool]string{true: "pass", false: "FAIL"}[v.Passed], v.Share)
-			}
-			fmt.Fprintln(w)
-		}
-		for _, im := range rep.Impact {
-			fmt.Fprintf(w, "  users %-14s %7.0f requests %6.0f failed (%5.1f%%) p99 %4.0f ms\n", im.Phase, im.Requests, im.Failed, 100*im.ErrorRate, 1000*im.P99)
-		}
-		if rep.BlastRadius != nil {
-			fmt.Fprintf(w, "  blast radius: %.0f requests failed before the rollback completed (or the drill ended)\n", *rep.BlastRadius)
-		}
-		for _, im := range rep.Images {
-			fmt.Fprintf(w, "  image %s: %s (%.19s) %s\n", im.Release, im.Ref, im.ID, im.Built)
-		}
-		if rep.Guard != "" {
-			fmt.Fprintf(w, "  guard: %s\n", rep.Guard)
-		}
-		status := "PASS"
-		if !rep.Passed {
-			status = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(w, "%s %s: %s (TTD %s, TTR %s) report %s, %s\n", status, sc, rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
-		if errors.Is(ctx.Err(), context.Canceled) {
-			fmt.Fprintln(w, "interrupted: drill containers removed")
-			return failed, exitError{130}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Name, a.Message)
+		for _, f := range a.Failures {
+			fmt.Fprintf(w, "         users got: %s\n", f)
 		}
 	}
-	if failed > 0 {
-		fmt.Fprintf(w, "\n%d of %d scenario(s) failed\n", failed, len(scenarios))
-	} else {
-		fmt.Fprintf(w, "\nall %d scenario(s) passed\n", len(scenarios))
+	for _, m := range rep.Migrations {
+		state := "applied"
+		if !m.Applied {
+			state = "not applied"
+		}
+		if m.Error != "" {
+			state += " (" + m.Error + ")"
+		}
+		fmt.Fprintf(w, "  migration %s (%s, %s): %s", m.ID, m.Runs, m.When, state)
+		for _, v := range m.Guard {
+			fmt.Fprintf(w, "; %s smoke %s at %d%%", v.Release, map[bool]string{true: "pass", false: "FAIL"}[v.Passed], v.Share)
+		}
+		fmt.Fprintln(w)
 	}
-	return failed, nil
+	for _, im := range rep.Impact {
+		fmt.Fprintf(w, "  users %-14s %7.0f requests %6.0f failed (%5.1f%%) p99 %4.0f ms\n", im.Phase, im.Requests, im.Failed, 100*im.ErrorRate, 1000*im.P99)
+	}
+	if rep.BlastRadius != nil {
+		fmt.Fprintf(w, "  blast radius: %.0f requests failed before the rollback completed (or the drill ended)\n", *rep.BlastRadius)
+	}
+	for _, im := range rep.Images {
+		fmt.Fprintf(w, "  image %s: %s (%.19s) %s\n", im.Release, im.Ref, im.ID, im.Built)
+	}
+	if rep.Guard != "" {
+		fmt.Fprintf(w, "  guard: %s\n", rep.Guard)
+	}
+	status := "PASS"
+	if !rep.Passed {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s %s: %s (TTD %s, TTR %s) report %s, %s\n", status, rep.Scenario, rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
 }
 
 func secs(drill, planTime *float64) string {
@@ -291,7 +246,7 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 	var (
 		since  string
 		dryRun bool
-		d      = &driller{g: g, rate: gameday.DefaultRate, timeout: 3 * time.Minute}
+		f      = drillFlags{rate: gameday.DefaultRate, timeout: 3 * time.Minute}
 	)
 	cmd := &cobra.Command{
 		Use:   "due",
@@ -302,17 +257,14 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			d.w = cmd.OutOrStdout()
+			w := cmd.OutOrStdout()
 			cfg, err := config.Load(g.dir)
 			if err != nil {
 				return err
 			}
-			if d.out == "" {
-				d.out = cfg.Path(cfg.DrillsDir)
-			}
-			var sinceT time.Time
+			o := gameday.DueOptions{Now: time.Now(), DryRun: dryRun}
 			if since != "" {
-				if sinceT, err = time.Parse(time.RFC3339, since); err != nil {
+				if o.Since, err = time.Parse(time.RFC3339, since); err != nil {
 					return fmt.Errorf("--since %q: write an RFC 3339 time such as 2026-11-24T00:00:00Z", since)
 				}
 			}
@@ -320,37 +272,11 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			failed := 0
-			for _, s := range gameday.DueDrills(plans, d.out, now, sinceT) {
-				mark := "not due"
-				if s.Due {
-					mark = "DUE"
-				}
-				over := ""
-				if s.Overdue {
-					over = " (overdue)"
-				}
-				fmt.Fprintf(d.w, "%-8s %s%s: %s\n", mark, s.File, over, s.Reason)
-				if !s.Due || dryRun {
-					continue
-				}
-				release, ok, err := gameday.Claim(d.out, s, now)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					fmt.Fprintf(d.w, "         %s is being drilled by another runner\n", s.File)
-					continue
-				}
-				n, err := d.drill(ctx, s.Plan, cfg.Path(filepath.Dir(s.File)), nil)
-				release(err == nil)
-				if err != nil {
-					return err
-				}
-				failed += n
+			t, err := f.session(g, cfg, w).Due(ctx, plans, o)
+			if err != nil {
+				return drillError(w, err)
 			}
-			if failed > 0 {
+			if t.Failed > 0 {
 				return exitError{1}
 			}
 			return nil
@@ -358,11 +284,11 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&since, "since", "", "count schedule activations only after this time (RFC 3339)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what is due without running it")
-	cmd.Flags().StringVar(&d.out, "out", "", "folder of reports (default: drills_dir)")
-	cmd.Flags().StringVar(&d.agent, "agent", "", "static rollbook-agent binary")
-	cmd.Flags().StringVar(&d.dbImage, "db-image", "", "database image to use instead of building one")
-	cmd.Flags().StringVar(&d.promImage, "prometheus-image", "", "Prometheus image to use instead of building one")
-	cmd.Flags().BoolVarP(&d.quiet, "quiet", "q", false, "print only results")
+	cmd.Flags().StringVar(&f.out, "out", "", "folder of reports (default: drills_dir)")
+	cmd.Flags().StringVar(&f.agent, "agent", "", "static rollbook-agent binary")
+	cmd.Flags().StringVar(&f.dbImage, "db-image", "", "database image to use instead of building one")
+	cmd.Flags().StringVar(&f.promImage, "prometheus-image", "", "Prometheus image to use instead of building one")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print only results")
 	return cmd
 }
 

@@ -16,13 +16,13 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Labels every drill object carries. LabelOwner holds "HOST:PID" of the
+// Labels every drill object carries. labelOwner holds "HOST:PID" of the
 // process that started the drill, so CleanupOrphans can tell a drill whose
 // process was killed from one that is still running.
 const (
-	LabelManaged = "rollbook.managed"
-	LabelDrill   = "rollbook.drill"
-	LabelOwner   = "rollbook.owner"
+	labelManaged = "rollbook.managed"
+	labelDrill   = "rollbook.drill"
+	labelOwner   = "rollbook.owner"
 )
 
 func ownerLabel() string {
@@ -42,7 +42,7 @@ func CleanupOrphans(ctx context.Context) ([]string, error) {
 	host, _ := os.Hostname()
 	runs := map[string]bool{}
 	consider := func(labels map[string]string) {
-		owner, run := labels[LabelOwner], labels[LabelDrill]
+		owner, run := labels[labelOwner], labels[labelDrill]
 		h, pidText, ok := strings.Cut(owner, ":")
 		pid, err := strconv.Atoi(pidText)
 		if run == "" || !ok || err != nil || h != host || pid <= 0 {
@@ -116,7 +116,7 @@ func CheckDocker(ctx context.Context) error {
 }
 
 func labelFilter(runID string) client.Filters {
-	label := LabelDrill
+	label := labelDrill
 	if runID != "" {
 		label += "=" + runID
 	}
@@ -285,42 +285,4 @@ func ensureImage(ctx context.Context, c *client.Client, ref, hint string) error 
 func imageExists(ctx context.Context, c *client.Client, ref string) bool {
 	_, err := c.ImageInspect(ctx, ref)
 	return err == nil
-}
-
-// PruneImages removes the images drillenv built (rollbook-agent:* and
-// rollbook-postgres:*, labelled rollbook.managed=true) except those named
-// in keep. Images a container still uses are left alone. It returns the
-// references it removed.
-func PruneImages(ctx context.Context, keep ...string) ([]string, error) {
-	c, err := dockerClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	imgs, err := c.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", LabelManaged+"=true")})
-	if err != nil {
-		return nil, fmt.Errorf("listing drill images: %w", err)
-	}
-	kept := map[string]bool{}
-	for _, k := range keep {
-		kept[k] = true
-	}
-	var removed []string
-	var errs []error
-	for _, img := range imgs.Items {
-		for _, tag := range img.RepoTags {
-			if kept[tag] || !(strings.HasPrefix(tag, "rollbook-agent:") || strings.HasPrefix(tag, "rollbook-postgres:")) {
-				continue
-			}
-			if _, err := c.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
-				if !errdefs.IsConflict(err) && !errdefs.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("removing image %s: %w", tag, err))
-				}
-				continue
-			}
-			removed = append(removed, tag)
-		}
-	}
-	sort.Strings(removed)
-	return removed, errors.Join(errs...)
 }

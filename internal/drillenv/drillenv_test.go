@@ -292,7 +292,7 @@ func TestEnvironment(t *testing.T) {
 		if err := env.StopCanary(ctx); err != nil {
 			t.Fatalf("second stop: %v", err)
 		}
-		if up, err := env.Running(ctx, "canary"); err != nil || up {
+		if up, err := env.running(ctx, "canary"); err != nil || up {
 			t.Errorf("canary running after stop: %v %v", up, err)
 		}
 		if code, _, _ := call(t, "GET", env.FaultsURL+"/health/ready", nil); code < 500 {
@@ -467,7 +467,7 @@ func TestCleanupOrphans(t *testing.T) {
 	defer c.Close()
 	orphan, alive := runID("orphan"), runID("alive")
 	for id, owner := range map[string]string{orphan: fmt.Sprintf("%s:%d", host, dead.Process.Pid), alive: ownerLabel()} {
-		labels := map[string]string{LabelManaged: "true", LabelDrill: id, LabelOwner: owner}
+		labels := map[string]string{labelManaged: "true", labelDrill: id, labelOwner: owner}
 		if _, err := c.NetworkCreate(ctx, "rollbook-"+id, client.NetworkCreateOptions{Labels: labels}); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -159,7 +158,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 			err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
 		}
 	}()
-	labels := map[string]string{LabelManaged: "true", LabelDrill: opts.RunID, LabelOwner: ownerLabel()}
+	labels := map[string]string{labelManaged: "true", labelDrill: opts.RunID, labelOwner: ownerLabel()}
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithAttachable())
 	if err != nil {
 		return nil, fmt.Errorf("creating the drill network: %w", startErr(ctx, err))
@@ -211,7 +210,7 @@ func (e *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, labels 
 		e.mu.Unlock()
 	}
 	if err != nil {
-		return fmt.Errorf("starting %s (%s): %w%s", name, image, startErr(ctx, err), logsTail(ct))
+		return fmt.Errorf("starting %s (%s): %w%s", name, image, startErr(ctx, err), logSuffix(ctx, ct))
 	}
 	e.log.Debug("container ready", "drill", e.RunID, "name", name, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -394,25 +393,6 @@ func migrationFiles(paths []string) ([]testcontainers.ContainerFile, error) {
 	return files, nil
 }
 
-func logsTail(c *testcontainers.DockerContainer) string {
-	if c == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	rc, err := c.Logs(ctx)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	s := strings.TrimSpace(tail(string(b), 1500))
-	if s == "" {
-		return ""
-	}
-	return "\ncontainer log:\n" + s
-}
-
 // StopCanary stops the canary container (SIGTERM, then SIGKILL after two
 // seconds). Stopping a stopped canary is a no-op.
 func (e *Env) StopCanary(ctx context.Context) error {
@@ -429,9 +409,9 @@ func (e *Env) StopCanary(ctx context.Context) error {
 	return nil
 }
 
-// Running reports whether the named container (db, stable, canary,
+// running reports whether the named container (db, stable, canary,
 // faults, router, pager, load) is running.
-func (e *Env) Running(ctx context.Context, name string) (bool, error) {
+func (e *Env) running(ctx context.Context, name string) (bool, error) {
 	e.mu.Lock()
 	ct := e.containers[name]
 	e.mu.Unlock()
@@ -443,26 +423,6 @@ func (e *Env) Running(ctx context.Context, name string) (bool, error) {
 		return false, fmt.Errorf("inspecting %s: %w", name, err)
 	}
 	return st.Running, nil
-}
-
-// Logs returns the last bytes (up to max) of a container's output.
-func (e *Env) Logs(ctx context.Context, name string, max int) (string, error) {
-	e.mu.Lock()
-	ct := e.containers[name]
-	e.mu.Unlock()
-	if ct == nil {
-		return "", fmt.Errorf("no %s container in this drill", name)
-	}
-	rc, err := ct.Logs(ctx)
-	if err != nil {
-		return "", fmt.Errorf("reading %s logs: %w", name, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 8<<20))
-	if err != nil {
-		return "", fmt.Errorf("reading %s logs: %w", name, err)
-	}
-	return tail(string(b), max), nil
 }
 
 // Close removes every container, the network and any volume of the drill,

@@ -8,15 +8,15 @@ import (
 	"path/filepath"
 )
 
-// ExampleVersions are the stable releases of the example service
+// exampleVersions are the stable releases of the example service
 // (cmd/example-orders) that the example plans name by tag; their canaries
 // are built from its Dockerfile during the drill.
-var ExampleVersions = []string{"5.9.2", "2.3.1", "2.4.0"}
+var exampleVersions = []string{"5.9.2", "2.3.1", "2.4.0"}
 
 // ExampleImages does what `make example-images` does, for tests that run
 // from a clean clone: the example service's static binary beside its
 // Dockerfile in moduleDir/cmd/example-orders, and example-orders:VERSION
-// for each of ExampleVersions.
+// for each of exampleVersions.
 func ExampleImages(ctx context.Context, moduleDir string) error {
 	dir, err := filepath.Abs(filepath.Join(moduleDir, "cmd", "example-orders"))
 	if err != nil {
@@ -32,7 +32,7 @@ func ExampleImages(ctx context.Context, moduleDir string) error {
 	if err := os.Rename(tmp, filepath.Join(dir, "example-orders")); err != nil {
 		return err
 	}
-	for _, v := range ExampleVersions {
+	for _, v := range exampleVersions {
 		if _, err := ReleaseImage(ctx, ReleaseSpec{Release: "stable", Context: dir, Args: map[string]string{"VERSION": v}, Tag: "example-orders:" + v}); err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func checkStatic(binary string) error {
 // the last lines of the build output.
 func buildImage(ctx context.Context, c *client.Client, ref string, buildCtx io.Reader) error {
 	res, err := c.ImageBuild(ctx, buildCtx, client.ImageBuildOptions{
-		Tags: []string{ref}, Remove: true, ForceRemove: true, Labels: map[string]string{LabelManaged: "true"},
+		Tags: []string{ref}, Remove: true, ForceRemove: true, Labels: map[string]string{labelManaged: "true"},
 	})
 	if err != nil {
 		return fmt.Errorf("building image %s: %w", ref, err)
@@ -236,7 +236,7 @@ func PostgresImage(ctx context.Context) (string, error) {
 			fmt.Sprintf("USER %d:%d", uid, gid),
 			"ENV TZ=UTC LANG=C PGDATA=/data",
 			"EXPOSE 5432",
-			"LABEL " + LabelManaged + "=true",
+			"LABEL " + labelManaged + "=true",
 			fmt.Sprintf(`CMD ["%s/postgres", "-D", "/data"]`, pgBin),
 		},
 	})

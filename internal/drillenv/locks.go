@@ -19,16 +19,16 @@ import (
 	"github.com/rollbook/rollbook/internal/drillreport"
 )
 
-// SampleEvery is how often a running migration's locks are read: often
+// sampleEvery is how often a running migration's locks are read: often
 // enough to see a wait of a tenth of a second, rarely enough that the
 // reading is not what the database is busy with.
-var SampleEvery = 50 * time.Millisecond
+var sampleEvery = 50 * time.Millisecond
 
-// LockRetries is how many times a statement that gave up on its
+// lockRetries is how many times a statement that gave up on its
 // lock_timeout is tried again, as migration runners do
 // (strong_migrations' lock_timeout_retries, Flyway's and Rails' retries):
 // the migration that waits a bounded time and retries is the safe shape.
-const LockRetries = 5
+const lockRetries = 5
 
 // Names the drill's own database sessions go by, so that the sampler
 // tells them from the service's.
@@ -90,7 +90,7 @@ func skipComments(s string) string {
 // a time, while both releases serve traffic, and reports what it cost
 // them: the locks it held, how long it queued for them, and the longest
 // wait of each release's queries on it. A statement that gives up on its
-// own lock_timeout is retried (LockRetries), from the start of its
+// own lock_timeout is retried (lockRetries), from the start of its
 // transaction when it was in one.
 func (e *Env) Migrate(ctx context.Context, file string) (drillreport.MigrationLoad, error) {
 	var load drillreport.MigrationLoad
@@ -133,7 +133,7 @@ func (e *Env) Migrate(ctx context.Context, file string) (drillreport.MigrationLo
 				}
 				continue
 			}
-			if !lockTimedOut(err) || retries >= LockRetries || ctx.Err() != nil {
+			if !lockTimedOut(err) || retries >= lockRetries || ctx.Err() != nil {
 				return fmt.Errorf("%s:%d: %w", file, st.line, err)
 			}
 			retries++
@@ -227,7 +227,7 @@ func (e *Env) startSampler(ctx context.Context, pid uint32) (*sampler, error) {
 	go func() {
 		defer s.wg.Done()
 		defer conn.Close(context.WithoutCancel(ctx))
-		t := time.NewTicker(SampleEvery)
+		t := time.NewTicker(sampleEvery)
 		defer t.Stop()
 		for {
 			s.read(ctx, conn, pid, names)
@@ -294,7 +294,7 @@ func (s *sampler) read(ctx context.Context, conn *pgx.Conn, pid uint32, names ma
 		}
 	}
 	if waiting {
-		s.waited += SampleEvery
+		s.waited += sampleEvery
 	}
 }
 
@@ -307,7 +307,7 @@ func (s *sampler) stop(load *drillreport.MigrationLoad, stmts []statement) {
 	load.Samples = s.samples
 	load.Waited = s.waited
 	for k, h := range s.held {
-		hl := drillreport.HeldLock{Relation: k[0], Mode: k[1], For: h.last.Sub(h.first) + SampleEvery}
+		hl := drillreport.HeldLock{Relation: k[0], Mode: k[1], For: h.last.Sub(h.first) + sampleEvery}
 		if h.stmt >= 0 && h.stmt < len(stmts) {
 			hl.Line = stmts[h.stmt].line
 		}

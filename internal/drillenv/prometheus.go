@@ -32,8 +32,8 @@ const promRecipe = "rollbook-prometheus/1"
 const (
 	promPort   = "9090/tcp"
 	promConfig = "/etc/prometheus/prometheus.yml"
-	// PrometheusName is the container's name in the drill (Running, Logs).
-	PrometheusName = "prometheus"
+	// prometheusName is the container's name in the drill (LogLines).
+	prometheusName = "prometheus"
 )
 
 // PrometheusImage builds a Prometheus image from the host's Debian
@@ -66,7 +66,7 @@ func PrometheusImage(ctx context.Context) (string, error) {
 			"USER 65534:65534",
 			"ENV TZ=UTC",
 			"EXPOSE 9090",
-			"LABEL " + LabelManaged + "=true",
+			"LABEL " + labelManaged + "=true",
 			`ENTRYPOINT ["/usr/bin/prometheus"]`,
 		},
 	})
@@ -141,12 +141,12 @@ type Prometheus struct {
 	opts PrometheusOptions
 }
 
-// PrometheusConfig is the server's configuration for a drill. The
+// prometheusConfig is the server's configuration for a drill. The
 // router's series are renamed to those a Kubernetes service exposes and
 // its release label becomes the pod-template hash label Argo Rollouts
 // sets, so the exported queries run on them unchanged. router=false
 // leaves the router out (the metrics-missing scenario).
-func PrometheusConfig(o PrometheusOptions, router bool) string {
+func prometheusConfig(o PrometheusOptions, router bool) string {
 	iv := o.ScrapeInterval
 	if iv <= 0 {
 		iv = time.Second
@@ -191,25 +191,25 @@ func (e *Env) StartPrometheus(ctx context.Context, o PrometheusOptions) (*Promet
 		return nil, err
 	}
 	start := time.Now()
-	labels := map[string]string{LabelManaged: "true", LabelDrill: e.RunID, LabelOwner: ownerLabel()}
+	labels := map[string]string{labelManaged: "true", labelDrill: e.RunID, labelOwner: ownerLabel()}
 	ct, err := testcontainers.Run(ctx, o.Image,
 		testcontainers.WithLogger(tcLogger{e.log}),
 		testcontainers.WithLabels(labels),
-		tcnetwork.WithNetworkName([]string{PrometheusName}, network),
-		testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", e.RunID, PrometheusName)),
+		tcnetwork.WithNetworkName([]string{prometheusName}, network),
+		testcontainers.WithName(fmt.Sprintf("rollbook-%s-%s", e.RunID, prometheusName)),
 		testcontainers.WithExposedPorts(promPort),
-		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(PrometheusConfig(o, true)), ContainerFilePath: promConfig, FileMode: 0o644}),
+		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(prometheusConfig(o, true)), ContainerFilePath: promConfig, FileMode: 0o644}),
 		testcontainers.WithCmd("--config.file="+promConfig, "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=2h",
 			"--web.listen-address=:9090", "--web.enable-lifecycle", "--log.level=warn"),
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/-/ready").WithPort(promPort).WithPollInterval(50*time.Millisecond).WithStartupTimeout(60*time.Second)),
 	)
 	if ct != nil {
 		e.mu.Lock()
-		e.containers[PrometheusName] = ct
+		e.containers[prometheusName] = ct
 		e.mu.Unlock()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("starting %s (%s): %w%s", PrometheusName, o.Image, startErr(ctx, err), logsTail(ct))
+		return nil, fmt.Errorf("starting %s (%s): %w%s", prometheusName, o.Image, startErr(ctx, err), logSuffix(ctx, ct))
 	}
 	u, err := ct.PortEndpoint(ctx, promPort, "http")
 	if err != nil {
@@ -217,7 +217,7 @@ func (e *Env) StartPrometheus(ctx context.Context, o PrometheusOptions) (*Promet
 	}
 	p := &Prometheus{URL: u, env: e, opts: o}
 	if err := p.waitScraped(ctx, "router"); err != nil {
-		return nil, fmt.Errorf("%w%s", err, logsTail(ct))
+		return nil, fmt.Errorf("%w%s", err, logSuffix(ctx, ct))
 	}
 	e.log.Debug("prometheus ready", "drill", e.RunID, "url", u, "took", time.Since(start).Round(time.Millisecond))
 	return p, nil
@@ -267,12 +267,12 @@ func (p *Prometheus) waitScraped(ctx context.Context, job string) error {
 // that disappears looks like in production.
 func (p *Prometheus) StopScrapingRouter(ctx context.Context) error {
 	p.env.mu.Lock()
-	ct := p.env.containers[PrometheusName]
+	ct := p.env.containers[prometheusName]
 	p.env.mu.Unlock()
 	if ct == nil {
 		return fmt.Errorf("no Prometheus container in this drill")
 	}
-	if err := ct.CopyToContainer(ctx, []byte(PrometheusConfig(p.opts, false)), promConfig, 0o644); err != nil {
+	if err := ct.CopyToContainer(ctx, []byte(prometheusConfig(p.opts, false)), promConfig, 0o644); err != nil {
 		return fmt.Errorf("writing the Prometheus configuration: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/-/reload", bytes.NewReader(nil))

@@ -45,7 +45,7 @@ func TestPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("prometheus ready and scraped in %s", time.Since(start).Round(time.Millisecond))
-	if ok, err := env.Running(ctx, PrometheusName); err != nil || !ok {
+	if ok, err := env.running(ctx, prometheusName); err != nil || !ok {
 		t.Fatalf("prometheus running: %v %v", ok, err)
 	}
 	call(t, "PUT", env.RouterURL+"/admin/weights", map[string]int{"canary": 50})
@@ -113,7 +113,7 @@ func TestPrometheus(t *testing.T) {
 
 func TestPrometheusConfig(t *testing.T) {
 	o := PrometheusOptions{Service: "pay", ScrapeInterval: 250 * time.Millisecond, ServiceMetrics: "/metrics"}
-	full, noRouter := PrometheusConfig(o, true), PrometheusConfig(o, false)
+	full, noRouter := prometheusConfig(o, true), prometheusConfig(o, false)
 	for _, want := range []string{"scrape_interval: 250ms", `targets: ["router:8080"]`, `targets: ["canary:8080"]`, "rollouts_pod_template_hash", "replacement: http_requests_total"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("config lacks %q:\n%s", want, full)

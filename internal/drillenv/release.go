@@ -1,12 +1,10 @@
 package drillenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -146,7 +144,7 @@ func buildRelease(ctx context.Context, c *client.Client, spec ReleaseSpec) (Imag
 		Context: spec.Context, Dockerfile: dockerfile, BuildArgs: args, Repo: repo, Tag: version, KeepImage: true,
 		BuildLogWriter: log,
 		BuildOptionsModifier: func(o *client.ImageBuildOptions) {
-			o.Labels = map[string]string{LabelManaged: "true"}
+			o.Labels = map[string]string{labelManaged: "true"}
 		},
 	}})
 	if err != nil {
@@ -169,63 +167,4 @@ func repoName(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-._")
-}
-
-// lastLines keeps the last max lines written to it.
-type lastLines struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
-	part  []byte
-}
-
-func (l *lastLines) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.part = append(l.part, b...)
-	for {
-		i := bytes.IndexByte(l.part, '\n')
-		if i < 0 {
-			break
-		}
-		if line := strings.TrimRight(string(l.part[:i]), "\r"); strings.TrimSpace(line) != "" {
-			l.lines = append(l.lines, line)
-		}
-		l.part = l.part[i+1:]
-		if len(l.lines) > l.max {
-			l.lines = l.lines[len(l.lines)-l.max:]
-		}
-	}
-	return len(b), nil
-}
-
-func (l *lastLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := append([]string(nil), l.lines...)
-	if s := strings.TrimSpace(string(l.part)); s != "" {
-		out = append(out, s)
-	}
-	return strings.Join(out, "\n")
-}
-
-// lastLogLines returns the last n lines of a container's output.
-func lastLogLines(ctx context.Context, ct *testcontainers.DockerContainer, n int) []string {
-	if ct == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer cancel()
-	rc, err := ct.Logs(ctx)
-	if err != nil {
-		return nil
-	}
-	defer rc.Close()
-	l := &lastLines{max: n}
-	_, _ = io.Copy(l, io.LimitReader(rc, 8<<20))
-	s := l.String()
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }

@@ -246,7 +246,7 @@ func (e *Env) runRelease(ctx context.Context, run runFunc, release string, img I
 	e.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "the %s release (%s) did not become ready: %s", release, img.Ref, wt.problem(ctx, ct))
-	if lines := lastLogLines(ctx, ct, 20); len(lines) > 0 {
+	if lines := lastLogLines(ctx, ct, logLines); len(lines) > 0 {
 		fmt.Fprintf(&b, "\nits last %d log lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	} else {
 		b.WriteString("\nit wrote no log lines")
@@ -377,7 +377,7 @@ func (d depReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarget
 		if !st.Running && st.Status != "created" {
 			msg := fmt.Sprintf("it exited with code %d", st.ExitCode)
 			if ct, ok := target.(*testcontainers.DockerContainer); ok {
-				if lines := lastLogLines(ctx, ct, 20); len(lines) > 0 {
+				if lines := lastLogLines(ctx, ct, logLines); len(lines) > 0 {
 					msg += "; its last log lines:\n" + strings.Join(lines, "\n")
 				}
 			}
@@ -490,12 +490,4 @@ func Smoke(ctx context.Context, base string, reqs []plan.Request) error {
 		}
 	}
 	return nil
-}
-
-// LogLines returns the last n lines of the named container's output.
-func (e *Env) LogLines(ctx context.Context, name string, n int) []string {
-	e.mu.Lock()
-	ct := e.containers[name]
-	e.mu.Unlock()
-	return lastLogLines(ctx, ct, n)
 }

@@ -30,9 +30,9 @@ const fillVersion = "fill-v1"
 // enough that a cancelled drill stops within a second or two.
 const fillBatch = 250_000
 
-// LabelVolume marks a database image that holds a filled volume; its
+// labelVolume marks a database image that holds a filled volume; its
 // value is the key the image was made for.
-const LabelVolume = "rollbook.volume"
+const labelVolume = "rollbook.volume"
 
 // VolumeError is data a drill cannot load: Field is the front-matter path
 // of the value at fault (gameday.database.volume.items, or
@@ -119,7 +119,7 @@ func (e *Env) saveVolume(ctx context.Context, key string) error {
 	_, err = c.ContainerCommit(ctx, ct.GetContainerID(), client.ContainerCommitOptions{
 		Reference: volumeRef(key),
 		Comment:   "rollbook drill database with its volume filled",
-		Changes:   []string{"LABEL " + LabelManaged + "=true", "LABEL " + LabelVolume + "=" + key, "LABEL " + LabelDrill + "=", "LABEL " + LabelOwner + "="},
+		Changes:   []string{"LABEL " + labelManaged + "=true", "LABEL " + labelVolume + "=" + key, "LABEL " + labelDrill + "=", "LABEL " + labelOwner + "="},
 	})
 	if err != nil {
 		return fmt.Errorf("keeping the filled database as %s: %w", volumeRef(key), err)

@@ -15,23 +15,22 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/analysis"
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
-// State is where a drill's controller is.
-type State string
+// State is where a drill's controller is: a state of the one machine,
+// internal/rollout's.
+type State = rollout.State
 
 const (
-	Pending     State = "pending"
-	Progressing State = "progressing"
-	Baking      State = "baking"
-	Promoted    State = "promoted"
-	RollingBack State = "rolling-back"
-	RolledBack  State = "rolled-back"
-	Halted      State = "halted"
+	Pending     = rollout.Pending
+	Progressing = rollout.Progressing
+	Baking      = rollout.Baking
+	Promoted    = rollout.Promoted
+	RollingBack = rollout.RollingBack
+	RolledBack  = rollout.RolledBack
+	Halted      = rollout.Halted
 )
-
-// Final reports whether nothing happens after s.
-func (s State) Final() bool { return s == Promoted || s == RolledBack || s == Halted }
 
 // EventType says what an event records; each type sets its own fields.
 type EventType string

@@ -1,7 +1,9 @@
 // Package statesvg draws a plan's rollout and rollback state machine as an
 // inline SVG: the happy path from pending through each canary step to
 // promoted, the paths a trigger takes to rolled-back or halted, and a
-// marker above the state each migration runs in.
+// marker above the state each migration runs in. The states, the moves
+// and their words are internal/rollout's table, the one the drill's
+// controller follows; this package lays them out for one plan.
 package statesvg
 
 import (
@@ -10,6 +12,8 @@ import (
 	"html/template"
 	"strings"
 	"sync"
+
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
 // Step is one canary step: traffic weight and bake time ("" for the last).
@@ -143,32 +147,34 @@ func render(m Machine) template.HTML {
 		happy = append(happy, box{x: x, y: top, label: label, sub: sub, class: class})
 		x += boxW + gapX
 	}
-	add("pending", "", "st-start")
+	// One box per canary step stands for its moving and its bake.
+	step, _ := rollout.Next(rollout.Initial, rollout.Step)
+	add(rollout.Initial.Label(), "", class(rollout.Initial))
 	for i, s := range m.Steps {
 		sub := fmt.Sprintf("step %d", i+1)
 		if s.Bake != "" {
 			sub += ", bake " + s.Bake
 		}
-		add(fmt.Sprintf("%d%% canary", s.Weight), sub, "st-progress")
+		add(fmt.Sprintf("%d%% canary", s.Weight), sub, class(step))
 	}
 	if len(m.Steps) == 0 {
-		add("progressing", "", "st-progress")
+		add(step.Label(), "", class(step))
 	}
-	add("promoted", "100% new release", "st-good")
+	promote := move(rollout.Promote)
+	add(promote.To.Label(), promote.Result, class(promote.To))
 	width := x - gapX + margin
 	y2 := top + rowGap
-	var second []box
-	var reason string
-	switch {
-	case m.MigrationGuard:
-		reason = "migration guard: page a human"
-		second = []box{{label: "halted", sub: "traffic stays put", class: "st-halt"}}
-	case !m.Automatic:
-		reason = "trigger: page, human decides"
-		second = []box{{label: "halted", sub: "human decides", class: "st-halt"}}
-	default:
-		reason = "trigger fires"
-		second = []box{{label: "rolling back", sub: "100% stable", class: "st-rollback"}, {label: "rolled back", sub: "canary stopped", class: "st-good"}, {label: "halted", sub: "rollback fails: page", class: "st-halt"}}
+	// The second row: where a fired trigger leads under this policy, then
+	// the moves out of there, in the table's order.
+	trigger := move(m.onTrigger())
+	reason := trigger.Label
+	second := []box{{label: trigger.To.Label(), sub: trigger.Result, class: class(trigger.To)}}
+	var then []rollout.Transition
+	if !trigger.To.Final() {
+		then = rollout.Out(trigger.To)
+	}
+	for _, t := range then {
+		second = append(second, box{label: t.To.Label(), sub: t.Result, class: class(t.To)})
 	}
 	sx := margin + boxW + gapX
 	for i := range second {
@@ -184,14 +190,14 @@ func render(m Machine) template.HTML {
 		notes = append(notes, "migration "+g.ID+": "+g.When)
 	}
 	if m.Freeze {
-		notes = append(notes, "freeze on: no automatic action, page only")
+		notes = append(notes, move(rollout.Freeze).Label)
 	}
 	if len(notes) > 1 {
 		height += (len(notes) - 1) * 15
 	}
 
 	var b strings.Builder
-	desc := describe(m, reason)
+	desc := describe(m, trigger)
 	fmt.Fprintf(&b, `<svg class="state-machine" role="img" aria-labelledby="sm-title sm-desc" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">`, width, height)
 	fmt.Fprintf(&b, `<title id="sm-title">Rollout and rollback state machine</title><desc id="sm-desc">%s</desc>`, html.EscapeString(desc))
 	b.WriteString(`<defs><marker id="sm-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>`)
@@ -207,11 +213,17 @@ func render(m Machine) template.HTML {
 	fmt.Fprintf(&b, `<path class="edge edge-trigger" d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="currentColor" stroke-dasharray="5 3" marker-end="url(#sm-arrow)"/>`,
 		from.x+boxW/2, top+boxH, from.x+boxW/2, top+boxH+30, firstSecond.x+boxW/2, y2-30, firstSecond.x+boxW/2, y2)
 	label(&b, (from.x+boxW/2+firstSecond.x+boxW/2)/2+6, (top+boxH+y2)/2+4, reason, "edge-label trigger-label")
-	if len(second) == 3 {
-		arrow(&b, second[0].x+boxW, y2+boxH/2, second[1].x, y2+boxH/2, "verified")
+	// The first move out is an arrow to the next box; each further one
+	// curves below the row to its own.
+	for i, t := range then {
+		to := second[i+1]
+		if i == 0 {
+			arrow(&b, second[0].x+boxW, y2+boxH/2, to.x, y2+boxH/2, t.Label)
+			continue
+		}
 		fmt.Fprintf(&b, `<path class="edge" d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="currentColor" marker-end="url(#sm-arrow)"/>`,
-			second[0].x+boxW/2, y2+boxH, second[0].x+boxW/2, y2+boxH+30, second[2].x+boxW/2, y2+boxH+30, second[2].x+boxW/2, y2+boxH)
-		label(&b, (second[0].x+second[2].x)/2+boxW/2, y2+boxH+38, "fails, or stable unhealthy: no retry", "edge-label")
+			second[0].x+boxW/2, y2+boxH, second[0].x+boxW/2, y2+boxH+30, to.x+boxW/2, y2+boxH+30, to.x+boxW/2, y2+boxH)
+		label(&b, (second[0].x+to.x)/2+boxW/2, y2+boxH+38, t.Label, "edge-label")
 	}
 	for _, bx := range append(happy, second...) {
 		drawBox(&b, bx)
@@ -264,7 +276,35 @@ func shortID(id string) string {
 	return id
 }
 
-func describe(m Machine, reason string) string {
+// onTrigger is the move a fired trigger makes under m's policy, decided in
+// the controller's order: the migration guard before a human's decision.
+func (m Machine) onTrigger() rollout.Cause {
+	switch {
+	case m.MigrationGuard:
+		return rollout.MigrationGuard
+	case !m.Automatic:
+		return rollout.AutomaticOff
+	}
+	return rollout.Rollback
+}
+
+// watched is the state a step's triggers fire in, whose moves the drawing
+// shows.
+const watched = rollout.Baking
+
+// move is the table's move out of a watched step on cause.
+func move(on rollout.Cause) rollout.Transition {
+	t, ok := rollout.Move(watched, on)
+	if !ok {
+		panic("statesvg: rollout.Transitions has no move from " + string(watched) + " on " + string(on))
+	}
+	return t
+}
+
+// class is the CSS class of a state's box.
+func class(s rollout.State) string { return "st-" + string(s.Kind()) }
+
+func describe(m Machine, trigger rollout.Transition) string {
 	var parts []string
 	for _, s := range m.Steps {
 		p := fmt.Sprintf("%d%%", s.Weight)
@@ -277,13 +317,13 @@ func describe(m Machine, reason string) string {
 	if len(m.Steps) == 0 {
 		d = "Pending, progressing, then promoted. "
 	}
-	switch {
-	case m.MigrationGuard:
+	switch trigger.On {
+	case rollout.MigrationGuard:
 		d += "On a trigger a contract migration blocks automatic rollback: halted, a human is paged, traffic stays put."
-	case !m.Automatic:
+	case rollout.AutomaticOff:
 		d += "On a trigger the controller halts and pages; a human decides."
 	default:
-		d += "On a trigger (" + reason + "): rolling back to 100% stable, then rolled back once stable is verified healthy; if the rollback fails or stable is unhealthy, halted and paged."
+		d += "On a trigger (" + trigger.Label + "): rolling back to 100% stable, then rolled back once stable is verified healthy; if the rollback fails or stable is unhealthy, halted and paged."
 	}
 	for _, g := range m.Migrations {
 		d += " Migration " + g.ID + ": " + g.When

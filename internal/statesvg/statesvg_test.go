@@ -3,12 +3,14 @@ package statesvg
 import (
 	"encoding/xml"
 	"fmt"
+	"html"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/rollbook/rollbook/internal/golden"
+	"github.com/rollbook/rollbook/internal/rollout"
 )
 
 func TestRenderGolden(t *testing.T) {
@@ -106,5 +108,32 @@ func TestMigrationMarkers(t *testing.T) {
 	off := string(render(Machine{Steps: steps, Migrations: []Migration{{ID: "m", At: 9, When: "at step 9, which the plan does not have"}}}))
 	if strings.Contains(off, "<line x1=\"") && strings.Contains(off, "stroke-dasharray=\"2 2\"") || !strings.Contains(off, "migration m: at step 9") {
 		t.Errorf("unplaced migration:\n%s", off)
+	}
+}
+
+// TestDrawsTheTable: the second row is the table's: where a fired
+// trigger leads under each policy, with the words of that move, and
+// every move out of there with its own, so a move added to
+// rollout.Transitions shows on every plan page.
+func TestDrawsTheTable(t *testing.T) {
+	for _, m := range []Machine{
+		{Steps: []Step{{10, "5m"}, {100, ""}}, Automatic: true},
+		{Steps: []Step{{10, "5m"}, {100, ""}}},
+		{Steps: []Step{{10, "5m"}, {100, ""}}, Automatic: true, MigrationGuard: true},
+	} {
+		svg := string(render(m))
+		tr, _ := rollout.Move(rollout.Baking, m.onTrigger())
+		moves := []rollout.Transition{tr}
+		if !tr.To.Final() {
+			moves = append(moves, rollout.Out(tr.To)...)
+		}
+		for _, mv := range moves {
+			box := fmt.Sprintf(`<g class="state st-%s">`, mv.To.Kind())
+			for _, w := range []string{">" + html.EscapeString(mv.Label) + "<", ">" + mv.To.Label() + "<", ">" + html.EscapeString(mv.Result) + "<", box} {
+				if !strings.Contains(svg, w) {
+					t.Errorf("%+v: the drawing lacks %s of the move on %s", m, w, mv.On)
+				}
+			}
+		}
 	}
 }
