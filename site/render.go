@@ -20,6 +20,7 @@ import (
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/diag"
+	"github.com/rollbook/rollbook/internal/highlight"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/statesvg"
@@ -591,7 +592,7 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer, home
 			return err
 		}
 	}
-	if err := w.write("chroma.css", markdown.CSS()); err != nil {
+	if err := w.write("chroma.css", highlight.CSS()); err != nil {
 		return err
 	}
 	for _, a := range s.assets {

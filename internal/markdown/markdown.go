@@ -1,9 +1,9 @@
 // Package markdown owns the render pipeline for plan bodies: Markdown as
 // GitHub and GitLab render it (tables, task lists, footnotes, definition
 // lists, emoji shortcodes, GitHub alerts and MkDocs admonitions as
-// callouts, heading anchors), code highlighted by chroma through CSS
-// classes with a language label and a copy button, diagram blocks shown as
-// labelled source, and raw HTML through an allowlist (or escaped, or passed
+// callouts, heading anchors), code highlighted by internal/highlight with
+// a language label and a copy button, diagram blocks shown as labelled
+// source, and raw HTML through an allowlist (or escaped, or passed
 // through, as the site chooses), with a positioned finding for what a page
 // does not show as written.
 package markdown

@@ -84,13 +84,6 @@ func TestRenderDetails(t *testing.T) {
 	}
 }
 
-func TestCSS(t *testing.T) {
-	css := string(CSS())
-	if !strings.Contains(css, ".chroma") || !strings.Contains(css, "@media (prefers-color-scheme: dark)") || !strings.Contains(css, "[data-theme=dark] .chroma") {
-		t.Errorf("unexpected CSS:\n%.600s", css)
-	}
-}
-
 // FuzzRender: whatever the Markdown, nothing in the page can run, load
 // from an unsafe URL, restyle the site or close the theme's elements, and
 // every finding has its place.

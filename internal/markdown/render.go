@@ -3,18 +3,15 @@ package markdown
 import (
 	"bytes"
 	"html"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/alecthomas/chroma/v2"
-	chtml "github.com/alecthomas/chroma/v2/formatters/html"
-	"github.com/alecthomas/chroma/v2/lexers"
 	"github.com/yuin/goldmark/ast"
 	extast "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/util"
+
+	"github.com/rollbook/rollbook/internal/highlight"
 )
 
 // nodeRenderer overrides goldmark's rendering of code blocks (highlighted,
@@ -39,8 +36,6 @@ func (r *nodeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 		reg.Register(ast.KindRawHTML, r.rawHTML)
 	}
 }
-
-var formatter = chtml.New(chtml.WithClasses(true), chtml.PreventSurroundingPre(true))
 
 func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
 	if !entering {
@@ -80,16 +75,16 @@ func (r *nodeRenderer) code(w util.BufWriter, src []byte, n ast.Node, entering b
 }
 
 // blocks highlights each distinct (language, code) once per build: runbooks
-// repeat the same commands across many plans, and chroma's regular
-// expressions dominate render time. What one build used is kept for the
-// next (rollbook serve); the store, when set, keeps blocks between runs.
+// repeat the same commands across many plans, and highlighting is most
+// of what rendering costs. What one build used is kept for the next
+// (rollbook serve); the store, when set, keeps blocks between runs.
 type blocks struct {
 	mu        sync.RWMutex
 	cur, prev map[blockKey]string
 	store     BlockStore
-	lexers    sync.Map // lang -> chroma.Lexer, or nil for no lexer
+	hl        highlight.Highlighter
 	// unstable counts blocks highlighted without a guarantee that
-	// chroma's time limit did not cut a match short (see format).
+	// chroma's time limit did not cut a match short (Highlighter.HTML).
 	unstable atomic.Int64
 }
 
@@ -134,7 +129,7 @@ func (b *blocks) highlight(lang, code string) string {
 	if !ok {
 		var stable bool
 		for try := 0; try < 3 && !stable; try++ {
-			out, stable = b.format(lang, code)
+			out, stable = b.hl.HTML(lang, code)
 		}
 		if !stable {
 			// Used for this page, kept nowhere: another build may
@@ -150,42 +145,6 @@ func (b *blocks) highlight(lang, code string) string {
 	b.cur[k] = out
 	b.mu.Unlock()
 	return out
-}
-
-// format highlights a block; stable reports that no match can have been
-// cut short by matchLimit.
-func (b *blocks) format(lang, code string) (out string, stable bool) {
-	lexer := b.lexer(lang)
-	if lexer == nil {
-		return html.EscapeString(code), true
-	}
-	start := time.Now()
-	it, err := lexer.Tokenise(nil, code)
-	if err != nil {
-		return html.EscapeString(code), true
-	}
-	var buf strings.Builder
-	buf.Grow(len(code) * 4)
-	writeTokens(&buf, it.Tokens())
-	return buf.String(), time.Since(start) < matchLimit
-}
-
-// lexer finds a language's lexer once: a name chroma does not know is
-// matched against every lexer's file patterns.
-func (b *blocks) lexer(lang string) chroma.Lexer {
-	if lang == "" {
-		return nil
-	}
-	if l, ok := b.lexers.Load(lang); ok {
-		lx, _ := l.(chroma.Lexer)
-		return lx
-	}
-	var lx chroma.Lexer
-	if l := lexers.Get(lang); l != nil {
-		lx = chroma.Coalesce(limited(l))
-	}
-	b.lexers.Store(lang, lx)
-	return lx
 }
 
 func (r *nodeRenderer) heading(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {

@@ -1,10 +1,7 @@
-package markdown
+package highlight
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -62,11 +59,7 @@ func TestFactorWords(t *testing.T) {
 // and wants the same match, length and groups everywhere.
 func TestFactoredRulesMatchAlike(t *testing.T) {
 	rules := 0
-	for _, l := range lexers.GlobalLexerRegistry.Lexers {
-		rl, ok := l.(*chroma.RegexLexer)
-		if !ok {
-			continue
-		}
+	for _, rl := range allRegexLexers() {
 		compiled, err := compiledRules(rl)
 		if err != nil {
 			t.Fatalf("%s: %v", rl.Config().Name, err)
@@ -98,6 +91,17 @@ func TestFactoredRulesMatchAlike(t *testing.T) {
 		t.Errorf("%d rules factored in chroma's lexers; expected about 400", rules)
 	}
 	t.Logf("%d rules factored and matched alike", rules)
+}
+
+// allRegexLexers is every regex lexer chroma registers.
+func allRegexLexers() []*chroma.RegexLexer {
+	var out []*chroma.RegexLexer
+	for _, l := range lexers.GlobalLexerRegistry.Lexers {
+		if rl, ok := l.(*chroma.RegexLexer); ok {
+			out = append(out, rl)
+		}
+	}
+	return out
 }
 
 // compiledRules compiles a fresh copy of a chroma lexer and returns its
@@ -196,32 +200,4 @@ func TestLexersLexAlikeOnChromasSamples(t *testing.T) {
 	if compared < 100 {
 		t.Errorf("compared %d languages; chroma has samples of more", compared)
 	}
-}
-
-// chromaSamples reads the sample of every language in chroma's own test
-// data (in the module cache, where the go command put chroma), by the
-// name of a lexer chroma has for it.
-func chromaSamples(t *testing.T) map[string][]byte {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/alecthomas/chroma/v2").Output()
-	if err != nil {
-		t.Fatalf("finding chroma's module: %v", err)
-	}
-	files, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "lexers", "testdata", "*.actual"))
-	if err != nil || len(files) < 100 {
-		t.Fatalf("chroma's samples: %d files, %v", len(files), err)
-	}
-	samples := map[string][]byte{}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".actual")
-		if lexers.Get(name) == nil {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		samples[name] = src
-	}
-	return samples
 }

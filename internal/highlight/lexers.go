@@ -1,4 +1,4 @@
-package markdown
+package highlight
 
 import (
 	"strings"
@@ -95,22 +95,28 @@ func (m *onCompile) MutateLexer(rules chroma.CompiledRules, state string, rule i
 func (*onCompile) Mutate(*chroma.LexerState) error { return nil }
 
 // factor puts the trie of a keyword rule in place of its list: the
-// expression chroma compiled, with the list swapped, compiled as chroma
-// compiles it. A rule of another shape, or one whose list cannot be
-// found once in the compiled expression, is left as it is.
+// expression chroma compiled, with the list swapped, compiled with the
+// options chroma compiled it with. A rule of another shape, or one whose
+// list cannot be found once in the compiled expression, is left as it
+// is.
 func factor(r *chroma.CompiledRule) {
+	opts, ok := compiledOptions(r.Regexp)
+	if !ok {
+		return
+	}
 	compiled := r.Regexp.String()
 	// chroma compiles a rule as \G(?flags)(?:pattern), the flags first
-	// when it has any.
+	// when it has any; a flag or an option can fold case.
 	flags, _, _ := strings.Cut(strings.TrimPrefix(compiled, `\G(?`), ")")
-	list, trie, ok := factorWords(r.Pattern, strings.HasPrefix(compiled, `\G(?`) && !strings.HasPrefix(compiled, `\G(?:`) && strings.Contains(flags, "i"))
+	fold := opts&regexp2.IgnoreCase != 0 || strings.HasPrefix(compiled, `\G(?`) && !strings.HasPrefix(compiled, `\G(?:`) && strings.Contains(flags, "i")
+	list, trie, ok := factorWords(r.Pattern, fold)
 	if !ok {
 		return
 	}
 	if strings.Count(compiled, list) != 1 {
 		return
 	}
-	re, err := regexp2.Compile(strings.Replace(compiled, list, trie, 1))
+	re, err := regexp2.Compile(strings.Replace(compiled, list, trie, 1), opts)
 	if err != nil {
 		return
 	}

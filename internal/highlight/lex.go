@@ -1,6 +1,7 @@
-package markdown
+package highlight
 
 import (
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -71,13 +72,19 @@ func withFirstChars(l *chroma.RegexLexer, rules chroma.CompiledRules) chroma.Lex
 }
 
 // firstChars is the set of characters that can begin a match of r, nil
-// when it can match empty or the engine has no set for it.
+// when it can match empty, the engine has no set for it or the options
+// the rule was compiled with cannot be read.
 func firstChars(r *chroma.CompiledRule) *syntax.CharSet {
 	if r.Regexp == nil {
 		return nil
 	}
-	// chroma compiles with no options; so is the expression parsed.
-	tree, err := syntax.Parse(r.Regexp.String(), syntax.ParseOptions{})
+	// Parsed as the rule was compiled: the options change the set (a
+	// case-insensitive rule begins with either case).
+	opts, ok := compiledOptions(r.Regexp)
+	if !ok {
+		return nil
+	}
+	tree, err := syntax.Parse(r.Regexp.String(), syntax.ParseOptions{RegexOptions: syntax.RegexOptions(opts)})
 	if err != nil {
 		return nil
 	}
@@ -87,6 +94,19 @@ func firstChars(r *chroma.CompiledRule) *syntax.CharSet {
 	}
 	set := code.FcPrefix.PrefixSet
 	return &set
+}
+
+// compiledOptions reads the options an expression was compiled with.
+// regexp2 keeps them with the expression but does not show them, so
+// they are read by reflection; ok is false when they are not where
+// regexp2 v2.13 keeps them, and then a rule is tried everywhere and left
+// unfactored, as chroma runs it (TestCompiledOptionsRead fails first).
+func compiledOptions(re *regexp2.Regexp) (opts regexp2.RegexOptions, ok bool) {
+	f := reflect.ValueOf(re).Elem().FieldByName("options")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[regexp2.RegexOptions]() {
+		return 0, false
+	}
+	return regexp2.RegexOptions(f.Int()), true
 }
 
 // Tokenise is chroma's RegexLexer.Tokenise and LexerState.Iterator.
