@@ -1,6 +1,7 @@
 package gameday
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/content"
+	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 )
@@ -22,6 +25,25 @@ type Scheduled struct {
 	Due     bool
 	Overdue bool // no drill within two schedule periods
 	Reason  string
+}
+
+// ScheduledPlans reads the plans the site shows (its content scan and
+// draft rule, drafts left out) that have a drill schedule, by file path
+// from the project root. dir is the content folder on disk and name how
+// the project names it ("content"). Plans that do not parse are left out
+// and their errors returned.
+func ScheduledPlans(ctx context.Context, dir, name string) (map[string]*plan.Plan, diag.List, error) {
+	pages, ds, err := content.Plans(ctx, dir, name, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	plans := map[string]*plan.Plan{}
+	for _, p := range pages {
+		if p.Plan.Gameday.Schedule.Schedule != nil {
+			plans[p.File] = p.Plan
+		}
+	}
+	return plans, ds, nil
 }
 
 // LastDrills returns, per plan path as recorded in reports, the start of

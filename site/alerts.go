@@ -24,6 +24,7 @@ import (
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // AlertView is one alerting rule as the Alert panel and the Alerts list
@@ -379,7 +380,7 @@ var safeSegment = regexp.MustCompile(`^[A-Za-z0-9_:.-]+$`)
 // /alerts/AlertName/ redirecting to it (and the lower-cased path, as
 // Hugo-built runbook sites spell it). A content page already at one of
 // these URLs keeps it.
-func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *writer) error {
+func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *sitewrite.Writer) error {
 	if s.alerts == nil {
 		return nil
 	}
@@ -410,7 +411,7 @@ func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *writer) error {
 				continue
 			}
 			written[u] = true
-			if err := w.write(outputFile(u), redirectPage(relURL(u, to))); err != nil {
+			if err := w.Write(outputFile(u), redirectPage(relURL(u, to))); err != nil {
 				return err
 			}
 		}

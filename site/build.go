@@ -11,25 +11,30 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rollbook/rollbook/internal/alertrule"
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/config"
+	"github.com/rollbook/rollbook/internal/content"
 	"github.com/rollbook/rollbook/internal/contentpath"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // Options configures a build.
@@ -118,8 +123,11 @@ type Builder struct {
 
 	cfgOnce sync.Once
 	cfgHash string
-	// memoHits counts the pages a Build took whole from the build cache.
+	// memoHits counts the pages a Build took whole from the build cache,
+	// parsed the front matters its load decoded (the others came from a
+	// cache).
 	memoHits atomic.Int64
+	parsed   int64
 	// memoGen numbers builds and updates, for page keys (Page.memoKey).
 	memoGen uint64
 
@@ -127,8 +135,10 @@ type Builder struct {
 	// per full build.
 	lastChanged map[string]time.Time
 
-	// cache keeps parsed and rendered pages between in-memory builds.
-	cache *pageCache
+	// parses and cache keep parsed plans and rendered bodies between
+	// in-memory builds.
+	parses *content.Memo
+	cache  *pageCache
 	// store is the persistent build cache during a Build, else nil.
 	store *store
 	// read is the content inputKey read, by absolute path, until the
@@ -180,7 +190,7 @@ func New(opts Options) (*Builder, error) {
 	b := &Builder{cfg: cfg, opts: opts, log: log, md: markdown.New(markdown.Options{HTML: cfg.HTMLMode()}), theme: th, analyses: map[string]analysis{}}
 	if opts.Memory {
 		// Only rollbook serve builds one site again and again.
-		b.cache = newPageCache()
+		b.parses, b.cache = content.NewMemo(), newPageCache()
 	}
 	return b, nil
 }
@@ -239,7 +249,7 @@ type loaded struct {
 	byPath   map[string]*Page // by source path inside content/
 	byURL    map[string]*Page
 	plans    []*Page
-	assets   []source
+	assets   []content.Source
 	aliases  map[string]string  // alias site path -> target page URL
 	lists    map[string][]*Page // term URL -> its plans, sorted
 	sv       *siteView
@@ -255,7 +265,7 @@ func (s *loaded) page(u string) *Page { return s.byURL[u] }
 func (s *loaded) assetSet() map[string]bool {
 	m := make(map[string]bool, len(s.assets))
 	for _, a := range s.assets {
-		m[a.rel] = true
+		m[a.Rel] = true
 	}
 	return m
 }
@@ -266,53 +276,54 @@ func (s *loaded) add(ds ...diag.Finding) {
 	s.mu.Unlock()
 }
 
-func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
+func (b *Builder) load(ctx context.Context, w *sitewrite.Writer) (*loaded, error) {
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	srcs, assets, refused, err := scanRefusing(ctx, contentDir)
+	l, err := content.Scan(ctx, contentDir)
 	if err != nil {
 		return nil, err
 	}
 	display := filepath.ToSlash(b.cfg.ContentDir)
-	read := b.read
+	r := &content.Reader{Display: display, Memo: b.parses, Cache: b.store.cache(), Read: b.read}
 	b.read = nil
-	ps, err := parseAll(ctx, srcs, display, b.cache, b.store, read)
+	ps, err := r.ReadAll(ctx, l.Pages)
 	if err != nil {
 		return nil, err
 	}
-	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
-	for _, oe := range refused {
+	b.parsed = r.Parsed()
+	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: l.Assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
+	for _, oe := range l.Refused {
 		s.findings = append(s.findings, diag.At(path.Join(display, oe.Rel), 1, 1).Error("content-symlink", oe.Error(), contentpath.Fix))
 	}
 	index := folderIndexes(ps, b.opts.Drafts)
 	for _, p := range ps {
-		s.findings = append(s.findings, p.diags...)
-		if !shown(p.plan, b.opts.Drafts) {
+		s.findings = append(s.findings, p.Findings...)
+		if !content.Shown(p.Plan, b.opts.Drafts) {
 			continue
 		}
-		name := path.Join(display, p.src.rel)
-		if dir := path.Dir(p.src.rel); plan.IndexRank(path.Base(p.src.rel)) >= 0 && index[dir] != p.src.rel {
+		name := path.Join(display, p.Rel)
+		if dir := path.Dir(p.Rel); plan.IndexRank(path.Base(p.Rel)) >= 0 && index[dir] != p.Rel {
 			s.findings = append(s.findings, diag.At(name, 1, 1).As(diag.Warning, "index-page",
-				fmt.Sprintf("%s is not built: the folder's page is %s (%s are chosen in that order)", path.Base(p.src.rel), path.Base(index[dir]), strings.Join(plan.IndexNames, ", ")),
+				fmt.Sprintf("%s is not built: the folder's page is %s (%s are chosen in that order)", path.Base(p.Rel), path.Base(index[dir]), strings.Join(plan.IndexNames, ", ")),
 				fmt.Sprintf("merge it into %s, or rename it so it becomes a page of its own", path.Base(index[dir]))))
 			continue
 		}
-		u, err := pageURL(p.plan)
+		u, err := pageURL(p.Plan)
 		if err != nil {
-			pos := p.plan.Pos("url")
-			if p.plan.URL == "" {
-				pos = p.plan.Pos("slug")
+			pos := p.Plan.Pos("url")
+			if p.Plan.URL == "" {
+				pos = p.Plan.Pos("slug")
 			}
 			s.findings = append(s.findings, diag.At(name, pos.Line, pos.Col).Error("url", err.Error(), "use a path inside the site, for example url: /payments/canary/"))
 			continue
 		}
-		pg := &Page{Type: "page", URL: u, Title: p.plan.Title, Plan: p.plan, src: xxhash.Sum64(p.data)}
+		pg := &Page{Type: "page", URL: u, Title: p.Plan.Title, Plan: p.Plan, src: xxhash.Sum64(p.Data)}
 		switch {
-		case p.plan.Section:
+		case p.Plan.Section:
 			pg.Type = "section"
 			if u == "/" {
 				pg.Type = "home"
 			}
-		case p.plan.IsPlan():
+		case p.Plan.IsPlan():
 			pg.Type = "plan"
 		}
 		if other, dup := s.byURL[u]; dup {
@@ -326,7 +337,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 			continue
 		}
 		s.byURL[u] = pg
-		s.byPath[p.src.rel] = pg
+		s.byPath[p.Rel] = pg
 		s.pages = append(s.pages, pg)
 	}
 	for _, pg := range s.pages {
@@ -356,8 +367,7 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 		for _, pg := range s.pages {
 			dirs = append(dirs, path.Dir(outputFile(pg.URL)))
 		}
-		w.prep.Add(1)
-		go w.prepareDirs(dirs)
+		w.PrepareDirs(dirs)
 	}
 	for _, pg := range s.pages {
 		if pg.Type == "plan" {
@@ -388,16 +398,16 @@ func (b *Builder) load(ctx context.Context, w *writer) (*loaded, error) {
 
 // folderIndexes picks each folder's index page among its index files
 // (plan.IndexNames, in that order), by folder.
-func folderIndexes(ps []parsed, drafts bool) map[string]string {
+func folderIndexes(ps []content.File, drafts bool) map[string]string {
 	index := map[string]string{}
 	for _, p := range ps {
-		rank := plan.IndexRank(path.Base(p.src.rel))
-		if rank < 0 || p.plan == nil || p.plan.Draft && !drafts {
+		rank := plan.IndexRank(path.Base(p.Rel))
+		if rank < 0 || !content.Shown(p.Plan, drafts) {
 			continue
 		}
-		dir := path.Dir(p.src.rel)
+		dir := path.Dir(p.Rel)
 		if cur, ok := index[dir]; !ok || rank < plan.IndexRank(path.Base(cur)) {
-			index[dir] = p.src.rel
+			index[dir] = p.Rel
 		}
 	}
 	return index
@@ -429,7 +439,7 @@ func (b *Builder) analyze(file string) (migrate.Result, error) {
 	b.mu.Lock()
 	a, ok := b.analyses[file]
 	b.mu.Unlock()
-	key := fileKey(file)
+	key := fileVersion(file)
 	if ok && a.key == key {
 		return a.res, a.err
 	}
@@ -474,6 +484,29 @@ func (b *Builder) migrationViews(pg *Page, contentDir string) []MigrationView {
 	return out
 }
 
+// fileVersion identifies a file's version by size and modification time.
+func fileVersion(file string) string {
+	st, err := os.Stat(file)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatInt(st.Size(), 10) + ":" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
+}
+
+// inputKey is the stamp of this build's inputs (sitewrite.InputKey);
+// the content it read is kept in b.read for the build to parse, so each
+// file is read once.
+func (b *Builder) inputKey(ctx context.Context) (string, error) {
+	key, read, err := sitewrite.InputKey(ctx, sitewrite.Inputs{
+		Salt:    fmt.Sprintf("%s\x00%s\x00%v\x00%v\x00%v\x00", buildVersion(), b.now().UTC().Format("2006-01-02"), b.opts.Drafts, b.opts.Strict, b.opts.Dev),
+		Config:  b.cfg.File,
+		Content: b.cfg.Path(b.cfg.ContentDir),
+		Others:  []string{b.theme.dir, b.cfg.Path(b.cfg.DrillsDir)},
+	})
+	b.read = read
+	return key, err
+}
+
 // openStore opens the persistent build cache for one Build.
 func (b *Builder) openStore() {
 	c := buildcache.Open(buildcache.Options{Dir: b.opts.CacheDir, Version: cacheVersion(), Logger: b.log})
@@ -512,31 +545,35 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	if !b.opts.Force && key != "" && readStamp(out) == key {
+	if !b.opts.Force && key != "" && sitewrite.ReadStamp(out) == key {
 		b.read = nil
 		return &Result{Out: out, UpToDate: true, Duration: time.Since(start)}, nil
 	}
 	b.log.Debug("inputs hashed", "took", time.Since(start))
-	var w *writer
+	var w *sitewrite.Writer
+	wopts := sitewrite.Options{Minify: b.cfg.MinifyOutput(), AsyncCleanup: b.opts.Dev}
 	if b.opts.Memory {
-		w = newMemWriter(b.cfg.MinifyOutput(), func(m map[string][]byte) { b.files.Store(&m) })
-	} else if w, err = newWriter(out, b.cfg.MinifyOutput()); err != nil {
+		w = sitewrite.NewMemory(wopts)
+	} else if w, err = sitewrite.New(out, wopts); err != nil {
 		return nil, err
 	}
-	w.asyncCleanup = b.opts.Dev
-	defer w.abort()
+	defer w.Abort()
 	b.openStore()
 	defer b.closeStore()
+	b.parses.Begin()
 	b.cache.begin()
 	ok := false
-	defer func() { b.cache.finish(ok) }()
+	defer func() {
+		b.parses.Finish(ok)
+		b.cache.finish(ok)
+	}()
 	lastChanged := b.readLastChanged(ctx)
 	s, err := b.load(ctx, w)
 	if err != nil {
 		return nil, err
 	}
 	b.lastChanged = lastChanged()
-	b.log.Debug("plans read and checked", "pages", len(s.pages), "took", time.Since(start))
+	b.log.Debug("plans read and checked", "pages", len(s.pages), "parsed", b.parsed, "took", time.Since(start))
 	if err := failOn(s.findings, b.opts.Strict); err != nil {
 		return nil, err
 	}
@@ -580,13 +617,16 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	if err := errors.Join(genErr, <-searched); err != nil {
 		return nil, err
 	}
-	if err := w.stamp(key); err != nil {
+	if err := w.Stamp(key); err != nil {
 		return nil, err
 	}
-	if err := w.commit(); err != nil {
+	if err := w.Commit(); err != nil {
 		return nil, err
 	}
 	ok = true
+	if m := w.Files(); m != nil {
+		b.files.Store(&m)
+	}
 	if b.opts.Memory && idx != nil {
 		b.last = &state{s: s, search: idx, docOf: docOf}
 		b.pending = nil
@@ -603,6 +643,37 @@ func failOn(ds diag.List, strict bool) error {
 		return &FindingsError{Findings: ds, Strict: strict}
 	}
 	return nil
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines, stopping at the
+// first error or when ctx is done.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			return fn(i)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// SourcePlan is one page of the content folder that the site shows.
+type SourcePlan = content.SourcePlan
+
+// Plans lists the pages the site would show: content.Plans over the
+// project's content folder.
+func Plans(ctx context.Context, cfg *config.Config, drafts bool) ([]SourcePlan, diag.List, error) {
+	return content.Plans(ctx, cfg.Path(cfg.ContentDir), filepath.ToSlash(cfg.ContentDir), drafts)
 }
 
 // IsFindings reports whether err stopped a build on plan findings.

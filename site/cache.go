@@ -12,29 +12,19 @@ import (
 
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
-	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
-	"github.com/rollbook/rollbook/internal/plan"
 )
 
 // pageCache keeps, between the builds of one Builder (rollbook serve),
-// what depends only on a file's bytes: its parsed front matter and its
-// rendered Markdown. A build that must start over (a new or deleted
-// plan) then parses and renders only what changed. Entries a build did
-// not use are dropped when it finishes.
+// the rendered Markdown of each body (content.Memo keeps the parsed
+// front matter). A build that must start over (a new or deleted plan)
+// then renders only what changed. Entries a build did not use are
+// dropped when it finishes.
 type pageCache struct {
-	mu         sync.Mutex
-	parsed     map[string]cachedParse // by source path
-	rendered   map[mdKey]markdown.Result
-	nextParsed map[string]cachedParse
-	nextMD     map[mdKey]markdown.Result
-}
-
-type cachedParse struct {
-	sum   uint64
-	plan  *plan.Plan
-	diags diag.List
+	mu       sync.Mutex
+	rendered map[mdKey]markdown.Result
+	nextMD   map[mdKey]markdown.Result
 }
 
 type mdKey struct {
@@ -43,7 +33,7 @@ type mdKey struct {
 }
 
 func newPageCache() *pageCache {
-	return &pageCache{parsed: map[string]cachedParse{}, rendered: map[mdKey]markdown.Result{}}
+	return &pageCache{rendered: map[mdKey]markdown.Result{}}
 }
 
 // begin starts a build: what it uses is kept for the next one.
@@ -52,7 +42,7 @@ func (c *pageCache) begin() {
 		return
 	}
 	c.mu.Lock()
-	c.nextParsed, c.nextMD = map[string]cachedParse{}, map[mdKey]markdown.Result{}
+	c.nextMD = map[mdKey]markdown.Result{}
 	c.mu.Unlock()
 }
 
@@ -63,32 +53,10 @@ func (c *pageCache) finish(ok bool) {
 	}
 	c.mu.Lock()
 	if ok {
-		c.parsed, c.rendered = c.nextParsed, c.nextMD
+		c.rendered = c.nextMD
 	}
-	c.nextParsed, c.nextMD = nil, nil
+	c.nextMD = nil
 	c.mu.Unlock()
-}
-
-// parse returns the plan parsed from data, from the cache when the same
-// file had the same bytes.
-func (c *pageCache) parse(name, rel string, data []byte) (*plan.Plan, diag.List) {
-	if c == nil {
-		return plan.Parse(name, rel, data)
-	}
-	sum := xxhash.Sum64(data)
-	c.mu.Lock()
-	e, ok := c.parsed[rel]
-	c.mu.Unlock()
-	if !ok || e.sum != sum {
-		e.sum = sum
-		e.plan, e.diags = plan.Parse(name, rel, data)
-	}
-	c.mu.Lock()
-	if c.nextParsed != nil {
-		c.nextParsed[rel] = e
-	}
-	c.mu.Unlock()
-	return e.plan, e.diags
 }
 
 // render returns the rendered body, from the cache when the same body
@@ -192,6 +160,14 @@ func (s *store) Get(kind string, inputs ...[]byte) ([]byte, bool) {
 
 func (s *store) Put(data []byte, kind string, inputs ...[]byte) {
 	s.c.Put(s.c.Key(kind, inputs...), data)
+}
+
+// cache is the store's build cache, nil without one.
+func (s *store) cache() *buildcache.Cache {
+	if s == nil {
+		return nil
+	}
+	return s.c
 }
 
 // memo is the store as a check.Memo (and a search.AnalysisCache, which

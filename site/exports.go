@@ -8,6 +8,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/export"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // exportable reports whether a plan has a drilled policy (a gameday
@@ -21,12 +22,12 @@ func exportable(pg *Page) bool {
 
 // writeExports writes each plan's policy as manifests for every export
 // target under _export/, for the plan page to link.
-func (b *Builder) writeExports(ctx context.Context, s *loaded, w *writer) error {
+func (b *Builder) writeExports(ctx context.Context, s *loaded, w *sitewrite.Writer) error {
 	return parallel(ctx, len(s.plans), func(i int) error { return b.exportPage(s.plans[i], w) })
 }
 
 // exportPage writes one plan's manifests and records them on the page.
-func (b *Builder) exportPage(pg *Page, w *writer) error {
+func (b *Builder) exportPage(pg *Page, w *sitewrite.Writer) error {
 	if !exportable(pg) {
 		return nil
 	}
@@ -40,7 +41,7 @@ func (b *Builder) exportPage(pg *Page, w *writer) error {
 			continue
 		}
 		url := base + t.Suffix()
-		if err := w.write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
+		if err := w.Write(strings.TrimPrefix(url, "/"), res.YAML); err != nil {
 			return err
 		}
 		pg.Exports = append(pg.Exports, ExportLink{Controller: t.Controller, URL: url})

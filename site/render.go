@@ -23,6 +23,7 @@ import (
 	"github.com/rollbook/rollbook/internal/highlight"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 	"github.com/rollbook/rollbook/internal/statesvg"
 )
 
@@ -201,7 +202,7 @@ func (b *Builder) renderPages(ctx context.Context, s *loaded, fill bool) error {
 
 // writePages writes every rendered page but the lists, which
 // writeGenerated fills once every page is known.
-func (b *Builder) writePages(ctx context.Context, s *loaded, sv *siteView, w *writer) error {
+func (b *Builder) writePages(ctx context.Context, s *loaded, sv *siteView, w *sitewrite.Writer) error {
 	return parallel(ctx, len(s.pages), func(i int) error {
 		if pg := s.pages[i]; pg.Type != "section" && pg.Type != "home" {
 			return b.writePage(w, sv, pg)
@@ -337,7 +338,7 @@ func rewritesKey(rewrites map[string]string) []byte {
 	return k
 }
 
-func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
+func (b *Builder) writePage(w *sitewrite.Writer, sv *siteView, pg *Page) error {
 	out, release, err := b.memoPage(sv, pg, func() ([]byte, error) {
 		if err := pg.ensureContent(); err != nil {
 			return nil, err
@@ -347,7 +348,7 @@ func (b *Builder) writePage(w *writer, sv *siteView, pg *Page) error {
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", pg.URL, err)
 	}
-	return w.writeThen(outputFile(pg.URL), out, release)
+	return w.WriteThen(outputFile(pg.URL), out, release)
 }
 
 func machine(pg *Page) statesvg.Machine {
@@ -540,7 +541,7 @@ func (b *Builder) siteView(s *loaded) *siteView {
 
 // writeGenerated writes the list pages, home (made by homePage), 404,
 // sitemap, static files and content assets.
-func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer, home *Page) error {
+func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *sitewrite.Writer, home *Page) error {
 	sv := b.view(s)
 	// Sections and home list what is under them.
 	for _, pg := range s.pages {
@@ -583,27 +584,27 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *writer, home
 		return err
 	}
 	for alias, to := range s.aliases {
-		if err := w.write(outputFile(alias), redirectPage(relURL(alias, to))); err != nil {
+		if err := w.Write(outputFile(alias), redirectPage(relURL(alias, to))); err != nil {
 			return err
 		}
 	}
 	for name, data := range b.theme.static {
-		if err := w.write(name, data); err != nil {
+		if err := w.Write(name, data); err != nil {
 			return err
 		}
 	}
-	if err := w.write("chroma.css", highlight.CSS()); err != nil {
+	if err := w.Write("chroma.css", highlight.CSS()); err != nil {
 		return err
 	}
 	for _, a := range s.assets {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := w.copyFile(a.rel, a.abs); err != nil {
+		if err := w.CopyFile(a.Rel, a.Abs); err != nil {
 			return err
 		}
 	}
-	return w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv)))
+	return w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv)))
 }
 
 // siteURLs lists every page of the site for the sitemap, sorted.

@@ -10,6 +10,7 @@ import (
 	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/check"
 	"github.com/rollbook/rollbook/internal/search"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // plainText strips tags from rendered HTML for the search index.
@@ -164,7 +165,7 @@ func searchPages(s *loaded) []*Page {
 // writeSearch builds the index from every page with a body and writes it
 // under _search/; docOf gives each page's document number. It stops when
 // ctx, the build's, is done.
-func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *search.Live, docOf map[string]int, err error) {
+func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *sitewrite.Writer) (idx *search.Live, docOf map[string]int, err error) {
 	m := b.store.memo()
 	pages := searchPages(s)
 	docs := make([]search.Doc, len(pages))
@@ -189,7 +190,7 @@ func (b *Builder) writeSearch(ctx context.Context, s *loaded, w *writer) (idx *s
 		return nil, nil, err
 	}
 	for name, data := range idx.Files() {
-		if err := w.write("_search/"+name, data); err != nil {
+		if err := w.Write("_search/"+name, data); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // FuzzCollapseSpace checks the one-pass whitespace collapse against its
@@ -50,14 +52,14 @@ func TestWriteSearchStopsWithTheBuild(t *testing.T) {
 
 // loadedSite reads and checks the site at root in memory, as a build does
 // before it renders; the writer is aborted when the test ends.
-func loadedSite(t *testing.T, root string) (*Builder, *writer, *loaded) {
+func loadedSite(t *testing.T, root string) (*Builder, *sitewrite.Writer, *loaded) {
 	t.Helper()
 	b, err := New(Options{Root: root, Now: testNow, Memory: true, Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newMemWriter(false, func(map[string][]byte) {})
-	t.Cleanup(w.abort)
+	w := sitewrite.NewMemory(sitewrite.Options{})
+	t.Cleanup(w.Abort)
 	s, err := b.load(t.Context(), w)
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,20 @@ import (
 	"text/template/parse"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/tdewolff/minify/v2"
+	"github.com/tdewolff/minify/v2/html"
 
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/themes"
 )
+
+// htmlTemplateMinifier minifies template source once at theme load, keeping
+// Go template actions intact, so pages need no minifying per build.
+var htmlTemplateMinifier = func() *minify.M {
+	m := minify.New()
+	m.Add("text/html", &html.Minifier{KeepDocumentTags: true, KeepEndTags: true, KeepQuotes: true, KeepDefaultAttrVals: true, TemplateDelims: html.GoTemplateDelims})
+	return m
+}()
 
 // theme is the set of templates and static files a site renders with: the
 // embedded default, with any file in themes/NAME on disk taking its place.

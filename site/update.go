@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollbook/rollbook/internal/content"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/export"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/search"
+	"github.com/rollbook/rollbook/internal/sitewrite"
 )
 
 // state is what an in-memory build keeps so that the next change can be
@@ -152,7 +154,7 @@ func (b *Builder) classify(files []string) (cs *changeSet, handled bool, err err
 			// An asset, written as it is; one that went (links may
 			// break), a folder or a symlink builds the whole site.
 			info, err := os.Lstat(f)
-			if err != nil || !info.Mode().IsRegular() || slices.ContainsFunc(strings.Split(rel, "/"), skipped) {
+			if err != nil || !info.Mode().IsRegular() || slices.ContainsFunc(strings.Split(rel, "/"), content.Skipped) {
 				return nil, false, nil
 			}
 			data, err := os.ReadFile(f)
@@ -199,7 +201,7 @@ func (b *Builder) classify(files []string) (cs *changeSet, handled bool, err err
 			edits = append(edits, e)
 			continue
 		}
-		if p.Draft && !b.opts.Drafts || p.Section != old.Plan.Section || p.IsPlan() != old.Plan.IsPlan() ||
+		if !content.Shown(p, b.opts.Drafts) || p.Section != old.Plan.Section || p.IsPlan() != old.Plan.IsPlan() ||
 			!slices.Equal(p.Aliases, old.Plan.Aliases) || p.Gameday.Schedule.Spec != old.Plan.Gameday.Schedule.Spec ||
 			!slices.Equal(p.Gameday.Scenarios, old.Plan.Gameday.Scenarios) {
 			return nil, false, nil
@@ -308,8 +310,8 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 	s := st.s
 	edits, static, assetData := cs.edits, cs.static, cs.assets
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
-	w := newInlineWriter(b.cfg.MinifyOutput(), nil)
-	defer w.abort()
+	w := sitewrite.NewInline(sitewrite.Options{Minify: b.cfg.MinifyOutput()})
+	defer w.Abort()
 	defer func() {
 		if err != nil {
 			b.last = nil
@@ -399,16 +401,16 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 	}()
 	for name, data := range static {
 		b.theme.static[name] = data
-		if err := w.write(name, data); err != nil {
+		if err := w.Write(name, data); err != nil {
 			return nil, err
 		}
 	}
 	for rel, data := range assetData {
 		// s.assets is sorted by path, as scan leaves it.
-		if at, found := slices.BinarySearchFunc(s.assets, rel, func(a source, rel string) int { return strings.Compare(a.rel, rel) }); !found {
-			s.assets = slices.Insert(s.assets, at, source{rel: rel, abs: filepath.Join(contentDir, filepath.FromSlash(rel)), size: int64(len(data))})
+		if at, found := slices.BinarySearchFunc(s.assets, rel, func(a content.Source, rel string) int { return strings.Compare(a.Rel, rel) }); !found {
+			s.assets = slices.Insert(s.assets, at, content.Source{Rel: rel, Abs: filepath.Join(contentDir, filepath.FromSlash(rel)), Size: int64(len(data))})
 		}
-		if err := w.write(rel, data); err != nil {
+		if err := w.Write(rel, data); err != nil {
 			return nil, err
 		}
 	}
@@ -456,7 +458,7 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			}
 		}
 	}
-	if err := w.write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv))); err != nil {
+	if err := w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv))); err != nil {
 		return nil, err
 	}
 	idx := <-searchDone
@@ -469,7 +471,7 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			gone = append(gone, "_search/"+name)
 			continue
 		}
-		if err := w.write("_search/"+name, data); err != nil {
+		if err := w.Write("_search/"+name, data); err != nil {
 			return nil, err
 		}
 	}
@@ -478,19 +480,16 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 
 // publishUpdate makes the served site the last one with the update's
 // files written and the gone ones removed.
-func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, error) {
-	prev := b.Files()
-	w.publish = func(written map[string][]byte) {
-		next := maps.Clone(prev)
-		for _, g := range gone {
-			delete(next, g)
-		}
-		maps.Copy(next, written)
-		b.files.Store(&next)
-	}
-	if err := w.commit(); err != nil {
+func (b *Builder) publishUpdate(w *sitewrite.Writer, gone []string) (*Result, error) {
+	if err := w.Commit(); err != nil {
 		return nil, err
 	}
+	next := maps.Clone(b.Files())
+	for _, g := range gone {
+		delete(next, g)
+	}
+	maps.Copy(next, w.Files())
+	b.files.Store(&next)
 	s := b.last.s
 	s.findings.Sort()
 	return &Result{Pages: len(s.pages), Findings: s.findings}, nil
@@ -501,7 +500,7 @@ func (b *Builder) publishUpdate(w *writer, gone []string) (*Result, error) {
 // that is taken, a game-day block or drill reports, or a stale plan (the
 // navigation of every page counts those).
 func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.List, now time.Time) (*edit, bool) {
-	if p.Draft && !b.opts.Drafts || p.Section || len(p.Aliases) > 0 || len(p.Gameday.Scenarios) > 0 || p.Gameday.Schedule.Spec != "" {
+	if !content.Shown(p, b.opts.Drafts) || p.Section || len(p.Aliases) > 0 || len(p.Gameday.Scenarios) > 0 || p.Gameday.Schedule.Spec != "" {
 		return nil, false
 	}
 	u, err := pageURL(p)

@@ -17,7 +17,6 @@ import (
 	"github.com/rollbook/rollbook/internal/drillreport"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
-	"github.com/rollbook/rollbook/site"
 )
 
 func init() {
@@ -292,22 +291,15 @@ func gamedayDueCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// scheduledPlans reads the plans the site shows (its own content scan and
-// draft rule) that have a gameday schedule, keyed by file path from the
-// project root.
+// scheduledPlans reads the plans with a gameday schedule
+// (gameday.ScheduledPlans), naming on stderr the files that do not parse.
 func scheduledPlans(ctx context.Context, cfg *config.Config) (map[string]*plan.Plan, error) {
-	pages, ds, err := site.Plans(ctx, cfg, false)
+	plans, ds, err := gameday.ScheduledPlans(ctx, cfg.Path(cfg.ContentDir), filepath.ToSlash(cfg.ContentDir))
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range ds {
 		fmt.Fprintf(os.Stderr, "skipping %s\n", f)
-	}
-	plans := map[string]*plan.Plan{}
-	for _, p := range pages {
-		if p.Plan.Gameday.Schedule.Schedule != nil {
-			plans[p.File] = p.Plan
-		}
 	}
 	return plans, nil
 }

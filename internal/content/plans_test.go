@@ -1,4 +1,4 @@
-package site
+package content
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/rollbook/rollbook/internal/config"
 )
 
 // Plans (what `gameday due` drills) follows the site's scan and draft
@@ -25,7 +23,6 @@ func TestPlansFollowTheSiteScan(t *testing.T) {
 		"content/payments/#api.md#":  plan,
 		"content/payments/notes.txt": "not markdown",
 		"content/payments/broken.md": "---\ntitle: x\nkind: [rollout\n---\n",
-		"rollbook.yaml":              "title: t\n",
 	} {
 		f := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
@@ -35,10 +32,6 @@ func TestPlansFollowTheSiteScan(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		drafts bool
 		want   []string
@@ -46,7 +39,7 @@ func TestPlansFollowTheSiteScan(t *testing.T) {
 		{false, []string{"content/payments/UPPER.MD", "content/payments/api.md"}},
 		{true, []string{"content/payments/UPPER.MD", "content/payments/api.md", "content/payments/draft.md"}},
 	} {
-		ps, ds, err := Plans(context.Background(), cfg, tc.drafts)
+		ps, ds, err := Plans(context.Background(), filepath.Join(root, "content"), "content", tc.drafts)
 		if err != nil {
 			t.Fatal(err)
 		}
