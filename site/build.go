@@ -537,7 +537,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	b.memoGen++
 	out := b.cfg.Path(b.cfg.PublicDir)
 	// An in-memory build is always made (serve mode), so it needs no
-	// input hash; hashing ten thousand plans costs a tenth of a second.
+	// input hash, which reads every input file.
 	var key string
 	var err error
 	if !b.opts.Memory {

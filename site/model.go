@@ -339,9 +339,9 @@ func comparePages(a, b *Page) int {
 // addToTerms puts a new plan page in the terms of its values, in list
 // order, as buildTerms over every plan would; removeFromTerms takes one
 // out. A new or deleted plan in the live preview changes a few terms,
-// and building all of them again over ten thousand plans cost a fifth of
-// its update. Each term changed gets a new slice: the old one may still
-// be shown.
+// and building all of them again reads every plan of the site, which
+// would make a save's update grow with the site. Each term changed gets
+// a new slice: the old one may still be shown.
 func addToTerms(tax *Taxonomy, pg *Page) {
 	for _, v := range tax.Values(pg.Plan) {
 		i, found := termIndex(tax, v)

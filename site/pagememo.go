@@ -331,9 +331,8 @@ var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledPage = 1 << 20
 
 // readOnly is s's bytes without a copy, for a hash or a cache key to
-// read: a page key hashes every page's HTML, and copying it first cost a
-// fifth as much again as the hashing. The bytes must not be changed or
-// kept.
+// read: a page key hashes every page's HTML, and a copy would double the
+// bytes that work touches. The bytes must not be changed or kept.
 func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // ownedString is b as a string without a copy, for bytes that are the

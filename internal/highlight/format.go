@@ -13,8 +13,9 @@ import (
 // numbers or highlighted lines): each token's value escaped, split after
 // every newline, each piece in a span of its type's class. chroma's
 // formatter formats every span with fmt and splits the tokens into line
-// slices first, and it cost a fifth of highlighting; this writes the same
-// bytes (TestWriteTokensLikeChroma holds it to that).
+// slices first, work that grows with every token of every block; this
+// writes the same bytes straight into the page (TestWriteTokensLikeChroma
+// holds it to that).
 func writeTokens(b *strings.Builder, tokens []chroma.Token) {
 	// A last line that is one empty token is left out.
 	if n := len(tokens); n > 0 && tokens[n-1].Value == "" && (n == 1 || strings.HasSuffix(tokens[n-2].Value, "\n")) {

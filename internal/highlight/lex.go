@@ -15,10 +15,10 @@ import (
 // the loop chroma's LexerState.Iterator runs, with two differences: a
 // rule is not tried where the next character cannot begin its match, and
 // a rule that reads only its whole match (see firstRule) gets only that.
-// chroma tries every rule of the state in turn at every token, most of
-// them fail, and a failed try cost as much as the rest of highlighting;
-// the groups of each match, made twice over and put in a map, cost a
-// fifth of the rest.
+// chroma tries every rule of the state in turn at every token and most
+// of them fail, so the failed tries are most of the work of lexing; and
+// it makes the groups of each match twice over and puts them in a map,
+// which a rule that emits one token never reads.
 //
 // The characters that can begin a rule's match are the expression
 // engine's own analysis of it (regexp2's first-character set, which the

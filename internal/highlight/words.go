@@ -9,8 +9,8 @@ import (
 // Keyword rules are most of what chroma's lexers spend: a rule such as
 // SQL's `(DATETIME_INTERVAL_PRECISION|…|BY|C|G)\b` lists hundreds of
 // words, and the regular expression engine tries each of them in turn
-// at every identifier, so an SQL block cost as much as blocks of all
-// other languages together. factorWords gives such a list as a trie,
+// at every identifier, so the cost of a block grows with the length of
+// its language's keyword lists. factorWords gives such a list as a trie,
 // `(A(?:B(?:ORT|S)|…)|…)`, which the same engine matches looking at each
 // character about once.
 //
