@@ -107,14 +107,20 @@ func evaluatedExported(t *testing.T, pol Policy, rep *Report, exported map[strin
 			}
 			// After a post-deploy promotion the drill judges the promoted
 			// release as the stable one: its label fills stable-hash.
+			// The export holds the plan-time ranges in its query, the drill
+			// sends the same template with its drill-time ones.
+			hashes := map[string]string{metricquery.ArgCanary: "canary", metricquery.ArgStable: "stable"}
+			if got, exp := c.Resolve(hashes), argo(m.Query, hashes); got != exp {
+				t.Errorf("%s: the drill's check in plan time is\n%s\nthe export runs\n%s", r.Trigger, got, exp)
+			}
 			var want string
 			for _, stable := range []string{"stable", "canary"} {
-				if want = argo(m.Query, drillArgs(pol, c, stable)); r.Query == want {
+				if want = argo(c.Query, drillArgs(pol, c, stable)); r.Query == want {
 					break
 				}
 			}
 			if r.Query != want {
-				t.Errorf("%s: the drill sent\n%s\nthe export runs\n%s", r.Trigger, r.Query, want)
+				t.Errorf("%s: the drill sent\n%s\nits template in drill time is\n%s", r.Trigger, r.Query, want)
 			}
 			sameDecision(t, r.Trigger, r.Success, r.Failure, m)
 			if r.Verdict != metricquery.Inconclusive {
@@ -222,23 +228,31 @@ func TestExportedAnalysisIsDrilled(t *testing.T) {
 				t.Errorf("%s: %s is drilled but not exported", rel, c.Trigger)
 				continue
 			}
-			if got, want := c.Resolve(a.Args(c)), argo(m.Query, drillArgs(pol, c, "stable")); got != want {
+			// The export writes the check's ranges in plan time into its
+			// query (one analysis run has one flat list of arguments), the
+			// drill fills the same template with them in drill time: the
+			// same query at each one's clock.
+			hashes := map[string]string{metricquery.ArgCanary: "canary", metricquery.ArgStable: "stable"}
+			if got, want := c.Resolve(hashes), argo(m.Query, hashes); got != want {
 				t.Errorf("%s %s: drill %s, export %s", rel, c.Trigger, got, want)
+			}
+			if got, want := c.Resolve(a.Args(c)), argo(c.Query, drillArgs(pol, c, "stable")); got != want {
+				t.Errorf("%s %s: the drill sends %s, its template filled in drill time is %s", rel, c.Trigger, got, want)
 			}
 			if strings.Contains(c.Resolve(a.Args(c)), "{{") {
 				t.Errorf("%s %s: an argument the drill does not fill: %s", rel, c.Trigger, c.Resolve(a.Args(c)))
 			}
 			sameDecision(t, rel+" "+c.Trigger, c.Success, c.Failure, m)
-			if m.Args[metricquery.ArgWindow] != metricquery.Duration(c.Window) {
-				t.Errorf("%s %s: exported window %q, plan %s", rel, c.Trigger, m.Args[metricquery.ArgWindow], c.Window)
+			if _, ok := m.Args[metricquery.ArgWindow]; ok || !strings.Contains(m.Query, "["+metricquery.Duration(c.Window)+"]") {
+				t.Errorf("%s %s: exported arguments %v; want the window %s in the query", rel, c.Trigger, m.Args, c.Window)
 			}
 			if c.Stable {
 				stable++
 				if m.Failure != metricquery.Never {
 					t.Errorf("%s %s: the stable release's watch may abort the rollout (failureCondition %q)", rel, c.Trigger, m.Failure)
 				}
-				if c.Baseline <= c.Window || m.Args[metricquery.ArgBaseline] != metricquery.Duration(c.Baseline) {
-					t.Errorf("%s %s: exported baseline %q, the check's %s", rel, c.Trigger, m.Args[metricquery.ArgBaseline], c.Baseline)
+				if c.Baseline <= c.Window || !strings.Contains(m.Query, "["+metricquery.Duration(c.Baseline)+"] offset "+metricquery.Duration(c.Window)) {
+					t.Errorf("%s %s: the exported query does not hold the check's baseline %s", rel, c.Trigger, c.Baseline)
 				}
 			}
 			seen++

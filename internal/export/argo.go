@@ -134,13 +134,17 @@ func argo(tg Target, in Input) (*Result, error) {
 	for _, c := range checks {
 		name := p.Service + "-" + strings.ReplaceAll(c.Trigger, "_", "-")
 		metrics := argoMetrics(c, interval, count(p), noData, blocked != "")
+		// Argo runs every template of the canary's analysis as one run,
+		// whose arguments are one flat list: two templates that each
+		// declared a window of their own (2m, 3m) are refused ("Argument
+		// window specified multiple times with different values"). So a
+		// check's own ranges are written into its query, and only the
+		// release hashes, the same for every template, stay arguments.
 		for i := range metrics {
 			metrics[i].Provider.Prometheus.Address = PrometheusAddress
+			metrics[i].Provider.Prometheus.Query = metricquery.Check{Query: metrics[i].Provider.Prometheus.Query, Window: c.Window, Baseline: c.Baseline}.Ranged()
 		}
-		args := []argoArg{{Name: metricquery.ArgCanary}, {Name: metricquery.ArgStable}, {Name: metricquery.ArgWindow, Value: metricquery.Duration(c.Window)}}
-		if c.Baseline > 0 {
-			args = append(args, argoArg{Name: metricquery.ArgBaseline, Value: metricquery.Duration(c.Baseline)})
-		}
+		args := []argoArg{{Name: metricquery.ArgCanary}, {Name: metricquery.ArgStable}}
 		var doc any = argoTemplate{APIVersion: ArgoAPI, Kind: "AnalysisTemplate", Metadata: meta{Name: name},
 			Spec: argoTemplateSpec{Args: args, Metrics: metrics}}
 		if c.Stable {

@@ -448,6 +448,18 @@ func (c Check) Resolve(args Args) string {
 	return q
 }
 
+// Ranged is the query with the check's own ranges (its window and, for a
+// Stable check, its baseline) written in, and only the release hashes
+// left as arguments: what an export sends where several checks' templates
+// are run as one analysis with one flat list of arguments.
+func (c Check) Ranged() string {
+	q := c.Query
+	for k, v := range c.defaults() {
+		q = strings.ReplaceAll(q, "{{args."+k+"}}", v)
+	}
+	return q
+}
+
 // defaults are the values the exported template gives the arguments a
 // rollout does not pass: the window and, for a Stable check, the
 // baseline range, in plan time.
