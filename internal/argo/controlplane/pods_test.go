@@ -89,7 +89,9 @@ spec:
       containers:
         - name: orders
           image: "example-orders:2.3.1"
-          env: [{name: VERSION, value: "2.3.1"}]
+          # The demo release listens without its database; /health/live
+          # answers then (its /health/ready would wait for the database).
+          env: [{name: VERSION, value: "2.3.1"}, {name: DATABASE_URL, value: "postgres://nowhere:5432/orders"}]
           ports: [{containerPort: 8080}]
           readinessProbe: {httpGet: {path: /health/live, port: 8080}, periodSeconds: 1}
   strategy:
