@@ -75,7 +75,10 @@ argo-controlplane:
 	mkdir -p $(ARGO_BIN)/crds
 	install -m 0644 "$$($(ARGO_GO) list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)"/manifests/crds/*-crd.yaml $(ARGO_BIN)/crds/
 
+# The exported payments plan is what TestExportedPlanRunsInArgo applies.
+argo-test: export ROLLBOOK_ARGO_EXPORT = $(ARGO_BIN)/payments-api.argo.yaml
 argo-test: argo-controlplane
+	$(GO) run ./cmd/rollbook export argo content/payments/api-2-4-canary.md 2>/dev/null > $(ARGO_BIN)/payments-api.argo.yaml
 	$(ARGO_GO) vet ./...
 	$(ARGO_GO) test -count=1 -timeout 20m -v ./...
 

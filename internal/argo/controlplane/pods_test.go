@@ -113,42 +113,9 @@ spec:
 func TestRolloutRunsAsContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	docker, err := client.New(client.FromEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := docker.Ping(ctx, client.PingOptions{}); err != nil {
-		t.Fatalf("the node agent runs pods on Docker: %v", err)
-	}
-	raw := make([]byte, 4)
-	_, _ = rand.Read(raw)
-	run := hex.EncodeToString(raw)
-	labels := map[string]string{"rollbook.io/argo-test": run}
-	netName := "rollbook-argo-" + run
-	if _, err := docker.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Labels: labels}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = docker.NetworkRemove(context.Background(), netName, client.NetworkRemoveOptions{}) })
-
 	c := startCluster(t, binDir(t))
 	cs := kubernetes.NewForConfigOrDie(c.Config)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	agent := nodeagent.New(cs, nodeagent.Config{
-		Node: "drill", Runtime: &nodeagent.Docker{Client: docker, Network: netName}, Labels: labels, Log: log,
-	})
-	actx, stopAgent := context.WithCancel(ctx)
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- agent.Run(actx) }()
-	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
-		// Whatever the agent left (it should leave nothing) goes too.
-		list, _ := docker.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "rollbook.io/argo-test="+run)})
-		for _, ct := range list.Items {
-			t.Errorf("container %s outlived the agent", ct.Names)
-			_, _ = docker.ContainerRemove(context.Background(), ct.ID, client.ContainerRemoveOptions{Force: true})
-		}
-	})
+	docker, netName := startNode(t, ctx, cs)
 
 	admin := &routerAdmin{}
 	router := httptest.NewServer(admin)
@@ -196,7 +163,7 @@ func TestRolloutRunsAsContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, ctx, ro, "Degraded")
-	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		_, err := docker.ContainerInspect(ctx, "k8s-default-"+canary[0].Name, client.ContainerInspectOptions{})
 		return errdefs.IsNotFound(err), nil
 	})
@@ -210,6 +177,48 @@ func TestRolloutRunsAsContainers(t *testing.T) {
 		t.Errorf("the stable container went with the canary: %v", err)
 	}
 	t.Logf("router admin calls: %q", admin.seen())
+}
+
+// startNode runs the node agent for the test's cluster on a Docker network
+// of its own, and checks at the end that no container outlived it.
+func startNode(t *testing.T, ctx context.Context, cs kubernetes.Interface) (*client.Client, string) {
+	t.Helper()
+	docker, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker.Ping(ctx, client.PingOptions{}); err != nil {
+		t.Fatalf("the node agent runs pods on Docker: %v", err)
+	}
+	raw := make([]byte, 4)
+	_, _ = rand.Read(raw)
+	run := hex.EncodeToString(raw)
+	labels := map[string]string{"rollbook.io/argo-test": run}
+	netName := "rollbook-argo-" + run
+	if _, err := docker.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = docker.NetworkRemove(context.Background(), netName, client.NetworkRemoveOptions{}) })
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	agent := nodeagent.New(cs, nodeagent.Config{
+		Node: "drill", Runtime: &nodeagent.Docker{Client: docker, Network: netName}, Labels: labels, Log: log,
+	})
+	actx, stopAgent := context.WithCancel(ctx)
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- agent.Run(actx) }()
+	t.Cleanup(func() {
+		stopAgent()
+		<-agentDone
+		// Whatever the agent left (it should leave nothing) goes too.
+		list, _ := docker.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "rollbook.io/argo-test="+run)})
+		for _, ct := range list.Items {
+			t.Errorf("container %s outlived the agent", ct.Names)
+			_, _ = docker.ContainerRemove(context.Background(), ct.ID, client.ContainerRemoveOptions{Force: true})
+		}
+	})
+
+	return docker, netName
 }
 
 // waitPods waits for n pods of a release (by env VERSION), Running and Ready.
@@ -246,18 +255,7 @@ func ready(p corev1.Pod) bool {
 
 func waitPhase(t *testing.T, ctx context.Context, ro dynamic.ResourceInterface, phase string) {
 	t.Helper()
-	var last string
-	err := wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		u, err := ro.Get(ctx, "orders", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last, _, _ = unstructured.NestedString(u.Object, "status", "phase")
-		return last == phase, nil
-	})
-	if err != nil {
-		t.Fatalf("Rollout phase %q, want %s: %v", last, phase, err)
-	}
+	waitRollout(t, ctx, ro, "orders", phase)
 }
 
 func inspect(t *testing.T, ctx context.Context, docker *client.Client, name string) container.InspectResponse {

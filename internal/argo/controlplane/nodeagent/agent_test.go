@@ -60,8 +60,10 @@ func TestContainerSpec(t *testing.T) {
 			},
 		},
 		{
-			name:    "env from a secret",
-			pod:     pod(func(p *corev1.Pod) { p.Spec.Containers[0].Env[0] = corev1.EnvVar{Name: "DB", ValueFrom: &corev1.EnvVarSource{}} }),
+			name: "env from a secret",
+			pod: pod(func(p *corev1.Pod) {
+				p.Spec.Containers[0].Env[0] = corev1.EnvVar{Name: "DB", ValueFrom: &corev1.EnvVarSource{}}
+			}),
 			wantErr: "env DB: valueFrom is not supported",
 		},
 		{
