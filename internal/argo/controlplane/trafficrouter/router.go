@@ -6,16 +6,19 @@
 //
 //	trafficRouting:
 //	  plugins:
-//	    rollbook/router: {router: "http://127.0.0.1:PORT", port: 8080}
+//	    rollbook/router: {router: "http://127.0.0.1:PORT", faults: "http://127.0.0.1:PORT2", port: 8080}
 //
 // where router is the drill router's admin address, reached from the host,
-// and port the releases' container port on the drill network.
+// faults the fault injector's in front of the canary (optional: without
+// it the router sends the canary's share to the canary itself), and port
+// the releases' container port on the drill network.
 package trafficrouter
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,6 +43,7 @@ const (
 // Config is the Rollout's plugins["rollbook/router"] entry.
 type Config struct {
 	Router string `json:"router"`
+	Faults string `json:"faults,omitempty"`
 	Port   int    `json:"port"`
 }
 
@@ -78,8 +82,18 @@ func (p *Plugin) UpdateHash(ro *v1alpha1.Rollout, canaryHash, stableHash string,
 	if canaryHash == "" || canaryHash == stableHash {
 		canaryHash = stableHash
 	}
-	if canaryHash != "" {
-		up["canary"] = upstream(canaryHash, cfg.Port)
+	if canaryHash == "" { // neither release known yet
+		return types.RpcError{}
+	}
+	canary := map[string]string{"canary": upstream(canaryHash, cfg.Port)}
+	if cfg.Faults == "" {
+		maps.Copy(up, canary)
+		return rpcErr(p.put(cfg.Router+pathUpstreams, up))
+	}
+	// The router's canary upstream stays the fault injector, which
+	// forwards to the canary: the drill's faults reach Argo's canary.
+	if err := p.put(cfg.Faults+pathUpstreams, canary); err != nil || len(up) == 0 {
+		return rpcErr(err)
 	}
 	return rpcErr(p.put(cfg.Router+pathUpstreams, up))
 }

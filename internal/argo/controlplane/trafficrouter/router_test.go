@@ -71,6 +71,20 @@ func TestPluginDrivesRouter(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("router calls\n got %q\nwant %q", got, want)
 	}
+	// With the fault injector named, the canary is its upstream and the
+	// router keeps sending the canary's share through it.
+	got = nil
+	faulty := rollout(`{"router": "` + srv.URL + `/r", "faults": "` + srv.URL + `/f", "port": 8080}`)
+	if e := p.UpdateHash(faulty, "c2", "s2", nil); e.HasError() {
+		t.Fatal(e)
+	}
+	want = []string{
+		`/f/admin/upstreams {"canary":"http://rs-c2:8080"}`,
+		`/r/admin/upstreams {"stable":"http://rs-s2:8080"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with faults, calls\n got %q\nwant %q", got, want)
+	}
 	if v, e := p.VerifyWeight(ro, 0, nil); e.HasError() || v != types.Verified {
 		t.Errorf("VerifyWeight(0) = %v, %v; want Verified", v, e)
 	}
