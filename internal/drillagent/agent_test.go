@@ -396,3 +396,51 @@ func TestMainUsage(t *testing.T) {
 		t.Fatal("pager did not shut down")
 	}
 }
+
+// Where Argo Rollouts runs the releases, its traffic-router plugin moves
+// the router's (and the fault injector's) upstreams to the ReplicaSets it
+// names; the requests that follow go there, the weight unchanged.
+func TestUpstreamsMove(t *testing.T) {
+	var n1, n2, n3 atomic.Int64
+	old, stable2, canary2 := upstream(t, "old", &n1), upstream(t, "stable2", &n2), upstream(t, "canary2", &n3)
+	faults := httptest.NewServer(NewFaults(old.URL))
+	defer faults.Close()
+	rt := httptest.NewServer(NewRouter(old.URL, faults.URL, 5*time.Second))
+	defer rt.Close()
+
+	for _, tc := range []struct {
+		url, body string
+	}{
+		{rt.URL, `{"blue": "http://x:1"}`},
+		{rt.URL, `{"stable": "ftp://x"}`},
+		{rt.URL, `{}`},
+		{faults.URL, `{"stable": "http://x:1"}`}, // faults has only the canary
+	} {
+		req, _ := http.NewRequest("PUT", tc.url+PathUpstreams, strings.NewReader(tc.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("PUT %s: %d, want 400", tc.body, resp.StatusCode)
+		}
+	}
+	if code, _, body := do(t, "PUT", rt.URL+PathUpstreams, map[string]string{"stable": stable2.URL + "/"}); code != 200 || !strings.Contains(body, `"stable":"`+stable2.URL+`"`) || !strings.Contains(body, `"canary":"`+faults.URL+`"`) {
+		t.Fatalf("router upstreams: %d %s", code, body)
+	}
+	if code, _, body := do(t, "PUT", faults.URL+PathUpstreams, map[string]string{"canary": canary2.URL}); code != 200 || !strings.Contains(body, canary2.URL) {
+		t.Fatalf("faults upstreams: %d %s", code, body)
+	}
+	do(t, "PUT", rt.URL+"/admin/weights", map[string]int{"canary": 0})
+	for range 10 {
+		do(t, "GET", rt.URL+"/api/orders", nil)
+	}
+	do(t, "PUT", rt.URL+"/admin/weights", map[string]int{"canary": 100})
+	for range 7 {
+		do(t, "GET", rt.URL+"/api/orders", nil)
+	}
+	if n1.Load() != 0 || n2.Load() != 10 || n3.Load() != 7 {
+		t.Errorf("after the move: old %d, new stable %d (want 10), new canary through faults %d (want 7)", n1.Load(), n2.Load(), n3.Load())
+	}
+}

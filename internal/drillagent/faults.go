@@ -10,12 +10,12 @@ import (
 
 // Faults sits in front of the canary and makes it fail on demand.
 type Faults struct {
-	upstream string
-	client   *http.Client
-	mux      *http.ServeMux
+	client *http.Client
+	mux    *http.ServeMux
 
-	mu  sync.Mutex
-	cfg FaultConfig
+	mu       sync.Mutex
+	cfg      FaultConfig
+	upstream upstreams // "canary"
 }
 
 // FaultConfig is what is injected.
@@ -31,11 +31,13 @@ type FaultConfig struct {
 
 // NewFaults returns a pass-through proxy to upstream.
 func NewFaults(upstream string) *Faults {
-	f := &Faults{upstream: strings.TrimRight(upstream, "/"), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	f := &Faults{upstream: upstreams{"canary": strings.TrimRight(upstream, "/")}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	f.mux = http.NewServeMux()
 	f.mux.HandleFunc("GET "+PathFaults, f.show)
 	f.mux.HandleFunc("PUT "+PathFaults, f.set)
 	f.mux.HandleFunc("POST "+PathFaults, f.set)
+	f.mux.HandleFunc("GET "+PathUpstreams, func(w http.ResponseWriter, r *http.Request) { f.upstream.serve(&f.mu, w, r) })
+	f.mux.HandleFunc("PUT "+PathUpstreams, func(w http.ResponseWriter, r *http.Request) { f.upstream.serve(&f.mu, w, r) })
 	f.mux.HandleFunc("/", f.proxy)
 	return f
 }
@@ -72,10 +74,10 @@ func (f *Faults) show(w http.ResponseWriter, _ *http.Request) {
 // proxy passes a request on to the canary, with the faults applied.
 func (f *Faults) proxy(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	c := f.cfg
+	c, to := f.cfg, f.upstream["canary"]
 	f.mu.Unlock()
 	if strings.HasPrefix(r.URL.Path, "/health/") && !c.Health {
-		forward(f.client, f.upstream, w, r)
+		forward(f.client, to, w, r)
 		return
 	}
 	if c.Hang {
@@ -93,5 +95,5 @@ func (f *Faults) proxy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 500, map[string]string{"error": "injected by faults"})
 		return
 	}
-	forward(f.client, f.upstream, w, r)
+	forward(f.client, to, w, r)
 }

@@ -3,8 +3,10 @@ package drillagent
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,13 +24,13 @@ var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 
 // and counts requests, errors and latency per release. It also keeps the
 // first failing responses of each release (PathFailures): what users got.
 type Router struct {
-	upstream map[string]string
-	client   *http.Client
-	mux      *http.ServeMux
+	client *http.Client
+	mux    *http.ServeMux
 
-	mu     sync.Mutex
-	canary int // percent
-	stats  map[string]*releaseStats
+	mu       sync.Mutex
+	upstream upstreams
+	canary   int // percent
+	stats    map[string]*releaseStats
 	// kept are the failing responses kept since the last drain, in the
 	// order they were kept.
 	kept []Failure
@@ -70,7 +72,7 @@ type Failure struct {
 // NewRouter returns a router sending all traffic to stable until told otherwise.
 func NewRouter(stable, canary string, timeout time.Duration) *Router {
 	r := &Router{
-		upstream: map[string]string{"stable": strings.TrimRight(stable, "/"), "canary": strings.TrimRight(canary, "/")},
+		upstream: upstreams{"stable": strings.TrimRight(stable, "/"), "canary": strings.TrimRight(canary, "/")},
 		client:   &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
 		stats:    map[string]*releaseStats{},
 	}
@@ -83,6 +85,8 @@ func NewRouter(stable, canary string, timeout time.Duration) *Router {
 	r.mux.HandleFunc("PUT "+PathWeights, r.weights)
 	r.mux.HandleFunc("POST "+PathWeights, r.weights)
 	r.mux.HandleFunc("GET "+PathFailures, r.failures)
+	r.mux.HandleFunc("GET "+PathUpstreams, func(w http.ResponseWriter, req *http.Request) { r.upstream.serve(&r.mu, w, req) })
+	r.mux.HandleFunc("PUT "+PathUpstreams, func(w http.ResponseWriter, req *http.Request) { r.upstream.serve(&r.mu, w, req) })
 	r.mux.HandleFunc("/", r.route)
 	return r
 }
@@ -93,14 +97,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.Ser
 func (rt *Router) route(w http.ResponseWriter, r *http.Request) {
 	rt.mu.Lock()
 	weight := rt.canary
-	rt.mu.Unlock()
 	rel := "stable"
 	if weight > 0 && rand.IntN(100) < weight {
 		rel = "canary"
 	}
+	to := rt.upstream[rel]
+	rt.mu.Unlock()
 	start := time.Now()
 	tee := &failureTee{ResponseWriter: w, full: &rt.stats[rel].full}
-	code := forward(rt.client, rt.upstream[rel], tee, r)
+	code := forward(rt.client, to, tee, r)
 	rt.observe(rel, code, time.Since(start).Seconds())
 	if tee.capturing {
 		rt.keep(rel, Failure{Release: rel, Method: r.Method, Path: r.URL.RequestURI(), Status: tee.status, Body: excerpt(tee.body)})
@@ -283,4 +288,37 @@ func (rt *Router) metrics(w http.ResponseWriter) {
 	}
 	fmt.Fprintf(&b, "# HELP rollbook_canary_weight Percent of traffic sent to the canary.\n# TYPE rollbook_canary_weight gauge\nrollbook_canary_weight %d\n", rt.canary)
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// upstreams are where each release's requests go, by release; a PUT may
+// move some of them (only those the holder already has).
+type upstreams map[string]string
+
+func (u upstreams) serve(mu *sync.Mutex, w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		var req map[string]string
+		if err := readJSON(r, &req); err != nil || len(req) == 0 {
+			writeJSON(w, 400, map[string]string{"error": `send {"stable": "http://host:port", "canary": "http://host:port"}`})
+			return
+		}
+		for rel, to := range req {
+			if _, ok := u[rel]; !ok {
+				writeJSON(w, 400, map[string]string{"error": "no release " + strconv.Quote(rel) + " here"})
+				return
+			}
+			if p, err := url.Parse(to); err != nil || p.Scheme != "http" || p.Host == "" {
+				writeJSON(w, 400, map[string]string{"error": rel + ": want an http://host:port URL, not " + strconv.Quote(to)})
+				return
+			}
+		}
+		mu.Lock()
+		for rel, to := range req {
+			u[rel] = strings.TrimRight(to, "/")
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	out := maps.Clone(u)
+	mu.Unlock()
+	writeJSON(w, 200, out)
 }
