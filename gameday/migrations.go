@@ -200,10 +200,9 @@ func hasLockTimeout(file string) bool {
 	return err == nil && strings.Contains(strings.ToLower(string(b)), "lock_timeout")
 }
 
-// lockModes are PostgreSQL's table lock modes, weakest first.
-var lockModes = []string{"AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
-
-func heavier(a, b string) bool { return slices.Index(lockModes, a) > slices.Index(lockModes, b) }
+// heavier compares two lock modes as pg_locks spells them, by the one
+// order of PostgreSQL's table locks (migrate.LockMode).
+func heavier(a, b string) bool { return migrate.LockMode(a).Stronger(migrate.LockMode(b)) }
 
 // lockSummary is the timeline's few words on what a migration cost.
 func lockSummary(l *drillreport.MigrationLoad) string {
