@@ -17,6 +17,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/migrate"
 )
 
 // sampleEvery is how often a running migration's locks are read: often
@@ -57,33 +58,11 @@ func statements(src string) []statement {
 		}
 		at := off + i
 		off = at + len(s)
-		body := skipComments(s)
+		body := migrate.SkipComments(s)
 		at += len(s) - len(body)
 		out = append(out, statement{line: 1 + strings.Count(src[:at], "\n"), text: body})
 	}
 	return out
-}
-
-func skipComments(s string) string {
-	for {
-		t := strings.TrimLeft(s, " \t\r\n")
-		switch {
-		case strings.HasPrefix(t, "--"):
-			i := strings.IndexByte(t, '\n')
-			if i < 0 {
-				return t
-			}
-			s = t[i+1:]
-		case strings.HasPrefix(t, "/*"):
-			i := strings.Index(t, "*/")
-			if i < 0 {
-				return t
-			}
-			s = t[i+2:]
-		default:
-			return t
-		}
-	}
 }
 
 // Migrate applies one SQL file to the team's database, one statement at
@@ -286,7 +265,7 @@ func (s *sampler) read(ctx context.Context, conn *pgx.Conn, pid uint32, names ma
 			}
 			d := time.Duration(secs * float64(time.Second))
 			if b := s.blocked[who]; d > b.For {
-				s.blocked[who] = drillreport.BlockedWait{Release: who, For: d, Query: oneLine(query)}
+				s.blocked[who] = drillreport.BlockedWait{Release: who, For: d, Query: migrate.OneLine(query)}
 			}
 			if d > s.worstAt {
 				s.worstAt, s.worst = d, stmt
@@ -319,7 +298,7 @@ func (s *sampler) stop(load *drillreport.MigrationLoad, stmts []statement) {
 	}
 	sortBlocked(load.Blocked)
 	if s.worst >= 0 && s.worst < len(stmts) {
-		load.Worst = &drillreport.Statement{Line: stmts[s.worst].line, Text: oneLine(stmts[s.worst].text)}
+		load.Worst = &drillreport.Statement{Line: stmts[s.worst].line, Text: migrate.OneLine(stmts[s.worst].text)}
 	}
 }
 
@@ -401,12 +380,4 @@ func sortBlocked(b []drillreport.BlockedWait) {
 	slices.SortFunc(b, func(x, y drillreport.BlockedWait) int {
 		return cmp.Or(cmp.Compare(y.For, x.For), cmp.Compare(x.Release, y.Release))
 	})
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 160 {
-		s = s[:157] + "..."
-	}
-	return s
 }

@@ -183,12 +183,12 @@ func Analyze(sql []byte) (Result, error) {
 		}
 		// The statement's location includes comments and blank lines before it.
 		text := src[start:end]
-		trimmed := strings.TrimLeft(stripLeadingComments(text), " \t\r\n")
+		trimmed := strings.TrimLeft(SkipComments(text), " \t\r\n")
 		start += len(text) - len(trimmed)
 		line, col := position(src, start)
 		for _, f := range classify(raw.GetStmt()) {
 			f.Line, f.Column = line, col
-			f.Statement = oneLine(trimmed)
+			f.Statement = OneLine(trimmed)
 			if f.Phase == Contract {
 				res.Phase = Contract
 			}
@@ -196,7 +196,7 @@ func Analyze(sql []byte) (Result, error) {
 		}
 		for _, f := range state.lockFindings(raw.GetStmt()) {
 			f.Line, f.Column = line, col
-			f.Statement = oneLine(trimmed)
+			f.Statement = OneLine(trimmed)
 			res.Locks = append(res.Locks, f)
 		}
 		state.observe(raw.GetStmt())
@@ -204,7 +204,10 @@ func Analyze(sql []byte) (Result, error) {
 	return res, nil
 }
 
-func stripLeadingComments(s string) string {
+// SkipComments returns s from its first character that is not in a
+// leading comment or blank: where a statement written after its comments
+// starts.
+func SkipComments(s string) string {
 	for {
 		t := strings.TrimLeft(s, " \t\r\n")
 		switch {
@@ -245,7 +248,8 @@ func position(src string, off int) (line, col int) {
 	return line, col
 }
 
-func oneLine(s string) string {
+// OneLine is a statement on one line, cut to what a finding shows.
+func OneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 160 {
 		s = s[:157] + "..."
