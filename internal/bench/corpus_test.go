@@ -82,6 +82,11 @@ func TestCorpusShape(t *testing.T) {
 			if strings.HasPrefix(f.text, "---") {
 				t.Errorf("%s, a note, has front matter", f.path)
 			}
+			// The search tests count "change" as the word of every
+			// plan's title and of no other page.
+			if strings.Contains(strings.ToLower(f.text), "change") {
+				t.Errorf("%s, a note, has the word change", f.path)
+			}
 			continue
 		}
 		sizes = append(sizes, len(f.text))

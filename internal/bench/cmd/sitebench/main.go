@@ -1,10 +1,12 @@
 // Command sitebench measures rollbook against Hugo on one synthetic corpus
 // of N plans (same Markdown; Hugo gets a minimal layout), in one run: a
 // cold build, a CI build from a fresh checkout with the build cache
-// restored and one plan changed, an unchanged rebuild, the start of the
-// live preview, and a save, a new plan and a deleted plan in it (write to
-// reload event). Runs of the two tools alternate so that the shared
-// machine's load hits both alike; the table gives medians and ratios.
+// restored and one plan changed, an unchanged rebuild, the floor (cp -r
+// of the built site), the start of the live preview, and a save, a new
+// plan and a deleted plan in it (write to reload event). Runs of the two
+// tools alternate so that the shared machine's load hits both alike; the
+// table gives medians and ratios, with the load average they were
+// measured under.
 //
 // Nothing is deleted until the end: what a run leaves is moved aside
 // instead. A CI job starts on a fresh disk, and on some file systems
@@ -131,6 +133,7 @@ func main() {
 		defer os.RemoveAll(dir)
 	}
 	fmt.Printf("corpus: %d plans in %s, %d alternated runs, rollbook %s, %s\n", *n, dir, *runs, rb, hugoVersion(hugo))
+	fmt.Printf("load average at the start: %s\n", loadAverage())
 	c := config{rollbook: rb, hugo: hugo, dir: filepath.Join(dir, "site"), runs: *runs, trash: filepath.Join(dir, "trash")}
 	if err := os.Mkdir(c.trash, 0o755); err != nil {
 		fail(err)
@@ -159,12 +162,49 @@ func main() {
 		fail(err)
 	}
 	table = append(table, unchanged)
+	floor, err := c.floor()
+	if err != nil {
+		fail(err)
+	}
+	floor.hugo = cold.hugo
+	table = append(table, floor)
 	printTable(table)
+	fmt.Printf("load average after the builds: %s\n", loadAverage())
 	serve, err := c.serve(*saves)
 	if err != nil {
 		fail(err)
 	}
 	printLatencies(serve)
+	fmt.Printf("load average at the end: %s\n", loadAverage())
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages: on a
+// shared machine, what a run's figures are read with.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
+}
+
+// floor copies rollbook's built site with cp -r, the least any build
+// writing that many files could take on this disk; its ratio is to
+// Hugo's cold build, as the CI figure's.
+func (c config) floor() (figure, error) {
+	f := figure{name: "floor: cp -r public"}
+	for i := 0; i < c.runs; i++ {
+		dst, err := os.MkdirTemp(c.trash, "floor-")
+		if err != nil {
+			return f, err
+		}
+		r, err := measure(c.dir, nil, "cp", "-r", "public", filepath.Join(dst, "public"))
+		if err != nil {
+			return f, err
+		}
+		f.rb = append(f.rb, r)
+	}
+	return f, nil
 }
 
 // cacheEnv points rollbook at a build cache folder.
