@@ -129,22 +129,43 @@ func (m *maker) record(pg *Page) *deps {
 			d.source = pg.rec.source
 		}
 	}
-	d.made, d.stale = m.gen, -1
-	r := m.b.theme.memo[pg.Type]
-	d.whole = !r.ok
-	site, ok := m.siteOf[pg.Type]
+	d.made = m.gen
+	d.whole, d.site, d.stale = m.siteReads(pg.Type)
+	pg.rec = d
+	return d
+}
+
+// recordOwn is record for a page that shows no other page: a record made
+// before that reads the same values of the site is its record again (an
+// unchanged plan of ten thousand is not recorded anew on each save).
+func (m *maker) recordOwn(pg *Page) *deps {
+	if d := pg.rec; d != nil && d.made != 0 {
+		whole, site, stale := m.siteReads(pg.Type)
+		if d.whole == whole && d.stale == stale && slices.Equal(d.site, site) {
+			d.made, d.written, d.hit = m.gen, false, false
+			return d
+		}
+	}
+	return m.record(pg)
+}
+
+// siteReads is what pages of type typ read of the site (memoRuleOf): the
+// whole of it, or the values of memoSite and the stale count (-1: not
+// read).
+func (m *maker) siteReads(typ PageType) (whole bool, site []string, stale int) {
+	r := m.b.theme.memo[typ]
+	site, ok := m.siteOf[typ]
 	if !ok {
 		for _, f := range r.site {
 			site = append(site, f, memoSite[f](m.sv))
 		}
-		m.siteOf[pg.Type] = site
+		m.siteOf[typ] = site
 	}
-	d.site = site
+	stale = -1
 	if r.staleCount {
-		d.stale = len(m.sv.Stale)
+		stale = len(m.sv.Stale)
 	}
-	pg.rec = d
-	return d
+	return !r.ok, site, stale
 }
 
 // changedFrom reports whether the page d records renders otherwise than

@@ -186,8 +186,10 @@ func paginate(tax *Taxonomy, t Term, pages []*Page) []*Page {
 
 // Term is one value of a taxonomy with the pages that carry it.
 type Term struct {
-	Name  string
-	URL   string
+	Name string
+	URL  string
+	// Pages are in list order (comparePages), and never changed in place:
+	// a list page's record keeps the slice it was made from.
 	Pages []*Page
 }
 

@@ -14,12 +14,13 @@ import (
 )
 
 // A page's rendered HTML is kept in the persistent build cache when its
-// template reads nothing but the page and a few values of the site: then
-// the page's own data and those values are all its inputs, and a CI build
-// with the cache restored executes the templates only for what changed
-// (executing them is most of such a build's work). Which templates qualify
-// is read from the templates themselves, so a theme that lists other
-// plans on a plan page (.Site.Plans, a card) is simply rendered each time.
+// templates read nothing but the page and a few values of the site: then
+// its record (deps.go: its own values, the keys of the pages it lists)
+// and those values are all its inputs, and a CI build with the cache
+// restored executes the templates only for what changed (executing them
+// is most of such a build's work). Which values of the site the templates
+// read is read from the templates themselves, so a theme that lists every
+// plan on a plan page (.Site.Plans) is simply rendered each time.
 
 // memoSite are the fields of the site a memoized page may read, each with
 // the value that goes into the page's key.

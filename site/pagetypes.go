@@ -101,12 +101,13 @@ func taxonomyKeys() []string {
 	return keys
 }
 
-// contentPages are the pages of the content folder of the row's type.
+// contentPages are the pages of the content folder of the row's type,
+// which show no other page.
 func contentPages(m *maker, k *pageKind) []*Page {
 	var out []*Page
 	for _, pg := range m.s.pages {
 		if pg.Type == k.typ {
-			m.record(pg)
+			m.recordOwn(pg)
 			out = append(out, pg)
 		}
 	}
@@ -176,13 +177,7 @@ func termPages(m *maker, _ *pageKind) []*Page {
 	var out []*Page
 	for _, tax := range m.sv.Taxonomies {
 		for _, t := range tax.Terms {
-			// A copy: the site's terms are changed in place by an update,
-			// and a record keeps the list it was made with.
-			pages := slices.Clone(t.Pages)
-			if !slices.IsSortedFunc(pages, comparePages) {
-				sortPages(pages)
-			}
-			for _, pg := range paginate(tax, t, pages) {
+			for _, pg := range paginate(tax, t, t.Pages) {
 				d := m.record(pg)
 				d.lists, d.tax = pg.Pages, tax
 				out = append(out, pg)

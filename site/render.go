@@ -482,7 +482,8 @@ func (b *Builder) view(s *loaded) *siteView {
 }
 
 // updateView puts cur in the place of old in the site's lists, sorting
-// again only what the edit can reorder.
+// again only what the edit can reorder. A term's list is replaced, not
+// changed in place: the records of the lists made from it keep it.
 func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 	replace := func(ps []*Page) {
 		for i, p := range ps {
@@ -501,9 +502,8 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 	}
 	for _, tax := range sv.Taxonomies {
 		if slices.Equal(tax.Values(old.Plan), tax.Values(cur.Plan)) {
-			for _, t := range tax.Terms {
-				replace(t.Pages)
-			}
+			removeFromTerms(tax, old)
+			addToTerms(tax, cur)
 			continue
 		}
 		buildTerms(tax, plans)

@@ -383,10 +383,12 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 		rows := b.outputs(s, sv)
 		for i, pages := range rows {
 			for _, pg := range pages {
-				if old := b.pages[pg.URL]; old == nil || pg.rec.changedFrom(old) {
-					todo = append(todo, pg)
+				if old := b.pages[pg.URL]; old != pg.rec {
+					if old == nil || pg.rec.changedFrom(old) {
+						todo = append(todo, pg)
+					}
+					b.pages[pg.URL] = pg.rec
 				}
-				b.pages[pg.URL] = pg.rec
 				if pageTypes[i].sitemap {
 					sitemapped = append(sitemapped, pg)
 				}
