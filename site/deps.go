@@ -17,9 +17,11 @@ import (
 // pages than before, or whose site values moved.
 //
 // The record is filled where the page is made: its own values are the
-// page itself (Page.Own, its plan's source, its body's key), and what it
-// shows of other pages is named by the make function of its row of
-// pageTypes as it hands those pages to the page.
+// page itself (its plan's source, its body's key, and Page.Own, which
+// holds what it shows of its checks, drill reports, alert rules and
+// analysed migrations), and what it shows of other pages is named by the
+// make function of its row of pageTypes as it hands those pages to the
+// page. The theme and the configuration are every page's inputs.
 type deps struct {
 	page *Page
 	// source is what a page of the content folder was read and rendered
