@@ -376,8 +376,8 @@ func (b *Builder) alertList(ix *alertrule.Index, pages []*Page) *AlertList {
 // safeSegment is an alert name usable as one folder of the site.
 var safeSegment = regexp.MustCompile(`^[A-Za-z0-9_:.-]+$`)
 
-// writeAlerts writes the Alerts page and, for each alert with a runbook,
-// /alerts/AlertName/ redirecting to it (and the lower-cased path, as
+// writeAlerts writes, for each alert with a runbook (the Alerts page is
+// a row of pageTypes), /alerts/AlertName/ redirecting to it (and the lower-cased path, as
 // Hugo-built runbook sites spell it). A content page already at one of
 // these URLs keeps it.
 func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *sitewrite.Writer) error {
@@ -387,12 +387,6 @@ func (b *Builder) writeAlerts(ctx context.Context, s *loaded, w *sitewrite.Write
 	taken := map[string]bool{}
 	for u := range s.byURL {
 		taken[strings.ToLower(u)] = true
-	}
-	if !taken[alertsListURL] {
-		pg := &Page{Type: "alerts", URL: alertsListURL, Title: "Alerts", AlertList: b.alertList(s.alerts, s.pages)}
-		if err := b.writePage(w, b.view(s), pg); err != nil {
-			return err
-		}
 	}
 	written := map[string]bool{}
 	for _, j := range s.alerts.Alerts {

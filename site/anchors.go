@@ -301,7 +301,6 @@ func (c *anchorChecker) renderable(pg *Page) *Page {
 	if cp.Type == "plan" && cp.Exports == nil {
 		cp.Exports = []ExportLink{{Controller: "export"}} // every plan page has the panel
 	}
-	cp.lazy = nil
 	return &cp
 }
 

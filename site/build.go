@@ -128,7 +128,7 @@ type Builder struct {
 	// cache).
 	memoHits atomic.Int64
 	parsed   int64
-	// memoGen numbers builds and updates, for page keys (Page.memoKey).
+	// memoGen numbers builds and updates, for page keys (deps.memoKey).
 	memoGen uint64
 
 	// lastChanged is when git last changed each content file, read once
@@ -144,6 +144,9 @@ type Builder struct {
 	// read is the content inputKey read, by absolute path, until the
 	// build parses it.
 	read map[string][]byte
+	// pages are the records of the output pages by URL, as the last Build
+	// or Update wrote them.
+	pages map[string]*deps
 	// last is the last good in-memory build, which Update changes in
 	// place; pending are the files changed since it.
 	last    *state
@@ -250,8 +253,7 @@ type loaded struct {
 	byURL    map[string]*Page
 	plans    []*Page
 	assets   []content.Source
-	aliases  map[string]string  // alias site path -> target page URL
-	lists    map[string][]*Page // term URL -> its plans, sorted
+	aliases  map[string]string // alias site path -> target page URL
 	sv       *siteView
 	findings diag.List
 	mu       sync.Mutex
@@ -290,7 +292,7 @@ func (b *Builder) load(ctx context.Context, w *sitewrite.Writer) (*loaded, error
 		return nil, err
 	}
 	b.parsed = r.Parsed()
-	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: l.Assets, aliases: map[string]string{}, lists: map[string][]*Page{}}
+	s := &loaded{byPath: map[string]*Page{}, byURL: map[string]*Page{}, assets: l.Assets, aliases: map[string]string{}}
 	for _, oe := range l.Refused {
 		s.findings = append(s.findings, diag.At(path.Join(display, oe.Rel), 1, 1).Error("content-symlink", oe.Error(), contentpath.Fix))
 	}
@@ -316,16 +318,16 @@ func (b *Builder) load(ctx context.Context, w *sitewrite.Writer) (*loaded, error
 			s.findings = append(s.findings, diag.At(name, pos.Line, pos.Col).Error("url", err.Error(), "use a path inside the site, for example url: /payments/canary/"))
 			continue
 		}
-		pg := &Page{Type: "page", URL: u, Title: p.Plan.Title, Plan: p.Plan, src: xxhash.Sum64(p.Data)}
+		typ := typePage
 		switch {
+		case p.Plan.Section && u == "/":
+			typ = typeHome
 		case p.Plan.Section:
-			pg.Type = "section"
-			if u == "/" {
-				pg.Type = "home"
-			}
+			typ = typeSection
 		case p.Plan.IsPlan():
-			pg.Type = "plan"
+			typ = typePlan
 		}
+		pg := contentPage(typ, u, p.Plan, xxhash.Sum64(p.Data))
 		if other, dup := s.byURL[u]; dup {
 			s.findings = append(s.findings, diag.At(name, 1, 1).Error("duplicate-url",
 				fmt.Sprintf("page URL %s is also produced by %s", u, path.Join(display, other.Plan.Path)), "give one of them a different slug: or url:"))
@@ -424,14 +426,6 @@ func (b *Builder) checkPage(pg *Page, name string, now time.Time) diag.List {
 	pg.Migrations = b.migrationViews(pg, contentDir)
 	b.attachAlerts(pg, name)
 	return ds
-}
-
-func reservedURL(u string) bool {
-	switch strings.Split(strings.Trim(u, "/"), "/")[0] {
-	case "services", "owners", "environments", "kinds", "risks", "tags", "stale", "drills", "_rollbook", "_search", "_export":
-		return true
-	}
-	return u == "/404.html" || u == "/sitemap.xml"
 }
 
 // analyze runs the migration analyser once per file content.
@@ -593,10 +587,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 	}
 	b.log.Debug("pages rendered", "took", time.Since(start))
 	// The search index reads the rendered pages, which writing them and
-	// the lists leave as they are (once the home page is known): build it
-	// beside them (much of it runs on one core).
+	// the lists leave as they are (once outputs has made the home page
+	// one): build it beside them (much of it runs on one core).
 	sv := b.view(s)
-	home := b.homePage(s, sv)
+	rows := b.outputs(s, sv)
 	var idx *search.Live
 	var docOf map[string]int
 	searched := make(chan error, 1)
@@ -608,11 +602,10 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		b.log.Debug("search index written", "took", time.Since(start))
 		searched <- err
 	}()
-	genErr := b.writePages(ctx, s, sv, w)
+	genErr := b.writeOutputs(ctx, sv, w, rows)
 	b.log.Debug("pages written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
 	if genErr == nil {
-		genErr = b.writeGenerated(ctx, s, w, home)
-		b.log.Debug("lists written", "from build cache", b.memoHits.Load(), "took", time.Since(start))
+		genErr = b.writeGenerated(ctx, s, w, rows)
 	}
 	if err := errors.Join(genErr, <-searched); err != nil {
 		return nil, err
@@ -624,6 +617,7 @@ func (b *Builder) Build(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	ok = true
+	b.pages = outputRecords(rows)
 	if m := w.Files(); m != nil {
 		b.files.Store(&m)
 	}

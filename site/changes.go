@@ -35,9 +35,11 @@ const (
 	StylesheetChange
 )
 
-// Classify says what the changed files mean; for a StylesheetChange it
-// also names the stylesheet open tabs swap.
-func (b *Builder) Classify(changed []string) (ChangeKind, string) {
+// ChangeKind says what the changed files mean for the server: whether the
+// configuration and theme must be read again by a new Builder, or Update
+// can apply them (which reads the files themselves: readEdits); for a
+// StylesheetChange it also names the stylesheet open tabs swap.
+func (b *Builder) ChangeKind(changed []string) (ChangeKind, string) {
 	themeDir := b.themeDir()
 	for _, f := range changed {
 		if filepath.Base(f) == "rollbook.yaml" && filepath.Dir(f) == filepath.Clean(b.cfg.Root) {

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestClassify: what a changed file means for a served site, decided in
+// TestChangeKind: what a changed file means for a served site, decided in
 // one place (the dev server only acts on it).
-func TestClassify(t *testing.T) {
+func TestChangeKind(t *testing.T) {
 	root := copyTree(t, "testdata/basic")
 	theme := filepath.Join(root, "themes", "default")
 	for _, f := range []string{"static/extra.css", "static/app.js", "layouts/base.html"} {
@@ -41,8 +41,8 @@ func TestClassify(t *testing.T) {
 		{"a stylesheet and a plan", []string{p("themes/default/static/extra.css"), p("content/a.md")}, ContentChange, ""},
 		{"nothing", nil, ContentChange, ""},
 	} {
-		if kind, css := b.Classify(tc.changed); kind != tc.want || css != tc.css {
-			t.Errorf("%s: Classify = %v %q, want %v %q", tc.name, kind, css, tc.want, tc.css)
+		if kind, css := b.ChangeKind(tc.changed); kind != tc.want || css != tc.css {
+			t.Errorf("%s: ChangeKind = %v %q, want %v %q", tc.name, kind, css, tc.want, tc.css)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func TestMigrationRunsOnPlanPage(t *testing.T) {
 			if got := tt.v.RunsText(); got != tt.text {
 				t.Errorf("RunsText = %q, want %q", got, tt.text)
 			}
-			pg := &Page{Plan: &plan.Plan{Strategy: plan.Strategy{Steps: steps}}, Migrations: []MigrationView{tt.v}}
+			pg := &Page{Plan: &plan.Plan{Strategy: plan.Strategy{Steps: steps}}, Own: Own{Migrations: []MigrationView{tt.v}}}
 			m := machine(pg)
 			want := statesvg.Migration{ID: tt.v.ID, At: tt.at, When: tt.text, Unsafe: tt.bad}
 			if len(m.Migrations) != 1 || m.Migrations[0] != want {

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rollbook/rollbook/internal/buildcache"
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/migrate"
@@ -20,13 +19,40 @@ import (
 
 // Page is one output page as templates see it.
 type Page struct {
-	// Type selects the template: home, plan, page, section, terms, term, stale, drills, 404.
-	Type  string
+	// Type selects the template (one row of pageTypes).
+	Type  PageType
 	URL   string // site path, "/payments/api-canary/"
 	Title string
 	Plan  *plan.Plan
 
-	Content  template.HTML
+	Content template.HTML
+	// Own is what the page shows of itself; the build cache keys it whole.
+	Own
+
+	// What the page shows of other pages. Each is set where the page is
+	// made (pagetypes.go) and named there in its record, whose key holds
+	// the listed pages' own keys: TestPageFieldsAreKeyed fails for a field
+	// that is in neither Own nor the record.
+	Pages    []*Page // a list's plans
+	Terms    []Term
+	Taxonomy *Taxonomy
+	// Section pages: the folder's own intro comes from _index.md.
+	Children  []*Page
+	AlertList *AlertList
+
+	// anchors are the page's links with a #fragment into the site (its
+	// Markdown's and its front matter's), checked once every page's ids
+	// are known; external are its http(s) links, for check --external.
+	anchors  []linkRef
+	external []linkRef
+	// rec is the page's record as an output page (deps.go): what it was
+	// read and rendered from, and its key in the build cache.
+	rec *deps
+}
+
+// Own is what a page shows of itself, none of it another page's: all of
+// it goes into the page's key in the build cache (TestOwnHoldsNoPages).
+type Own struct {
 	Headings []markdown.Heading
 	Summary  string
 
@@ -42,45 +68,13 @@ type Page struct {
 	HistoryChart template.HTML
 	// Exports are the plan's policy as controller manifests, or why not.
 	Exports []ExportLink
-	// Alerts are the alerting rules an alert runbook explains (Alert panel);
-	// AlertList is the Alerts page's content.
-	Alerts    []*AlertView
-	AlertList *AlertList
+	// Alerts are the alerting rules an alert runbook explains (Alert panel).
+	Alerts []*AlertView
 
-	// Lists: the pages a list page shows, and the terms of a taxonomy.
-	Pages    []*Page
-	Terms    []Term
-	Taxonomy *Taxonomy
-	Term     string
-	// Pager is set on a list split over several pages.
+	// Term is the value a term list shows; Pager is set on a list split
+	// over several pages.
+	Term  string
 	Pager *Pager
-
-	// Section pages: the folder's own intro comes from _index.md.
-	Children []*Page
-
-	// linksTo are the site paths the page's Markdown links to, for
-	// telling whether deleting a page breaks another.
-	linksTo []string
-	// anchors are the page's links with a #fragment into the site (its
-	// Markdown's and its front matter's), checked once every page's ids
-	// are known; external are its http(s) links, for check --external.
-	anchors  []linkRef
-	external []linkRef
-	// src hashes the source file a full build read the page from (0
-	// otherwise): with its path, it is all the page's plan depends on.
-	src uint64
-	// contentKey names Content by what it is made from (the body's cache
-	// key and the link rewrites) when the build has a cache; page and
-	// page-text keys use it instead of hashing the HTML.
-	contentKey buildcache.Key
-	// memoKey is the page's key in the build cache, made in the build or
-	// update memoGen numbers (a list of it takes its key as the card's):
-	// a key from an earlier update may miss a change to the page.
-	memoKey buildcache.Key
-	memoGen uint64
-	// lazy, when set, fills Content from the build cache: a cached build
-	// needs a page's HTML only for the pages it renders again.
-	lazy *lazyContent
 }
 
 type lazyContent struct {
@@ -91,10 +85,10 @@ type lazyContent struct {
 
 // ensureContent fills Content if it is still to be read from the cache.
 func (pg *Page) ensureContent() error {
-	l := pg.lazy
-	if l == nil {
+	if pg.rec == nil || pg.rec.source == nil || pg.rec.lazy == nil {
 		return nil
 	}
+	l := pg.rec.lazy
 	l.once.Do(func() { l.err = l.fill() })
 	return l.err
 }
@@ -174,7 +168,7 @@ func paginate(tax *Taxonomy, t Term, pages []*Page) []*Page {
 	out := make([]*Page, 0, total)
 	for n := 1; n <= total; n++ {
 		lo, hi := (n-1)*listPageSize, min(len(pages), n*listPageSize)
-		pg := &Page{Type: "term", URL: pagerURL(t.URL, n), Title: tax.Single + ": " + t.Name, Taxonomy: tax, Term: t.Name, Pages: pages[lo:hi]}
+		pg := &Page{Type: typeTerm, URL: pagerURL(t.URL, n), Title: tax.Single + ": " + t.Name, Taxonomy: tax, Own: Own{Term: t.Name}, Pages: pages[lo:hi]}
 		if total > 1 {
 			pg.Pager = &Pager{Number: n, Total: total, First: lo + 1, Of: len(pages)}
 			if n > 1 {
@@ -192,8 +186,10 @@ func paginate(tax *Taxonomy, t Term, pages []*Page) []*Page {
 
 // Term is one value of a taxonomy with the pages that carry it.
 type Term struct {
-	Name  string
-	URL   string
+	Name string
+	URL  string
+	// Pages are in list order (comparePages), and never changed in place:
+	// a list page's record keeps the slice it was made from.
 	Pages []*Page
 }
 

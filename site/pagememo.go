@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"text/template/parse"
 	"unsafe"
@@ -15,12 +14,13 @@ import (
 )
 
 // A page's rendered HTML is kept in the persistent build cache when its
-// template reads nothing but the page and a few values of the site: then
-// the page's own data and those values are all its inputs, and a CI build
-// with the cache restored executes the templates only for what changed
-// (executing them is most of such a build's work). Which templates qualify
-// is read from the templates themselves, so a theme that lists other
-// plans on a plan page (.Site.Plans, a card) is simply rendered each time.
+// templates read nothing but the page and a few values of the site: then
+// its record (deps.go: its own values, the keys of the pages it lists)
+// and those values are all its inputs, and a CI build with the cache
+// restored executes the templates only for what changed (executing them
+// is most of such a build's work). Which values of the site the templates
+// read is read from the templates themselves, so a theme that lists every
+// plan on a plan page (.Site.Plans) is simply rendered each time.
 
 // memoSite are the fields of the site a memoized page may read, each with
 // the value that goes into the page's key.
@@ -181,99 +181,72 @@ func memoRuleOf(t interface {
 	return r
 }
 
-// pageKey is the cache key of pg's HTML under rule r, or false when the
-// page holds something that is not its own (lists of other pages).
-func (b *Builder) pageKey(r memoRule, sv *siteView, pg *Page) (buildcache.Key, bool) {
-	// A page with a plan needs its source's hash; a list has no plan.
-	if !r.ok || b.store == nil || b.store.c == nil || pg.Plan != nil && pg.src == 0 || b.cfgSum() == "" {
+// pageKey is the cache key of the page d records: the hash of its
+// record, or false when the record cannot name all it reads (d.whole,
+// a page whose source no full build read, a listed page without a key
+// of this build).
+func (b *Builder) pageKey(sv *siteView, d *deps) (buildcache.Key, bool) {
+	pg := d.page
+	if d.whole || d.alerts != nil || b.store == nil || b.store.c == nil || pg.Plan != nil && (d.source == nil || d.hash == 0) || b.cfgSum() == "" {
 		return buildcache.Key{}, false
 	}
 	h := sha256.New()
 	var n [8]byte
-	str := func(s string) {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(n[:], v)
 		h.Write(n[:])
+	}
+	str := func(s string) {
+		num(uint64(len(s)))
 		h.Write(readOnly(s))
 	}
-	str(pg.Type)
+	str(string(pg.Type))
 	str(b.theme.sum)
 	str(b.cfgSum())
-	for _, f := range r.site {
-		str(f)
-		str(memoSite[f](sv))
+	num(uint64(len(d.site)))
+	for _, v := range d.site {
+		str(v)
 	}
-	if r.staleCount {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(sv.Stale)))
-		h.Write(n[:])
-	}
+	num(uint64(d.stale))
 	v := view{Site: sv, Page: pg}
 	str(v.EditURL())
 	str(v.LastChanged().UTC().Format("2006-01-02T15:04:05.999999999Z"))
-	pv := reflect.ValueOf(pg).Elem()
-	pt := pv.Type()
-	for i := range pt.NumField() {
-		f := pt.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		fv := pv.Field(i)
-		str(f.Name)
-		switch f.Name {
-		case "Plan":
-			if pg.Plan == nil {
-				str("")
-				continue
-			}
-			// Parsed from the source (which also holds where each value
-			// was written, which templates may ask).
-			binary.LittleEndian.PutUint64(n[:], pg.src)
-			h.Write(n[:])
-			str(pg.Plan.Path)
-			continue
-		case "Pages":
-			// A list page shows its plans' cards: each plan's own key,
-			// made in this build, covers everything a card shows of it.
-			binary.LittleEndian.PutUint64(n[:], uint64(len(pg.Pages)))
-			h.Write(n[:])
-			for _, p := range pg.Pages {
-				if p.memoGen != b.memoGen || p.memoKey == (buildcache.Key{}) {
-					return buildcache.Key{}, false
-				}
-				h.Write(p.memoKey[:])
-			}
-			continue
-		case "Taxonomy":
-			if t := pg.Taxonomy; t != nil {
-				str(t.Key)
-				str(t.Title)
-				str(t.Single)
-			}
-			continue
-		case "Terms", "Children", "AlertList":
-			if !fv.IsZero() {
-				return buildcache.Key{}, false // other pages' data
-			}
-			continue
-		case "Content":
-			if pg.contentKey != (buildcache.Key{}) {
-				h.Write(pg.contentKey[:]) // what the HTML is made of, not the HTML
-				continue
-			}
-		}
-		switch fv.Kind() {
-		case reflect.String:
-			str(fv.String())
-		case reflect.Bool:
-			str(boolKey(fv.Bool()))
-		default:
-			data, err := json.Marshal(fv.Interface())
-			if err != nil {
-				return buildcache.Key{}, false
-			}
-			h.Write(data)
-		}
+	str(pg.URL)
+	str(pg.Title)
+	if pg.Plan != nil {
+		// Parsed from the source (which also holds where each value was
+		// written, which templates may ask).
+		num(d.hash)
+		str(pg.Plan.Path)
+	} else {
+		str("")
 	}
-	return b.store.c.Key("page", h.Sum(nil), []byte(strings.Join(r.site, ","))), true
+	if d.source != nil && d.contentKey != (buildcache.Key{}) {
+		h.Write(d.contentKey[:]) // what the HTML is made of, not the HTML
+	} else {
+		str(string(pg.Content))
+	}
+	own, err := json.Marshal(pg.Own)
+	if err != nil {
+		return buildcache.Key{}, false
+	}
+	h.Write(own)
+	if t := d.tax; t != nil {
+		str(t.Key)
+		str(t.Title)
+		str(t.Single)
+	}
+	// A list shows its pages' cards or rows: each page's own key, made
+	// in this build by a row written before, covers all it shows of it.
+	num(uint64(len(d.lists)))
+	for _, p := range d.lists {
+		l := p.rec
+		if l == nil || p.Type == pg.Type || l.memoGen != b.memoGen || l.memoKey == (buildcache.Key{}) {
+			return buildcache.Key{}, false
+		}
+		h.Write(l.memoKey[:])
+	}
+	return b.store.c.Key("page", h.Sum(nil)), true
 }
 
 // cfgSum hashes the loaded configuration once: any setting may show on a
@@ -299,9 +272,9 @@ func (b *Builder) cfgSum() string {
 // cache is decoded into a pooled buffer, which release gives back once
 // the page is written: a cached build writes ten thousand of them and
 // keeps none.
-func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)) (out []byte, release func(), err error) {
-	k, ok := b.pageKey(b.theme.memo[pg.Type], sv, pg)
-	pg.memoKey, pg.memoGen = k, b.memoGen
+func (b *Builder) memoPage(sv *siteView, d *deps, render func() ([]byte, error)) (out []byte, release func(), err error) {
+	k, ok := b.pageKey(sv, d)
+	d.memoKey, d.memoGen = k, b.memoGen
 	if !ok {
 		out, err = render()
 		return out, nil, err
@@ -309,6 +282,7 @@ func (b *Builder) memoPage(sv *siteView, pg *Page, render func() ([]byte, error)
 	buf := pageBufs.Get().(*[]byte)
 	if out, hit := b.store.c.GetInto(k, *buf); hit {
 		b.memoHits.Add(1)
+		d.hit = true
 		return out, func() {
 			if cap(out) <= maxPooledPage {
 				*buf = out[:0]

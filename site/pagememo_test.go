@@ -26,7 +26,7 @@ func TestMemoRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pt := range []string{"plan", "page"} {
+	for _, pt := range []PageType{typePlan, typePage} {
 		if r := th.memo[pt]; !r.ok || !r.staleCount || !slices.Contains(r.site, "Title") {
 			t.Errorf("default %s template: %+v, want kept, with the title and the stale count in its key", pt, r)
 		}
@@ -36,7 +36,7 @@ func TestMemoRules(t *testing.T) {
 		t.Errorf("default term template: %+v, want kept", r)
 	}
 	// These read other plans through the site or a taxonomy's terms.
-	for _, pt := range []string{"home", "terms"} {
+	for _, pt := range []PageType{typeHome, typeTerms} {
 		if th.memo[pt].ok {
 			t.Errorf("default %s template is kept whole, but it lists other pages", pt)
 		}
@@ -78,6 +78,7 @@ func TestMemoRules(t *testing.T) {
 func TestPageMemoFollowsSiteInputs(t *testing.T) {
 	root := cacheSite(t)
 	cache := filepath.Join(t.TempDir(), "cache")
+	var last *Builder
 	run := func(t *testing.T, name, cacheDir string) (string, int64) {
 		t.Helper()
 		b, err := New(Options{Root: root, Now: testNow, OutDir: filepath.Join(root, name), CacheDir: cacheDir, Force: true})
@@ -87,6 +88,7 @@ func TestPageMemoFollowsSiteInputs(t *testing.T) {
 		if _, err := b.Build(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		last = b
 		return treeHash(t, filepath.Join(root, name)), b.memoHits.Load()
 	}
 	run(t, "fill", cache)
@@ -109,32 +111,50 @@ func TestPageMemoFollowsSiteInputs(t *testing.T) {
 			}
 		}
 	}
+	notes, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "notes-*.md"))
+	if len(notes) == 0 {
+		t.Fatal("the test site has no plain page")
+	}
+	rel, _ := filepath.Rel(filepath.Join(root, "content"), notes[0])
+	note := "/" + strings.TrimSuffix(filepath.ToSlash(rel), ".md") + "/"
+	// By page type, how many pages were rendered and how many came from
+	// the cache where the case said.
+	cov := map[PageType][2]int{}
 	for i, c := range []struct {
 		name string
 		do   func(t *testing.T)
+		// every: no page may come from the cache; else rendered may not,
+		// cached must (home, the taxonomies' indexes and the Alerts page
+		// read the site whole: never).
+		every            bool
+		rendered, cached []string
 	}{
-		{"another plan turns stale", edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
+		{name: "another plan turns stale", every: true, do: edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
 			return strings.Replace(s, "reviewed: 2026-10-29", "reviewed: 2025-01-02", 1)
 		})},
-		{"the site's title", edit("rollbook.yaml", func(s string) string {
+		{name: "the site's title", every: true, do: edit("rollbook.yaml", func(s string) string {
 			return strings.Replace(s, "title: Example runbooks", "title: Renamed runbooks", 1)
 		})},
-		{"a migration's SQL", edit("content/payments/migrations/0042_add_ledger_ref.sql", func(s string) string {
+		{name: "a migration's SQL", do: edit("content/payments/migrations/0042_add_ledger_ref.sql", func(s string) string {
 			return s + "\nCREATE INDEX CONCURRENTLY payments_ledger_ref_idx ON payments (ledger_ref);\n"
-		})},
+		}),
+			rendered: []string{"/payments/api-2-4-canary/", "/payments/", "/tags/pci/", "/drills/", "/", "/tags/", "/alerts/"},
+			cached:   []string{"/edge/haproxy-2-8-upgrade/", "/edge/", "/services/edge-lb/", "/stale/", "/404.html", note}},
 		// Lists: a card shows a plan's front matter, and a new plan moves
 		// the others along their lists' pages.
-		{"a listed plan's risk", edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
+		{name: "a listed plan's risk", do: edit("content/edge/haproxy-2-8-upgrade.md", func(s string) string {
 			return strings.Replace(s, "risk: medium", "risk: low", 1)
-		})},
-		{"a listed plan's title", func(t *testing.T) {
+		}),
+			rendered: []string{"/edge/haproxy-2-8-upgrade/", "/edge/", "/risks/low/", "/stale/", "/risks/"},
+			cached:   []string{"/payments/api-2-4-canary/", "/payments/", "/tags/pci/", "/drills/", "/404.html", note}},
+		{name: "a listed plan's title", do: func(t *testing.T) {
 			files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
 			rel, _ := filepath.Rel(root, files[len(files)-1])
 			edit(filepath.ToSlash(rel), func(s string) string {
 				return strings.Replace(s, `title: "`, `title: "Renamed `, 1)
 			})(t)
 		}},
-		{"a new plan on the lists", func(t *testing.T) {
+		{name: "a new plan on the lists", do: func(t *testing.T) {
 			files, _ := filepath.Glob(filepath.Join(root, "content", "generated", "*", "plan-*.md"))
 			data, err := os.ReadFile(files[0])
 			if err != nil {
@@ -153,6 +173,36 @@ func TestPageMemoFollowsSiteInputs(t *testing.T) {
 				t.Fatal("the cached build differs from a build without the cache")
 			}
 			t.Logf("%d pages from the cache", hits)
+			for u, d := range last.pages {
+				typ := d.page.Type
+				whole := typ == typeHome || typ == typeTerms || typ == typeAlerts
+				if d.hit && (c.every || whole || slices.Contains(c.rendered, u)) {
+					t.Errorf("%s page %s came from the cache", typ, u)
+				}
+				if !d.hit && slices.Contains(c.cached, u) {
+					t.Errorf("%s page %s was rendered again, though nothing it shows changed", typ, u)
+				}
+				n := cov[typ]
+				switch {
+				case c.every || slices.Contains(c.rendered, u):
+					n[0]++
+				case slices.Contains(c.cached, u):
+					n[1]++
+				}
+				cov[typ] = n
+			}
+			for _, u := range append(slices.Clone(c.rendered), c.cached...) {
+				if last.pages[u] == nil {
+					t.Errorf("the site has no page %s", u)
+				}
+			}
 		})
+	}
+	for _, k := range pageTypes {
+		n := cov[k.typ]
+		never := k.typ == typeHome || k.typ == typeTerms || k.typ == typeAlerts
+		if n[0] == 0 || n[1] == 0 && !never {
+			t.Errorf("%s pages: %d checked rendered, %d checked from the cache: the cases must do both", k.typ, n[0], n[1])
+		}
 	}
 }

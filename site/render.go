@@ -200,15 +200,16 @@ func (b *Builder) renderPages(ctx context.Context, s *loaded, fill bool) error {
 	})
 }
 
-// writePages writes every rendered page but the lists, which
-// writeGenerated fills once every page is known.
-func (b *Builder) writePages(ctx context.Context, s *loaded, sv *siteView, w *sitewrite.Writer) error {
-	return parallel(ctx, len(s.pages), func(i int) error {
-		if pg := s.pages[i]; pg.Type != "section" && pg.Type != "home" {
-			return b.writePage(w, sv, pg)
+// writeOutputs writes the pages outputs made, row by row of pageTypes
+// (a list's key needs the keys of the pages it lists), each row's pages
+// in parallel.
+func (b *Builder) writeOutputs(ctx context.Context, sv *siteView, w *sitewrite.Writer, rows [][]*Page) error {
+	for _, pages := range rows {
+		if err := parallel(ctx, len(pages), func(i int) error { return b.writePage(w, sv, pages[i]) }); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // renderPage renders a page's Markdown into pg and resolves its links;
@@ -239,7 +240,8 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 		ds = append(ds, diag.At(name, f.Line, f.Col).As(rule.Severity, f.Rule, f.Message, f.Fix))
 	}
 	rewrites := map[string]string{}
-	pg.linksTo = pg.linksTo[:0]
+	src := pg.rec.source
+	src.linksTo = src.linksTo[:0]
 	pg.anchors, pg.external = pg.anchors[:0], pg.external[:0]
 	for _, l := range res.Links {
 		target, ok, internal := resolveLink(s, assets, pg, l.Dest)
@@ -277,7 +279,7 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 		if i := strings.IndexAny(target, "?#"); i >= 0 {
 			target = target[:i]
 		}
-		pg.linksTo = append(pg.linksTo, target)
+		src.linksTo = append(src.linksTo, target)
 	}
 	ds = append(ds, b.frontMatterLinks(s, assets, name, pg)...)
 	// Every page's ids are known before any fragment is checked
@@ -286,16 +288,16 @@ func (b *Builder) renderPage(s *loaded, assets map[string]bool, display string, 
 	if !fill {
 		return ds
 	}
-	pg.contentKey = buildcache.Key{}
+	src.contentKey = buildcache.Key{}
 	if cached {
-		pg.contentKey = b.store.c.Key("content", bk[:], rewritesKey(rewrites))
+		src.contentKey = b.store.c.Key("content", bk[:], rewritesKey(rewrites))
 	}
-	pg.lazy = nil
+	src.lazy = nil
 	if htmlOf == nil {
 		pg.Content = rewriteLinks(res.HTML, rewrites)
 	} else {
 		pg.Content = ""
-		pg.lazy = &lazyContent{fill: func() error {
+		src.lazy = &lazyContent{fill: func() error {
 			h, err := htmlOf()
 			if err != nil {
 				return fmt.Errorf("rendering %s: %w", name, err)
@@ -338,8 +340,10 @@ func rewritesKey(rewrites map[string]string) []byte {
 	return k
 }
 
+// writePage renders pg, or takes it from the build cache by its record.
 func (b *Builder) writePage(w *sitewrite.Writer, sv *siteView, pg *Page) error {
-	out, release, err := b.memoPage(sv, pg, func() ([]byte, error) {
+	pg.rec.written = true
+	out, release, err := b.memoPage(sv, pg.rec, func() ([]byte, error) {
 		if err := pg.ensureContent(); err != nil {
 			return nil, err
 		}
@@ -478,7 +482,8 @@ func (b *Builder) view(s *loaded) *siteView {
 }
 
 // updateView puts cur in the place of old in the site's lists, sorting
-// again only what the edit can reorder.
+// again only what the edit can reorder. A term's list is replaced, not
+// changed in place: the records of the lists made from it keep it.
 func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 	replace := func(ps []*Page) {
 		for i, p := range ps {
@@ -497,9 +502,8 @@ func updateView(sv *siteView, plans []*Page, old, cur *Page) {
 	}
 	for _, tax := range sv.Taxonomies {
 		if slices.Equal(tax.Values(old.Plan), tax.Values(cur.Plan)) {
-			for _, t := range tax.Terms {
-				replace(t.Pages)
-			}
+			removeFromTerms(tax, old)
+			addToTerms(tax, cur)
 			continue
 		}
 		buildTerms(tax, plans)
@@ -539,47 +543,10 @@ func (b *Builder) siteView(s *loaded) *siteView {
 	return sv
 }
 
-// writeGenerated writes the list pages, home (made by homePage), 404,
-// sitemap, static files and content assets.
-func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *sitewrite.Writer, home *Page) error {
-	sv := b.view(s)
-	// Sections and home list what is under them.
-	for _, pg := range s.pages {
-		if pg.Type != "section" {
-			continue
-		}
-		dir := path.Dir(pg.Plan.Path)
-		for _, c := range s.pages {
-			if c != pg && parentFolder(c) == dir {
-				pg.Children = append(pg.Children, c)
-			}
-		}
-		sortPages(pg.Children)
-		if err := b.writePage(w, sv, pg); err != nil {
-			return err
-		}
-	}
-	if err := b.writePage(w, sv, home); err != nil {
-		return err
-	}
-	var lists []*Page
-	for _, tax := range sv.Taxonomies {
-		lists = append(lists, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
-		for _, t := range tax.Terms {
-			pages := append([]*Page(nil), t.Pages...)
-			sortPages(pages)
-			s.lists[t.URL] = pages
-			lists = append(lists, paginate(tax, t, pages)...)
-		}
-	}
-	if err := parallel(ctx, len(lists), func(i int) error { return b.writePage(w, sv, lists[i]) }); err != nil {
-		return err
-	}
-	for _, f := range fixedPages {
-		if err := b.writePage(w, sv, f.page(sv)); err != nil {
-			return err
-		}
-	}
+// writeGenerated writes what the site has beside its pages: the alert
+// and alias redirects, static files, content assets and the sitemap of
+// the pages rows holds.
+func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *sitewrite.Writer, rows [][]*Page) error {
 	if err := b.writeAlerts(ctx, s, w); err != nil {
 		return err
 	}
@@ -604,36 +571,15 @@ func (b *Builder) writeGenerated(ctx context.Context, s *loaded, w *sitewrite.Wr
 			return err
 		}
 	}
-	return w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv)))
-}
-
-// siteURLs lists every page of the site for the sitemap, sorted.
-func siteURLs(s *loaded, sv *siteView) []string {
-	urls := make([]string, 0, len(s.pages)+len(s.lists)+16)
-	for _, pg := range s.pages {
-		urls = append(urls, pg.URL)
-	}
-	if s.byURL["/"] == nil {
-		urls = append(urls, "/")
-	}
-	for _, tax := range sv.Taxonomies {
-		urls = append(urls, "/"+tax.Key+"/")
-	}
-	for u, pages := range s.lists {
-		for n := 1; n == 1 || (n-1)*listPageSize < len(pages); n++ {
-			urls = append(urls, pagerURL(u, n))
+	var urls []string
+	for i, pages := range rows {
+		if pageTypes[i].sitemap {
+			for _, pg := range pages {
+				urls = append(urls, pg.URL)
+			}
 		}
 	}
-	for _, f := range fixedPages {
-		if f.inSitemap {
-			urls = append(urls, f.url)
-		}
-	}
-	if sv.AlertsURL != "" {
-		urls = append(urls, sv.AlertsURL)
-	}
-	sort.Strings(urls)
-	return urls
+	return w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, urls))
 }
 
 // drilled returns the plans the drills page lists: those with a game-day
@@ -692,7 +638,9 @@ func redirectPage(to string) []byte {
 		`<meta http-equiv="refresh" content="0; url=` + t + `"></head><body><p>This page moved to <a href="` + t + `">` + t + `</a>.</p></body></html>`)
 }
 
+// sitemap lists urls, sorted, as absolute URLs.
 func sitemap(abs func(string) string, urls []string) []byte {
+	slices.Sort(urls)
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
 	for _, u := range urls {

@@ -133,10 +133,11 @@ func cachedPlainText(m check.Memo, pg *Page) (string, error) {
 		return plainText(string(pg.Content)), nil
 	}
 	// A build with a cache names every rendered page's content.
-	if m == nil || pg.contentKey == (buildcache.Key{}) {
+	ck := pg.contentKey()
+	if m == nil || ck == (buildcache.Key{}) {
 		return text()
 	}
-	key := pg.contentKey[:]
+	key := ck[:]
 	if data, ok := m.Get("plaintext-of", key); ok {
 		return ownedString(data), nil // a Memo's data is the caller's
 	}

@@ -38,19 +38,15 @@ var htmlTemplateMinifier = func() *minify.M {
 // embedded default, with any file in themes/NAME on disk taking its place.
 type theme struct {
 	dir    string // override folder on disk, "" if none
-	pages  map[string]*template.Template
+	pages  map[PageType]*template.Template
 	static map[string][]byte
 	// partials alone, to render a plan card by itself (see view.Card).
 	partials *template.Template
 	// sum hashes every template; memo says which page types the build
 	// cache may keep whole (pagememo.go).
 	sum  string
-	memo map[string]memoRule
+	memo map[PageType]memoRule
 }
-
-// pageTemplates are the page types; each is rendered with base.html and
-// the partials.
-var pageTemplates = []string{"home", "plan", "page", "section", "terms", "term", "stale", "drills", "404", "alerts"}
 
 func loadTheme(cfg *config.Config) (*theme, error) {
 	files := map[string][]byte{}
@@ -65,7 +61,7 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 	if err != nil {
 		return nil, err
 	}
-	th := &theme{pages: map[string]*template.Template{}, static: map[string][]byte{}, memo: map[string]memoRule{}}
+	th := &theme{pages: map[PageType]*template.Template{}, static: map[string][]byte{}, memo: map[PageType]memoRule{}}
 	dir := cfg.Path(filepath.Join("themes", cfg.Theme))
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
 		th.dir = dir
@@ -111,8 +107,11 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 	if th.partials, err = base.Clone(); err != nil {
 		return nil, err
 	}
-	for _, pt := range pageTemplates {
-		name := "templates/" + pt + ".html"
+	// Each row of pageTypes is rendered by its template with base.html and
+	// the partials.
+	for _, k := range pageTypes {
+		pt := k.typ
+		name := "templates/" + string(pt) + ".html"
 		src, ok := files[name]
 		if !ok {
 			return nil, fmt.Errorf("theme is missing %s", name)
@@ -121,7 +120,7 @@ func loadTheme(cfg *config.Config) (*theme, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := t.New(pt + ".html").Parse(string(src)); err != nil {
+		if _, err := t.New(string(pt) + ".html").Parse(string(src)); err != nil {
 			return nil, fmt.Errorf("theme template %s: %w", name, err)
 		}
 		th.pages[pt] = t
@@ -162,7 +161,7 @@ func (th *theme) card(data any) (template.HTML, error) {
 	return template.HTML(buf.String()), nil //nolint:gosec // the partial's output, escaped by html/template
 }
 
-func (th *theme) render(pageType string, data any) ([]byte, error) {
+func (th *theme) render(pageType PageType, data any) ([]byte, error) {
 	t, ok := th.pages[pageType]
 	if !ok {
 		return nil, fmt.Errorf("no template for page type %q", pageType)

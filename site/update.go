@@ -29,18 +29,33 @@ type state struct {
 	docOf  map[string]int // page URL -> search document
 }
 
+// outputRecords indexes the records of the pages outputs made by URL.
+func outputRecords(rows [][]*Page) map[string]*deps {
+	n := 0
+	for _, pages := range rows {
+		n += len(pages)
+	}
+	m := make(map[string]*deps, n)
+	for _, pages := range rows {
+		for _, pg := range pages {
+			m[pg.URL] = pg.rec
+		}
+	}
+	return m
+}
+
 // Update brings an in-memory build (Options.Memory) up to date after the
 // given files changed. When every change is an edit of an existing page
 // that keeps its URL, aliases, draft state, staleness and game-day block,
-// it re-renders only that page and what lists it: its list pages (only
-// the page of a long list that holds it), the home page, its section, the
-// stale and drills pages, its exports and the search files holding its
-// terms. A lone new page, or a lone deleted page no other page links to,
-// is added or removed the same way, and a rename is both at once. A new
-// or changed asset is written as it is; a changed migration file checks
-// and renders again the plans that ship it. Anything else (a deleted
-// asset, a folder, a theme, config or drill report change) builds the
-// whole site.
+// the edit is applied to the kept site, and the output pages whose record
+// (deps) changed are rendered again: the page itself and the pages that
+// list it (only the page of a long list that holds it), its exports and
+// the search files holding its terms. A lone new page, or a lone deleted
+// page no other page links to, is added or removed the same way, and a
+// rename is both at once. A new or changed asset is written as it is; a
+// changed migration file checks and renders again the plans that ship
+// it. Anything else (a deleted asset, a folder, a theme, config or drill
+// report change) builds the whole site.
 //
 // A failed update leaves the last good site served; the files stay
 // pending and are applied with the next change.
@@ -86,15 +101,16 @@ func (e *edit) page() *Page {
 	return e.cur
 }
 
-// update applies files to the kept site in three phases: classify says
-// what each file means (a page edit, a new or deleted page, a theme file
-// or an asset to write as it is, or something only a full build can
-// apply: handled false); stage puts the edits into the site's link
-// indexes and renders them, undoing that when the site would not build;
-// emit applies them to the kept site and writes the pages they touch.
+// update applies files to the kept site in three phases: readEdits says
+// what each file means for the kept model (a page edit, a new or deleted
+// page, a theme file or an asset to write as it is, or something only a
+// full build can apply: handled false); stage puts the edits into the
+// site's link indexes and renders them, undoing that when the site would
+// not build; emit applies them to the kept site and writes the output
+// pages whose records changed.
 func (b *Builder) update(ctx context.Context, files []string) (res *Result, handled bool, err error) {
 	b.memoGen++
-	cs, handled, err := b.classify(files)
+	cs, handled, err := b.readEdits(files)
 	if !handled || err != nil {
 		return nil, handled, err
 	}
@@ -113,10 +129,11 @@ type changeSet struct {
 	assets map[string][]byte // content assets by path in content/
 }
 
-// classify reads the changed files and turns them into edits of the kept
-// site; handled is false when one needs a full build, err reports files
-// that do not parse.
-func (b *Builder) classify(files []string) (cs *changeSet, handled bool, err error) {
+// readEdits reads the changed files and turns them into edits of the
+// kept model (ChangeKind, by contrast, only says whether the theme or
+// the configuration must be read again); handled is false when one needs
+// a full build, err reports files that do not parse.
+func (b *Builder) readEdits(files []string) (cs *changeSet, handled bool, err error) {
 	s := b.last.s
 	contentDir := b.cfg.Path(b.cfg.ContentDir)
 	display := b.displayDir()
@@ -209,8 +226,8 @@ func (b *Builder) classify(files []string) (cs *changeSet, handled bool, err err
 		if u, err := pageURL(p); err != nil || u != old.URL {
 			return nil, false, nil
 		}
-		cur := &Page{Type: old.Type, URL: old.URL, Title: p.Title, Plan: p, Children: old.Children,
-			Drill: old.Drill, Scenarios: old.Scenarios, DrillHistory: old.DrillHistory, HistoryChart: old.HistoryChart}
+		cur := contentPage(old.Type, old.URL, p, 0)
+		cur.Drill, cur.Scenarios, cur.DrillHistory, cur.HistoryChart = old.Drill, old.Scenarios, old.DrillHistory, old.HistoryChart
 		e := &edit{old: old, cur: cur, name: name, findings: ds}
 		if cur.Type == "plan" {
 			e.findings = append(e.findings, b.checkPage(cur, name, now)...)
@@ -300,8 +317,9 @@ func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
 }
 
 // emit applies a staged change to the kept site and writes what it
-// touches: the edited pages and their exports, their lists, sections and
-// home, the stale and drills pages, the sitemap and the search files.
+// touches: the edited pages' exports and search files, and the output
+// pages whose records changed (the edited pages, the lists that show
+// them), and the sitemap.
 // The update succeeds from here on; should writing still fail, the kept
 // site is half changed: it is dropped, so the next change builds
 // everything.
@@ -324,7 +342,6 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			b.insert(s, e.cur)
 		case e.cur == nil:
 			remove(s, e.old)
-			gone = append(gone, outputFile(e.old.URL))
 		default:
 			b.swap(s, e.old, e.cur)
 		}
@@ -357,6 +374,32 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 			continue
 		}
 		updateView(sv, s.plans, e.old, e.cur)
+	}
+	// Every output page is made again with a new record, before the
+	// search index reads the edited pages: those whose record changed
+	// are written, those no longer made are gone.
+	var todo, sitemapped []*Page
+	if len(edits) > 0 {
+		rows := b.outputs(s, sv)
+		for i, pages := range rows {
+			for _, pg := range pages {
+				if old := b.pages[pg.URL]; old != pg.rec {
+					if old == nil || pg.rec.changedFrom(old) {
+						todo = append(todo, pg)
+					}
+					b.pages[pg.URL] = pg.rec
+				}
+				if pageTypes[i].sitemap {
+					sitemapped = append(sitemapped, pg)
+				}
+			}
+		}
+		for u, d := range b.pages {
+			if d.made != b.memoGen {
+				gone = append(gone, outputFile(u))
+				delete(b.pages, u)
+			}
+		}
 	}
 	// The search index is updated beside the pages.
 	type searchOut struct {
@@ -419,46 +462,14 @@ func (b *Builder) emit(ctx context.Context, cs *changeSet, all diag.List) (res *
 		searchDone = nil
 		return b.publishUpdate(w, nil)
 	}
-	write := func(pg *Page) error { return b.writePage(w, sv, pg) }
-	for _, e := range edits {
-		// Sections and home are written below, with their lists.
-		if e.cur != nil && e.cur.Type != "home" && e.cur.Type != "section" {
-			if err := write(e.cur); err != nil {
-				return nil, err
-			}
-		}
-	}
-	// Sections that list an edited page, or are one.
-	for _, pg := range s.pages {
-		if pg.Type != "section" {
-			continue
-		}
-		for _, e := range edits {
-			if pg == e.cur || slices.Contains(pg.Children, e.cur) || e.cur == nil && path.Dir(pg.Plan.Path) == path.Dir(e.old.Plan.Path) {
-				sortPages(pg.Children)
-				if err := write(pg); err != nil {
-					return nil, err
-				}
-				break
-			}
-		}
-	}
-	if err := write(b.homePage(s, sv)); err != nil {
+	if err := parallel(ctx, len(todo), func(i int) error { return b.writePage(w, sv, todo[i]) }); err != nil {
 		return nil, err
 	}
-	lists, drop := b.updateLists(s, sv, edits)
-	gone = append(gone, drop...)
-	if err := parallel(ctx, len(lists), func(i int) error { return write(lists[i]) }); err != nil {
-		return nil, err
+	urls := make([]string, len(sitemapped))
+	for i, pg := range sitemapped {
+		urls[i] = pg.URL
 	}
-	for _, f := range fixedPages {
-		if slices.ContainsFunc(edits, f.shows) {
-			if err := write(f.page(sv)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, siteURLs(s, sv))); err != nil {
+	if err := w.Write("sitemap.xml", sitemap(b.cfg.AbsURL, urls)); err != nil {
 		return nil, err
 	}
 	idx := <-searchDone
@@ -512,10 +523,13 @@ func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.Lis
 			return nil, false
 		}
 	}
-	cur := &Page{Type: "page", URL: u, Title: p.Title, Plan: p}
+	typ := typePage
+	if p.IsPlan() {
+		typ = typePlan
+	}
+	cur := contentPage(typ, u, p, 0)
 	e := &edit{cur: cur, name: name, findings: ds}
 	if p.IsPlan() {
-		cur.Type = "plan"
 		e.findings = append(e.findings, b.checkPage(cur, name, now)...)
 		if cur.Stale {
 			return nil, false
@@ -524,20 +538,13 @@ func (b *Builder) newPage(s *loaded, p *plan.Plan, rel, name string, ds diag.Lis
 	return e, true
 }
 
-// insert adds a new page to the kept site: its page lists, its plans and
-// the children of the section of its folder.
+// insert adds a new page to the kept site: its page lists and its plans
+// (the outputs that list it are made again from them).
 func (b *Builder) insert(s *loaded, cur *Page) {
 	at := sort.Search(len(s.pages), func(i int) bool { return s.pages[i].URL >= cur.URL })
 	s.pages = slices.Insert(s.pages, at, cur)
 	if cur.Type == "plan" {
 		s.plans = append(s.plans, cur)
-	}
-	dir := path.Dir(cur.Plan.Path)
-	for _, pg := range s.pages {
-		if pg.Type == "section" && path.Dir(pg.Plan.Path) == dir {
-			pg.Children = append(pg.Children, cur)
-			sortPages(pg.Children)
-		}
 	}
 	s.byURL[cur.URL], s.byPath[cur.Plan.Path] = cur, cur
 }
@@ -608,7 +615,7 @@ func removable(s *loaded, old *Page) bool {
 		return false
 	}
 	for _, pg := range s.pages {
-		if pg != old && slices.Contains(pg.linksTo, old.URL) {
+		if pg != old && slices.Contains(pg.linksTo(), old.URL) {
 			return false // the full build reports the link it breaks
 		}
 	}
@@ -620,11 +627,6 @@ func remove(s *loaded, old *Page) {
 	isOld := func(pg *Page) bool { return pg == old }
 	s.pages = slices.DeleteFunc(s.pages, isOld)
 	s.plans = slices.DeleteFunc(s.plans, isOld)
-	for _, pg := range s.pages {
-		if pg.Type == "section" {
-			pg.Children = slices.DeleteFunc(pg.Children, isOld)
-		}
-	}
 	delete(s.byURL, old.URL)
 	delete(s.byPath, old.Plan.Path)
 }
@@ -635,11 +637,6 @@ func (b *Builder) swap(s *loaded, old, cur *Page) {
 		if pg == old {
 			s.pages[i] = cur
 		}
-		for j, c := range pg.Children {
-			if c == old {
-				pg.Children[j] = cur
-			}
-		}
 	}
 	for i, pg := range s.plans {
 		if pg == old {
@@ -648,81 +645,4 @@ func (b *Builder) swap(s *loaded, old, cur *Page) {
 	}
 	s.byPath[cur.Plan.Path] = cur
 	s.byURL[cur.URL] = cur
-}
-
-// updateLists returns the list pages an edit changes, and the list files
-// that no longer exist (a term that lost its last plan, or a list that
-// got shorter by a page).
-func (b *Builder) updateLists(s *loaded, sv *siteView, edits []*edit) (out []*Page, gone []string) {
-	for _, tax := range sv.Taxonomies {
-		affected := map[string]bool{}
-		for _, e := range edits {
-			if e.page().Type != "plan" {
-				continue
-			}
-			for _, pg := range []*Page{e.old, e.cur} {
-				if pg != nil {
-					for _, v := range tax.Values(pg.Plan) {
-						affected[urlize(v)] = true
-					}
-				}
-			}
-		}
-		if len(affected) == 0 {
-			continue
-		}
-		for _, e := range edits {
-			if e.page().Type == "plan" && (e.old == nil || e.cur == nil || !slices.Equal(tax.Values(e.old.Plan), tax.Values(e.cur.Plan))) {
-				// The taxonomy's index shows counts, which moved.
-				out = append(out, &Page{Type: "terms", URL: "/" + tax.Key + "/", Title: tax.Title, Taxonomy: tax, Terms: tax.Terms})
-				break
-			}
-		}
-		seen := map[string]bool{}
-		for _, t := range tax.Terms {
-			slug := strings.TrimSuffix(strings.TrimPrefix(t.URL, "/"+tax.Key+"/"), "/")
-			if !affected[slug] {
-				continue
-			}
-			seen[slug] = true
-			pages := append([]*Page(nil), t.Pages...)
-			sortPages(pages)
-			prev := s.lists[t.URL]
-			for n, pg := range paginate(tax, t, pages) {
-				lo := n * listPageSize
-				hi := min(len(prev), lo+listPageSize)
-				if lo >= len(prev) || !slices.Equal(prev[lo:hi], pg.Pages) || listEdited(pg.Pages, edits) ||
-					len(prev) != len(pages) {
-					out = append(out, pg)
-				}
-			}
-			for n := max(1, (len(pages)+listPageSize-1)/listPageSize) + 1; (n-1)*listPageSize < len(prev); n++ {
-				gone = append(gone, outputFile(pagerURL(t.URL, n)))
-			}
-			s.lists[t.URL] = pages
-		}
-		// Terms no plan carries any more.
-		for slug := range affected {
-			u := "/" + tax.Key + "/" + slug + "/"
-			if seen[slug] {
-				continue
-			}
-			for n := 1; (n-1)*listPageSize < max(1, len(s.lists[u])); n++ {
-				gone = append(gone, outputFile(pagerURL(u, n)))
-			}
-			delete(s.lists, u)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
-	return out, gone
-}
-
-// listEdited reports whether a list page shows an edited plan.
-func listEdited(pages []*Page, edits []*edit) bool {
-	for _, e := range edits {
-		if slices.Contains(pages, e.cur) {
-			return true
-		}
-	}
-	return false
 }

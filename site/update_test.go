@@ -128,6 +128,11 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	b := memSite(t, root)
 	kept := b.last
 	ctx := context.Background()
+	urlOf := func(file string) string {
+		rel, _ := filepath.Rel(filepath.Join(root, "content"), file)
+		return "/" + strings.TrimSuffix(filepath.ToSlash(rel), ".md") + "/"
+	}
+	cov := map[PageType][2]int{}
 	edit := func(file string, fn func(string) string) {
 		t.Helper()
 		data, err := os.ReadFile(file)
@@ -160,6 +165,7 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 				return regexp.MustCompile(`(?m)^tags: .*$`).ReplaceAllString(s, "tags: [brand-new-tag, drain]\nrisk: high")
 			}
 		}
+		before := b.Files()
 		edit(st.file, st.fn)
 		if _, err := b.Update(ctx, []string{st.file}); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
@@ -167,6 +173,8 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 		if b.last != kept {
 			t.Fatalf("%s: the update built the whole site", st.name)
 		}
+		// Of a list of three pages, only those that show the plan.
+		checkRenders(t, st.name, b, before, renders{edited: []string{urlOf(st.file)}}, cov)
 		sameSite(t, st.name, b.Files(), memSite(t, root).Files())
 	}
 
@@ -213,9 +221,11 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 	if err := os.WriteFile(added, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	before := b.Files()
 	if _, err := b.Update(ctx, []string{added}); err != nil {
 		t.Fatal(err)
 	}
+	checkRenders(t, "new plan", b, before, renders{edited: []string{urlOf(added)}}, cov)
 	if b.last != kept {
 		t.Error("a new plan built the whole site")
 	}
@@ -234,9 +244,11 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
 		}
+		before := b.Files()
 		if _, err := b.Update(ctx, []string{f}); err != nil {
 			t.Fatalf("delete %s: %v", f, err)
 		}
+		checkRenders(t, "delete "+filepath.Base(f), b, before, renders{edited: []string{urlOf(f)}}, cov)
 		if b.last != kept {
 			t.Errorf("deleting %s built the whole site", f)
 		}
@@ -255,9 +267,11 @@ func TestUpdateMatchesFullBuild(t *testing.T) {
 		if err := os.Rename(mv[0], mv[1]); err != nil {
 			t.Fatal(err)
 		}
+		before := b.Files()
 		if _, err := b.Update(ctx, mv[:]); err != nil {
 			t.Fatalf("rename %s: %v", mv[0], err)
 		}
+		checkRenders(t, "rename "+filepath.Base(mv[0]), b, before, renders{edited: []string{urlOf(mv[0]), urlOf(mv[1])}}, cov)
 		if b.last != kept {
 			t.Errorf("renaming %s built the whole site", mv[0])
 		}
@@ -595,4 +609,175 @@ func termNames(ts []Term) []string {
 		out = append(out, t.Name+":"+strings.Join(ps, ","))
 	}
 	return out
+}
+
+// renders is which output pages an update must write again. Each
+// output page of the site is checked after each update step: a new page
+// and one whose bytes changed are written, and by type:
+//   - home and the taxonomies' indexes show every plan's terms: written
+//     on every page edit, never on an asset's;
+//   - a plan or plain page: when it is one of the edited pages;
+//   - a term list, the stale and drills lists: when it shows an edited
+//     page before or after the update (its HTML links the page: these
+//     lists have no text of their own);
+//   - a section, the 404 and Alerts pages: when render names them.
+type renders struct {
+	edited []string // site paths of the pages edited, added or deleted
+	render []string // sections, Alerts: written; 404 never is
+}
+
+// rendered tells the pages the last update wrote.
+func rendered(b *Builder) map[string]bool {
+	out := map[string]bool{}
+	for u, d := range b.pages {
+		if d.made == b.memoGen && d.written {
+			out[u] = true
+		}
+	}
+	return out
+}
+
+// checkRenders holds the pages the last update of b wrote to want, and
+// counts by page type what was written and what was kept in cov.
+func checkRenders(t *testing.T, step string, b *Builder, before map[string][]byte, want renders, cov map[PageType][2]int) {
+	t.Helper()
+	after := b.Files()
+	got := rendered(b)
+	links := func(html []byte) bool {
+		for _, u := range want.edited {
+			if strings.Contains(string(html), strings.TrimPrefix(u, "/")+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+	for u, d := range b.pages {
+		f := outputFile(u)
+		var must bool
+		switch typ := d.page.Type; {
+		case before[f] == nil, string(before[f]) != string(after[f]):
+			must = true // new, or changed (a long list's pages shift)
+		case typ == typeHome || typ == typeTerms:
+			must = len(want.edited) > 0
+		case typ == typePlan || typ == typePage:
+			must = slices.Contains(want.edited, u)
+		case typ == typeTerm || typ == typeStale || typ == typeDrills:
+			must = links(before[f]) || links(after[f])
+		default:
+			must = slices.Contains(want.render, u)
+		}
+		if got[u] != must {
+			t.Errorf("%s: %s page %s written %v, want %v", step, d.page.Type, u, got[u], must)
+		}
+		c := cov[d.page.Type]
+		if got[u] {
+			c[0]++
+		} else {
+			c[1]++
+		}
+		cov[d.page.Type] = c
+	}
+}
+
+// checkCoverage fails for a page type no step wrote, or none kept. The
+// 404 page reads nothing an update changes in place (the site's title
+// and the stale count build the whole site): TestPageMemoFollowsSiteInputs
+// changes what it shows.
+func checkCoverage(t *testing.T, cov map[PageType][2]int) {
+	t.Helper()
+	for _, k := range pageTypes {
+		if c := cov[k.typ]; c[0] == 0 && k.typ != typeNotFound || c[1] == 0 {
+			t.Errorf("%s pages: written by %d checks, kept by %d: the steps must do both", k.typ, c[0], c[1])
+		}
+	}
+}
+
+// TestUpdateMatchesFullBuildOnEveryPageType: on a site with every page type (the
+// example plans, their sections, drills and alerts, a stale plan, an
+// alert runbook of an alert no rule has), each update writes exactly
+// the pages whose records name what it changed, and gives the site a
+// full build gives.
+func TestUpdateMatchesFullBuildOnEveryPageType(t *testing.T) {
+	root := cacheSite(t)
+	file := func(rel string) string { return filepath.Join(root, "content", filepath.FromSlash(rel)) }
+	write := func(rel, data string) {
+		t.Helper()
+		if err := os.WriteFile(file(rel), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(rel string) string {
+		t.Helper()
+		data, err := os.ReadFile(file(rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	write("edge/haproxy-2-8-upgrade.md", strings.Replace(read("edge/haproxy-2-8-upgrade.md"), "reviewed: 2026-10-29", "reviewed: 2025-01-02", 1))
+	write("runbooks/OldAlertGone.md", "---\ntitle: OldAlertGone\nkind: alert\nseverity: warning\nservice: kubernetes\nowners: [team-platform]\nreviewed: 2026-11-18\n---\n\n## Meaning\n\nAn alert that was deleted.\n\n## Impact\n\nNone.\n\n## Diagnosis\n\nNone.\n\n## Mitigation\n\nNone.\n")
+	b := memSite(t, root)
+	kept := b.last
+	ctx := context.Background()
+	if b.pages["/stale/"] == nil || len(b.pages["/stale/"].lists) != 1 || b.pages["/alerts/"] == nil || len(b.pages["/alerts/"].lists) != 1 {
+		t.Fatal("the test site needs one stale plan and one orphan alert runbook")
+	}
+	cov := map[PageType][2]int{}
+	for _, st := range []struct {
+		name, rel string
+		edit      func(string) string
+		want      renders
+	}{
+		{"the stale plan's body", "edge/haproxy-2-8-upgrade.md", func(s string) string { return s + "\nOne more line.\n" },
+			renders{edited: []string{"/edge/haproxy-2-8-upgrade/"}, render: []string{"/edge/"}}},
+		{"a drilled plan's body", "payments/api-2-4-canary.md", func(s string) string { return s + "\nOne more line.\n" },
+			renders{edited: []string{"/payments/api-2-4-canary/"}, render: []string{"/payments/"}}},
+		{"a drilled plan's title", "payments/api-2-4-canary.md", func(s string) string {
+			return regexp.MustCompile(`(?m)^title: .*$`).ReplaceAllString(s, "title: AAA payments canary")
+		}, renders{edited: []string{"/payments/api-2-4-canary/"}, render: []string{"/payments/"}}},
+		{"the orphan alert runbook", "runbooks/OldAlertGone.md", func(s string) string { return s + "\nOne more line.\n" },
+			renders{edited: []string{"/runbooks/oldalertgone/"}, render: []string{"/runbooks/", "/alerts/"}}},
+		{"a plain page", "generated/ledger/notes-00019.md", func(s string) string { return s + "\nOne more line.\n" },
+			renders{edited: []string{"/generated/ledger/notes-00019/"}}},
+		{"a section's intro", "payments/_index.md", func(s string) string { return s + "\nMore about payments.\n" },
+			renders{edited: []string{"/payments/"}, render: []string{"/payments/"}}},
+		{"an asset", "payments/diagram.svg", func(string) string { return `<svg xmlns="http://www.w3.org/2000/svg"/>` }, renders{}},
+	} {
+		before := b.Files()
+		old, _ := os.ReadFile(file(st.rel))
+		write(st.rel, st.edit(string(old)))
+		if _, err := b.Update(ctx, []string{file(st.rel)}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if b.last != kept {
+			t.Fatalf("%s: the update built the whole site", st.name)
+		}
+		checkRenders(t, st.name, b, before, st.want, cov)
+		sameSite(t, st.name, b.Files(), memSite(t, root).Files())
+	}
+	checkCoverage(t, cov)
+
+	// The alert pages (/alerts/Name/) come from the rule files: a change
+	// of one builds the whole site, and the pages follow it (the orphan
+	// runbook's alert is back).
+	rules := filepath.Join(root, "content", "runbooks", "rules", "kubernetes.yaml")
+	data, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := "    rules:\n      - alert: OldAlertGone\n        expr: up == 0\n        for: 5m\n        labels:\n          severity: warning\n        annotations:\n          summary: It came back.\n"
+	if err := os.WriteFile(rules, []byte(strings.Replace(string(data), "    rules:\n", back, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, []string{rules}); err != nil {
+		t.Fatal(err)
+	}
+	if b.last == kept {
+		t.Error("a changed rule file was applied in place")
+	}
+	got := b.Files()
+	if _, ok := got["alerts/OldAlertGone/index.html"]; !ok {
+		t.Error("the alert back in the rules has no page")
+	}
+	sameSite(t, "a rule file", got, memSite(t, root).Files())
 }

@@ -198,7 +198,7 @@ func (s *Server) rebuild(ctx context.Context, changed []string) {
 	start := time.Now()
 	var res *site.Result
 	var err error
-	kind, stylesheet := s.builder.Load().Classify(changed)
+	kind, stylesheet := s.builder.Load().ChangeKind(changed)
 	if changed == nil || kind == site.ThemeChange {
 		// Config and templates are read when a builder is made.
 		var b *site.Builder
