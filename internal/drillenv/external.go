@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"github.com/moby/moby/client"
+
+	"github.com/rollbook/rollbook/internal/plan"
 )
 
 // Network is the name of the drill's Docker network.
@@ -59,4 +61,15 @@ func (e *Env) AliasURL(ctx context.Context, alias string, port int) (string, err
 		return "", fmt.Errorf("the container %s (%s) does not publish port %d on the host", alias, in.Container.Name, port)
 	}
 	return "", fmt.Errorf("no running container of drill %s is %s on its network", e.RunID, alias)
+}
+
+// ReleaseEnv is the environment of the release ("stable" or "canary"):
+// gameday.service.env rendered as drillenv renders it for its own
+// containers, for a release something else runs.
+func (s *Service) ReleaseEnv(release string) (map[string]string, error) {
+	env, err := plan.RenderEnv(s.Env, s.envData(release))
+	if err != nil {
+		return nil, fmt.Errorf("gameday.service.%w (use %s)", err, plan.EnvFields)
+	}
+	return env, nil
 }
