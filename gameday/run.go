@@ -44,8 +44,8 @@ type RunOptions struct {
 	Timeout time.Duration
 	// Engine runs the rollout: the built-in controller ("" too) or Argo
 	// Rollouts, which needs Argo.
-	Engine Engine
-	Argo   *ArgoOptions
+	Engine  Engine
+	Argo    *ArgoOptions
 	Ledger  *Ledger
 	Log     *slog.Logger
 	OnEvent func(Event)

@@ -254,7 +254,7 @@ func ScaleQuery(q string, scale float64) (string, error) {
 		if d == 0 {
 			return 0
 		}
-		return max(time.Millisecond, (time.Duration(float64(d)/scale)).Round(time.Millisecond))
+		return max(time.Millisecond, (time.Duration(float64(d) / scale)).Round(time.Millisecond))
 	}
 	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {

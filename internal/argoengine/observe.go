@@ -13,14 +13,14 @@ const HashLabel = "rollouts-pod-template-hash"
 
 // Rollout is what the drill reads of a Rollout's status.
 type Rollout struct {
-	Status     struct {
-		Phase              string `json:"phase"`
-		Message            string `json:"message"`
-		Abort              bool   `json:"abort"`
-		StableRS           string `json:"stableRS"`
-		CurrentPodHash     string `json:"currentPodHash"`
-		CurrentStepIndex   *int   `json:"currentStepIndex"`
-		PauseConditions    []struct {
+	Status struct {
+		Phase            string `json:"phase"`
+		Message          string `json:"message"`
+		Abort            bool   `json:"abort"`
+		StableRS         string `json:"stableRS"`
+		CurrentPodHash   string `json:"currentPodHash"`
+		CurrentStepIndex *int   `json:"currentStepIndex"`
+		PauseConditions  []struct {
 			Reason string `json:"reason"`
 		} `json:"pauseConditions"`
 		Canary struct {
