@@ -25,7 +25,6 @@ type argoFrame struct {
 	abort            bool
 	stableRS, podRS  string
 	step             int
-	pauses           []string
 	runs             []argoRun
 	pods             map[string]int // ready pods per hash
 	share            int
