@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -55,9 +56,16 @@ type ArgoOptions struct {
 	// Export is `rollbook export argo`'s YAML for the plan: what Argo is
 	// given, with the drill's addresses filled in.
 	Export []byte
-	// Poll is how often the Rollout is read (0: every 100 ms).
+	// Poll is how often the Rollout is read (0: every 250 ms).
 	Poll time.Duration
 }
+
+// podWarmUp is how long a new pod of the example service answers slowly
+// once traffic reaches it, measured on this 2-core machine with the
+// cluster running: the canary's p99 per second was 0.3, 0.8, 1.7 and
+// 2.4 s in its first four seconds of traffic at 800 requests per second,
+// then 0.05 to 0.2 s.
+const podWarmUp = 5 * time.Second
 
 // argoDefaultTimeout bounds a drill on the Argo engine: the cluster's own
 // start is part of it.
@@ -215,11 +223,31 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 		return nil, fmt.Errorf("drill %s: Argo refuses the exported Rollout: %w", sc.Name, err)
 	}
 	name := manifests.Name()
+	created := time.Now()
 	stable, err := waitStable(ctx, kube, name)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s: %w; the end of the cluster's log:\n%s", sc.Name, err, cluster.Tail(10))
 	}
-	c.Record(Event{Type: drillreport.EventAction, Message: fmt.Sprintf("Argo: Rollout %s Healthy, stable ReplicaSet %s (%s)", name, stable, svc.Stable.Ref)})
+	podStart := time.Since(created)
+	c.Record(Event{Type: drillreport.EventAction, Message: fmt.Sprintf("Argo: Rollout %s Healthy in %s, stable ReplicaSet %s (%s)", name, podStart.Round(time.Millisecond), stable, svc.Stable.Ref)})
+	// Argo measures from the moment the canary's ReplicaSet exists, and a
+	// pod's start-up does not shrink with the time scale: the stable
+	// pod's, measured just now, would be minutes of plan time in which
+	// every measurement is inconclusive (and counts against
+	// inconclusiveLimit). The analysis waits that long first.
+	// Twice the stable's (the canary's start took up to twice as long on
+	// a busy machine), then its warm-up and a window: a new pod's first
+	// requests are slow (its database pool grows), seconds that do not
+	// shrink either and would fill a compressed window. The built-in
+	// controller waits a whole window after every shift for the same
+	// reason.
+	delay := time.Duration(math.Ceil(2*podStart.Seconds()+podWarmUp.Seconds()+pol.D(pol.maxWindow()).Seconds())) * time.Second
+	for _, t := range manifests.DelayAnalysis(delay) {
+		if err := kube.PatchJSON(ctx, kube.AnalysisTemplatesPath()+"/"+t, []argoengine.PatchOp{{Op: "replace", Path: "/spec/metrics", Value: manifests.TemplateMetrics(t)}}); err != nil {
+			return nil, fmt.Errorf("drill %s: delaying AnalysisTemplate %s: %w", sc.Name, t, err)
+		}
+	}
+	rep.Argo.Changes = append(rep.Argo.Changes, fmt.Sprintf("initialDelay %s on every metric (twice the stable pod's %s from the Rollout to Ready, %s of warm-up and the longest window): a canary pod's start-up and its first slow requests do not shrink with the time scale (at %gx they would be %s of plan time of inconclusive or cold measurements); the fault goes in when the analysis starts, or when the canary is Ready if later", delay, podStart.Round(time.Millisecond), podWarmUp, pol.Scale, (time.Duration(float64(delay)*pol.Scale)).Round(time.Second)))
 	port := svc.Port
 	if err := pointAt(ctx, w, env, argoengine.Alias(stable), port); err != nil {
 		return nil, err
@@ -266,16 +294,20 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 	}
 	c.Record(Event{Type: drillreport.EventAction, Message: "Argo: Rollout image set to " + svc.Canary.Ref})
 
-	a := &argoWatch{c: c, steps: manifests.Steps(), stable: stable, seen: map[string]int{}, fired: map[string]bool{}, share: -1}
+	a := &argoWatch{c: c, steps: manifests.Steps(), stable: stable, seen: map[string]int{}, fired: map[string]bool{}, share: -1, analysisDelay: delay}
 	a.onCanary = func(ctx context.Context, hash string) {
 		if err := prom.SetHashes(ctx, map[string]string{"stable": stable, "canary": hash}); err != nil {
 			c.Record(Event{Type: drillreport.EventAnalysis, Error: err.Error(), Message: "labelling the canary's series with its hash failed: " + err.Error()})
 		}
 	}
 	a.onCanaryReady = func(ctx context.Context, hash string) error {
-		var err error
-		if env.CanaryURL, err = env.AliasURL(ctx, argoengine.Alias(hash), port); err != nil {
-			return err
+		// The canary's address is for its smoke checks only: a pod whose
+		// container is restarting has none for a moment, and that is no
+		// reason to end the drill.
+		if u, err := env.AliasURL(ctx, argoengine.Alias(hash), port); err == nil {
+			env.CanaryURL = u
+		} else {
+			c.Log.Warn("the canary's address", "err", err)
 		}
 		// The fault goes in once the canary can take traffic: what the
 		// built-in drill's canary has from its first step.
@@ -283,7 +315,9 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 	}
 	poll := opts.Argo.Poll
 	if poll <= 0 {
-		poll = 100 * time.Millisecond
+		// Each read is five requests; the two cores also run the cluster,
+		// the drill and its load.
+		poll = 250 * time.Millisecond
 	}
 	final, runErr := a.run(ctx, kube, name, argoTraffic{w}, poll)
 	if runErr != nil {
@@ -409,12 +443,18 @@ type argoWatch struct {
 	steps  []argoengine.Step
 	stable string // the stable ReplicaSet before the release
 	// onCanary runs once Argo made the canary's ReplicaSet; onCanaryReady
-	// once a pod of it is Ready (an error ends the drill).
+	// once a pod of it is Ready and the analysis has begun (an error ends
+	// the drill).
 	onCanary      func(ctx context.Context, hash string)
 	onCanaryReady func(ctx context.Context, hash string) error
+	// analysisDelay is the metrics' initialDelay: the analysis begins that
+	// long after the canary's ReplicaSet.
+	analysisDelay time.Duration
 
 	canary        string
+	canaryAt      time.Time
 	canaryReady   bool
+	injected      bool
 	step          int // the step index last recorded, -1 none
 	stepSeen      bool
 	share         int
@@ -456,7 +496,7 @@ func (a *argoWatch) run(ctx context.Context, kube argoReader, name string, traff
 func (a *argoWatch) observe(ctx context.Context, obs argoengine.Observation, share int) (State, bool, error) {
 	c, st := a.c, obs.Rollout.Status
 	if a.canary == "" && st.CurrentPodHash != "" && st.CurrentPodHash != a.stable {
-		a.canary = st.CurrentPodHash
+		a.canary, a.canaryAt = st.CurrentPodHash, obs.At
 		c.Record(Event{Type: drillreport.EventAction, Message: "Argo: canary ReplicaSet " + a.canary + " created"})
 		if a.onCanary != nil {
 			a.onCanary(ctx, a.canary)
@@ -468,11 +508,22 @@ func (a *argoWatch) observe(ctx context.Context, obs argoengine.Observation, sha
 	if !a.canaryReady && obs.Ready[a.canary] > 0 {
 		a.canaryReady = true
 		c.Record(Event{Type: drillreport.EventAction, Message: "Argo: a canary pod is Ready"})
+	}
+	// The start-up the analysis waits out is no time in plan time: the
+	// fault goes in once both the canary and the analysis are under way.
+	if a.canaryReady && !a.injected && !obs.At.Before(a.canaryAt.Add(a.analysisDelay)) {
+		a.injected = true
 		if a.onCanaryReady != nil {
 			if err := a.onCanaryReady(ctx, a.canary); err != nil {
 				return c.State(), true, err
 			}
 		}
+	}
+	// What Argo decided comes first, then where it has got to.
+	a.analyses(ctx, obs)
+	if st.Abort && !a.aborted {
+		a.aborted = true
+		c.setState(RollingBack, "Argo aborted the rollout: "+orNone(st.Message))
 	}
 	if i := st.CurrentStepIndex; i != nil && (!a.stepSeen || *i != a.step) && !a.aborted {
 		a.step, a.stepSeen = *i, true
@@ -492,12 +543,6 @@ func (a *argoWatch) observe(ctx context.Context, obs argoengine.Observation, sha
 		c.mu.Unlock()
 		c.record(Event{Type: drillreport.EventTraffic, Weight: &share, Message: fmt.Sprintf("traffic (Argo, as the drill router is set): canary %d%%, stable %d%%", share, 100-share)})
 	}
-	a.analyses(ctx, obs)
-
-	if st.Abort && !a.aborted {
-		a.aborted = true
-		c.setState(RollingBack, "Argo aborted the rollout: "+orNone(st.Message))
-	}
 	if a.aborted {
 		if !a.canaryStopped && share == 0 && obs.Pods[a.canary] == 0 {
 			a.canaryStopped = true
@@ -516,7 +561,7 @@ func (a *argoWatch) observe(ctx context.Context, obs argoengine.Observation, sha
 		return c.setState(Promoted, "Argo promoted the canary: ReplicaSet "+a.canary+" is stable, 100% of traffic"), true, nil
 	}
 	for _, pc := range st.PauseConditions {
-		if pc.Reason == "InconclusiveAnalysis" {
+		if pc.Reason == "InconclusiveAnalysisRun" {
 			return c.setState(Halted, "analysis inconclusive: Argo paused the rollout for a human (kubectl argo rollouts promote | abort): "+orNone(st.Message)), true, nil
 		}
 	}

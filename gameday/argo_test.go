@@ -70,7 +70,7 @@ func (k *fakeKube) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st := map[string]any{"phase": f.phase, "message": f.message, "abort": f.abort, "stableRS": f.stableRS, "currentPodHash": f.podRS, "currentStepIndex": f.step}
 		var pcs []any
 		if f.inconclusivePaus {
-			pcs = append(pcs, map[string]any{"reason": "InconclusiveAnalysis"})
+			pcs = append(pcs, map[string]any{"reason": "InconclusiveAnalysisRun"})
 		}
 		st["pauseConditions"] = pcs
 		_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Rollout", "status": st})

@@ -59,7 +59,8 @@ func FindBin(dir, root string) (string, error) {
 	if _, err := os.Stat(filepath.Join(dir, "rollbook-cluster")); err != nil {
 		return "", fmt.Errorf("the Argo engine needs the drill cluster's programs in %s (%v): run `make argo-controlplane` (a cold build takes about 24 minutes), or name their folder with --argo-bin", dir, err)
 	}
-	return dir, nil
+	// rollbook-cluster starts its programs from other working folders.
+	return filepath.Abs(dir)
 }
 
 // StartCluster runs rollbook-cluster and returns once it printed its ready

@@ -390,3 +390,33 @@ func (m *Manifests) Steps() []Step {
 	}
 	return out
 }
+
+// DelayAnalysis sets every metric's initialDelay to d, where the export
+// set none or a shorter one, and returns the templates' names: the caller
+// writes their metrics (TemplateMetrics) to the cluster.
+func (m *Manifests) DelayAnalysis(d time.Duration) []string {
+	var names []string
+	for _, t := range m.Templates {
+		for _, mt := range list(path(t, "spec")["metrics"]) {
+			if s, ok := mt["initialDelay"].(string); ok {
+				if cur, err := time.ParseDuration(s); err == nil && cur >= d {
+					continue
+				}
+			}
+			mt["initialDelay"] = metricquery.Duration(d)
+		}
+		name, _ := path(t, "metadata")["name"].(string)
+		names = append(names, name)
+	}
+	return names
+}
+
+// TemplateMetrics is the metrics list of the template name, for a patch.
+func (m *Manifests) TemplateMetrics(name string) any {
+	for _, t := range m.Templates {
+		if n, _ := path(t, "metadata")["name"].(string); n == name {
+			return path(t, "spec")["metrics"]
+		}
+	}
+	return nil
+}
