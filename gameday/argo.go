@@ -288,15 +288,30 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 	for _, e := range sortedEnv(canaryEnv) {
 		env0 = append(env0, map[string]any{"name": e[0], "value": e[1]})
 	}
-	if err := kube.PatchJSON(ctx, kube.RolloutPath(name), []argoengine.PatchOp{
+	ops := []argoengine.PatchOp{
 		{Op: "replace", Path: "/spec/template/spec/containers/0/image", Value: svc.Canary.Ref},
 		{Op: "replace", Path: "/spec/template/spec/containers/0/env", Value: env0},
-	}); err != nil {
+	}
+	// What the analysis waits out is no time in plan time, so the rollout
+	// waits it out too: the first pause is longer by as much, and every
+	// bake after the canary's start is analysed as long as the plan says
+	// (else a slow start could leave the analysis a last step, or none).
+	steps := manifests.Steps()
+	for i, st := range steps {
+		if st.IsPause && !st.Unbounded {
+			longer := int(math.Ceil((st.Pause + delay).Seconds()))
+			ops = append(ops, argoengine.PatchOp{Op: "replace", Path: fmt.Sprintf("/spec/strategy/canary/steps/%d/pause/duration", i), Value: longer})
+			steps[i].Pause = time.Duration(longer) * time.Second
+			rep.Argo.Changes = append(rep.Argo.Changes, fmt.Sprintf("step %d: pause %s made %ds, longer by the analysis's initialDelay (%s), so the bakes after the canary's start are analysed as long as the plan says", i+1, st.Pause, longer, delay))
+			break
+		}
+	}
+	if err := kube.PatchJSON(ctx, kube.RolloutPath(name), ops); err != nil {
 		return nil, fmt.Errorf("drill %s: updating the Rollout's image: %w", sc.Name, err)
 	}
 	c.Record(Event{Type: drillreport.EventAction, Message: "Argo: Rollout image set to " + svc.Canary.Ref})
 
-	a := &argoWatch{c: c, steps: manifests.Steps(), stable: stable, seen: map[string]int{}, fired: map[string]bool{}, share: -1, analysisDelay: delay}
+	a := &argoWatch{c: c, steps: steps, stable: stable, seen: map[string]int{}, fired: map[string]bool{}, share: -1, analysisDelay: delay}
 	a.onCanary = func(ctx context.Context, hash string) {
 		if err := prom.SetHashes(ctx, map[string]string{"stable": stable, "canary": hash}); err != nil {
 			c.Record(Event{Type: drillreport.EventAnalysis, Error: err.Error(), Message: "labelling the canary's series with its hash failed: " + err.Error()})
