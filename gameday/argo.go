@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -399,15 +401,8 @@ func pointAt(ctx context.Context, w *world, env *drillenv.Env, alias string, por
 
 func sortedEnv(env map[string]string) [][2]string {
 	out := make([][2]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, [2]string{k, v})
-	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j][0] < out[i][0] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, [2]string{k, env[k]})
 	}
 	return out
 }

@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if opts.RunID != "" {
 		runID = opts.RunID
 	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
+	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: EngineBuiltin}
 	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
