@@ -87,6 +87,9 @@ argo-test: argo-controlplane
 	$(GO) run ./cmd/rollbook export argo content/payments/api-2-4-canary.md 2>/dev/null > $(ARGO_BIN)/payments-api.argo.yaml
 	$(ARGO_GO) vet ./...
 	$(ARGO_GO) test -count=1 -timeout 20m -v ./...
+	# Gate 3: rollbook gameday run --engine argo on the payments plan.
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(EXAMPLE)/example-orders ./$(EXAMPLE)
+	ROLLBOOK_ARGO_BIN=$(ARGO_BIN) $(GO) test -tags argo -count=1 -timeout 20m -run TestArgoEngine -v ./cmd/rollbook
 
 clean:
 	rm -rf bin public .public.tmp-* $(EXAMPLE)/example-orders $(ARGO_CP)/bin

@@ -172,6 +172,10 @@ type Controller struct {
 	unsafe   string
 	failures []drillreport.Failure // the first few of each release
 	recent   []drillreport.Failure // those of the last interval
+	// noCanary is set while no canary exists (the Argo engine's
+	// pre-deploy migrations run before the Rollout's image changes):
+	// the guard has no canary to smoke-test.
+	noCanary bool
 }
 
 // reading is the router's counters at a moment of the drill: what users

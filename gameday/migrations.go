@@ -247,6 +247,9 @@ func (c *Controller) guard(ctx context.Context, m Migration, r drillreport.Migra
 	}
 	var brokenStable, brokenCanary string
 	for _, k := range []check{{"stable", 100 - r.Weight, c.Health.StableSmoke}, {"canary", r.Weight, c.Health.CanarySmoke}} {
+		if k.release == "canary" && c.noCanary {
+			continue
+		}
 		err := k.smoke(ctx)
 		if ctx.Err() != nil {
 			return c.State(), true, ctx.Err()

@@ -39,8 +39,13 @@ type RunOptions struct {
 	// before the containers are removed, with the drill's Prometheus URL
 	// and the timeline's zero (a backtest of the drill, for example).
 	AfterRun func(ctx context.Context, prometheus string, start time.Time)
-	// Timeout bounds the whole drill; 0 means 3 minutes.
+	// Timeout bounds the whole drill; 0 means 3 minutes (5 on the Argo
+	// engine, whose cluster starts within it).
 	Timeout time.Duration
+	// Engine runs the rollout: the built-in controller ("" too) or Argo
+	// Rollouts, which needs Argo.
+	Engine  Engine
+	Argo    *ArgoOptions
 	Ledger  *Ledger
 	Log     *slog.Logger
 	OnEvent func(Event)
@@ -84,6 +89,9 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Engine == EngineArgo {
+		return runArgo(ctx, opts, sc)
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 3 * time.Minute
 	}
@@ -100,7 +108,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if opts.RunID != "" {
 		runID = opts.RunID
 	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate}
+	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: EngineBuiltin}
 	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
@@ -214,6 +222,14 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if opts.AfterRun != nil {
 		opts.AfterRun(ctx, prom.URL, c.Started())
 	}
+	finish(ctx, rep, c, w, pol, sc, final, runErr, loadBefore)
+	return rep, runErr
+}
+
+// finish reads what the drill showed (the timeline, the router, the load
+// generator, the pager) into rep, with the scenario's assertions: the same
+// for every engine.
+func finish(ctx context.Context, rep *Report, c *Controller, w *world, pol Policy, sc scenario.Scenario, final State, runErr error, loadBefore *loadCounts) {
 	rep.FinalState = final
 	f := collect(c.Events(), pol.D(pol.maxWindow())+2*interval(pol))
 	// Errors back to baseline: one interval of traffic after the end.
@@ -256,7 +272,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		rep.Assertions = append(rep.Assertions, check("the canary serves before its later migrations run", false, "%s", needs))
 	}
 	rep.Guard = guardSummary(pol, sc, f)
-	rep.Logs = releaseLogs(ctx, env)
+	rep.Logs = releaseLogs(ctx, w.env)
 	if paged && len(rep.Pages) == 0 {
 		rep.Assertions = append(rep.Assertions, check("the pager received the page", false, "the pager container holds no page"))
 	}
@@ -281,7 +297,6 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		rep.Error = runErr.Error()
 	}
 	rep.Finished = time.Now().UTC()
-	return rep, runErr
 }
 
 func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) error {

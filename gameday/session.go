@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rollbook/rollbook/internal/drillenv"
+	"github.com/rollbook/rollbook/internal/drillreport"
+	"github.com/rollbook/rollbook/internal/export"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -45,6 +47,11 @@ type Session struct {
 	Log        *slog.Logger
 	// Trace, when set, hears what the session does as it happens.
 	Trace *Trace
+	// Engine runs the rollouts: the built-in controller ("") or Argo
+	// Rollouts on the plan's export, from the programs in ArgoBin
+	// (argoengine.FindBin).
+	Engine  Engine
+	ArgoBin string
 
 	images *images
 }
@@ -155,6 +162,15 @@ func (s *Session) Drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 	if tr.Drilling != nil {
 		tr.Drilling(p, pol, scenarios)
 	}
+	var argo *ArgoOptions
+	if s.Engine == EngineArgo {
+		target, _ := export.TargetFor("argo")
+		res, err := target.Export(export.Input{Plan: p, Dir: dir, PromQL: s.PromQL})
+		if err != nil {
+			return Tally{}, fmt.Errorf("exporting %s for Argo Rollouts: %w", p.Path, err)
+		}
+		argo = &ArgoOptions{Bin: s.ArgoBin, Export: res.YAML}
+	}
 	var t Tally
 	for _, sc := range scenarios {
 		if tr.Scenario != nil {
@@ -162,7 +178,7 @@ func (s *Session) Drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 		}
 		// Each scenario is its own release of the service, with its own
 		// automatic-rollback cap.
-		opts := RunOptions{Policy: pol, Scenario: sc, AgentImage: s.images.agent, DBImage: s.images.db, PrometheusImage: s.images.prometheus, Timeout: s.Timeout, Ledger: &Ledger{}, Log: s.Log, OnEvent: tr.Event}
+		opts := RunOptions{Policy: pol, Scenario: sc, AgentImage: s.images.agent, DBImage: s.images.db, PrometheusImage: s.images.prometheus, Timeout: s.Timeout, Ledger: &Ledger{}, Log: s.Log, OnEvent: tr.Event, Engine: s.Engine, Argo: argo}
 		rep, err := Run(ctx, opts)
 		if err != nil && rep == nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
@@ -172,6 +188,9 @@ func (s *Session) Drill(ctx context.Context, p *plan.Plan, dir string, scenarios
 		}
 		if rep == nil {
 			continue
+		}
+		if other := LatestOther(s.Reports, rep); other != nil {
+			rep.Disagreements = drillreport.Compare(rep, other)
 		}
 		jp, xp, err := WriteReport(rep, s.Reports)
 		if err != nil {
@@ -240,4 +259,21 @@ func (s *Session) Due(ctx context.Context, plans map[string]*plan.Plan, o DueOpt
 		}
 	}
 	return total, nil
+}
+
+// LatestOther is the latest report in dir of rep's plan and scenario that
+// another engine wrote, nil when there is none: what rep is compared
+// with.
+func LatestOther(dir string, rep *Report) *Report {
+	reports, _ := drillreport.ReadDir(filepath.Join(dir, plan.Slug(rep.Plan)))
+	var latest *Report
+	for _, r := range reports {
+		if r.Plan != rep.Plan || r.Scenario != rep.Scenario || r.EngineOf() == rep.EngineOf() || r.Backtest != nil {
+			continue
+		}
+		if latest == nil || r.Started.After(latest.Started) {
+			latest = r
+		}
+	}
+	return latest
 }

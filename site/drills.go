@@ -73,8 +73,14 @@ type ScenarioResult struct {
 	// maxFailuresShown).
 	Failures []drillreport.Failure
 	// Volume says what data the database held ("" for the schema alone).
-	Volume   string
-	ttd, ttr float64
+	Volume string
+	// Engine is the controller that ran the rollout, shown when the plan
+	// has results of more than one; Disagreements say where this drill
+	// and the other engine's of the scenario differ.
+	Engine        string
+	Disagreements []string
+	engine        drillreport.Engine
+	ttd, ttr      float64
 }
 
 // DrilledMigration is one migration as a drill ran it.
@@ -396,13 +402,16 @@ func (b *Builder) attachDrills(s *loaded) {
 			continue
 		}
 		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r),
-			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r), Volume: volume(r)}
+			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r), Volume: volume(r), engine: r.EngineOf()}
+		for _, d := range r.Disagreements {
+			res.Disagreements = append(res.Disagreements, fmt.Sprintf("%s disagrees with %s on the %s: %s, there %s", r.EngineOf(), d.OtherEngine, d.What, d.This, d.Other))
+		}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan
 		}
 		replaced := false
 		for i := range pg.Scenarios {
-			if pg.Scenarios[i].Scenario == r.Scenario {
+			if pg.Scenarios[i].Scenario == r.Scenario && pg.Scenarios[i].engine == res.engine {
 				pg.Scenarios[i] = res
 				replaced = true
 			}
@@ -446,7 +455,20 @@ func (b *Builder) attachDrills(s *loaded) {
 			}
 		}
 		pg.Drill = st
-		sort.Slice(pg.Scenarios, func(i, j int) bool { return pg.Scenarios[i].Scenario < pg.Scenarios[j].Scenario })
+		sort.Slice(pg.Scenarios, func(i, j int) bool {
+			a, b := pg.Scenarios[i], pg.Scenarios[j]
+			return a.Scenario < b.Scenario || a.Scenario == b.Scenario && a.engine < b.engine
+		})
+		// Both engines' results, each named, once the plan has both.
+		engines := map[drillreport.Engine]bool{}
+		for _, sc := range pg.Scenarios {
+			engines[sc.engine] = true
+		}
+		for i := range pg.Scenarios {
+			if len(engines) > 1 {
+				pg.Scenarios[i].Engine = string(pg.Scenarios[i].engine)
+			}
+		}
 		// Newest first, and a bounded history.
 		h := pg.DrillHistory
 		var labels []string

@@ -309,3 +309,43 @@ func TestDrillResultShowsMigrationsUnderLoad(t *testing.T) {
 		t.Error("only the migration over its budget is red and names its statement")
 	}
 }
+
+// A plan drilled on both engines shows both results of the scenario, each
+// with its engine, and the disagreement the later report found.
+func TestDrillResultShowsBothEngines(t *testing.T) {
+	builtin := `{"plan":"content/payments/api-canary.md","scenario":"bad-canary-errors","started":"2026-11-21T10:00:00Z","passed":true,"final_state":"rolled-back","timeline":[],"intervals":[]}`
+	argo := `{"plan":"content/payments/api-canary.md","scenario":"bad-canary-errors","started":"2026-11-21T11:00:00Z","passed":false,"final_state":"halted","engine":"argo","timeline":[],"intervals":[],
+		"disagreements":[{"what":"verdict","this":"failed (final state halted)","other":"passed (final state rolled-back)","other_engine":"builtin","other_run_id":"r1"}]}`
+	older := strings.Replace(builtin, "10:00:00Z", "09:00:00Z", 1)
+	cases := []struct {
+		name    string
+		reports map[string]string
+		want    []string
+		absent  []string
+	}{
+		{"one engine", map[string]string{"1.json": builtin, "0.json": older}, []string{"bad-canary-errors pass rolled-back"}, []string{"builtin", "argo"}},
+		{"both engines", map[string]string{"1.json": builtin, "2.json": argo, "0.json": older}, []string{
+			"bad-canary-errors builtin pass rolled-back", "bad-canary-errors argo fail halted",
+			"argo disagrees with builtin on the verdict: failed (final state halted), there passed (final state rolled-back).",
+		}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := drillSite(t, c.reports)
+			if _, err := build(t, root, nil); err != nil {
+				t.Fatal(err)
+			}
+			text := visibleText(gamedayPanel(t, read(t, root, "payments/api-canary/index.html")))
+			for _, w := range c.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the Game day panel does not read %q; it reads:\n%s", w, text)
+				}
+			}
+			for _, a := range c.absent {
+				if strings.Contains(text, a) {
+					t.Errorf("the Game day panel reads %q:\n%s", a, text)
+				}
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rollbook/rollbook/gameday"
+	"github.com/rollbook/rollbook/internal/argoengine"
 	"github.com/rollbook/rollbook/internal/config"
 	"github.com/rollbook/rollbook/internal/drillagent"
 	"github.com/rollbook/rollbook/internal/drillreport"
@@ -68,7 +69,19 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := f.session(g, cfg, w).Drill(cmd.Context(), p, dir, scenarios)
+			s := f.session(g, cfg, w)
+			if s.Engine, err = gameday.ParseEngine(f.engine); err != nil {
+				return err
+			}
+			if s.Engine == gameday.EngineArgo {
+				if s.ArgoBin, err = argoengine.FindBin(f.argoBin, cfg.Root); err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("timeout") {
+					s.Timeout = 0 // the Argo engine's own default, which holds its cluster's start
+				}
+			}
+			t, err := s.Drill(cmd.Context(), p, dir, scenarios)
 			if err != nil {
 				return drillError(w, err)
 			}
@@ -87,6 +100,8 @@ func gamedayRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().Float64Var(&f.rate, "rate", gameday.DefaultRate, "load generator requests per second")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 3*time.Minute, "limit per scenario")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print only results")
+	cmd.Flags().StringVar(&f.engine, "engine", string(gameday.EngineBuiltin), "what runs the rollout: builtin (rollbook's controller) or argo (the Argo Rollouts controller on the plan's export; make argo-controlplane first)")
+	cmd.Flags().StringVar(&f.argoBin, "argo-bin", "", "folder of the Argo engine's cluster programs (default: $ROLLBOOK_ARGO_BIN, else internal/argo/controlplane/bin of the project)")
 	return cmd
 }
 
@@ -97,6 +112,7 @@ type drillFlags struct {
 	scale, rate        float64
 	timeout            time.Duration
 	quiet              bool
+	engine, argoBin    string
 }
 
 // session is a drill session with the flags and rollbook.yaml's settings,
@@ -204,11 +220,20 @@ func printReport(w io.Writer, rep *gameday.Report, jp, xp string) {
 	if rep.Guard != "" {
 		fmt.Fprintf(w, "  guard: %s\n", rep.Guard)
 	}
+	if a := rep.Argo; a != nil {
+		fmt.Fprintf(w, "  argo: Rollout %s, cluster up in %s\n", a.Rollout, a.Startup.Round(time.Millisecond))
+		for _, c := range a.Changes {
+			fmt.Fprintf(w, "  argo: %s\n", c)
+		}
+	}
+	for _, d := range rep.Disagreements {
+		fmt.Fprintf(w, "  DISAGREE with %s (%s) on the %s: %s here, %s there\n", d.OtherEngine, d.OtherRunID, d.What, d.This, d.Other)
+	}
 	status := "PASS"
 	if !rep.Passed {
 		status = "FAIL"
 	}
-	fmt.Fprintf(w, "%s %s: %s (TTD %s, TTR %s) report %s, %s\n", status, rep.Scenario, rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
+	fmt.Fprintf(w, "%s %s [%s]: %s (TTD %s, TTR %s) report %s, %s\n", status, rep.Scenario, rep.EngineOf(), rep.FinalState, secs(rep.TTD, rep.TTDPlan), secs(rep.TTR, rep.TTRPlan), jp, filepath.Base(xp))
 }
 
 func secs(drill, planTime *float64) string {

@@ -35,6 +35,9 @@ func TestDrillOutput(t *testing.T) {
 		Images:      []drillreport.Image{{Release: "stable", Ref: "example-orders:2.3.1", ID: "sha256:0123456789abcdef0123456789", Built: "built from Dockerfile"}},
 		Guard:       "contract migration (0107) after promotion: the guard blocked the automatic rollback and paged",
 		TTD:         f(2.1), TTDPlan: f(126),
+		Engine:        drillreport.EngineArgo,
+		Argo:          &drillreport.ArgoRun{Rollout: "checkout", Startup: 9400 * time.Millisecond, Changes: []string{"time scale 60x, as the built-in drill's"}},
+		Disagreements: []drillreport.Disagreement{{What: drillreport.DisagreeVerdict, This: "failed (final state halted)", Other: "passed (final state rolled-back)", OtherEngine: drillreport.EngineBuiltin, OtherRunID: "r1"}},
 	}
 	passed := &gameday.Report{Plan: "content/checkout/drop.md", Scenario: "healthy-canary", Passed: true, FinalState: drillreport.Promoted,
 		Assertions: []drillreport.Assertion{{Name: "promoted", Passed: true, Message: "canary promoted to 100%"}},

@@ -77,6 +77,13 @@ type Options struct {
 	// app (SPEC 3.1); StableMigrations and CanaryMigrations are then
 	// unused.
 	Service *Service
+	// ExternalReleases leaves the team's stable and canary releases to
+	// something else that runs them on the drill network (the Argo
+	// engine's node agent runs them as the Rollout's pods): Start runs the
+	// database, dependencies, router, fault injector, pager and load
+	// generator, and the router's and fault injector's upstreams point
+	// nowhere until told (PUT /admin/upstreams). Service only.
+	ExternalReleases bool
 }
 
 // Env is a running drill environment. The URLs are http://127.0.0.1:PORT

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -130,6 +131,13 @@ type PrometheusOptions struct {
 	// the router.
 	ServiceMetrics string
 	ServicePort    int
+	// Hashes, when set, are the pod-template hashes of the releases a
+	// real controller runs (release "stable" or "canary" to its hash): the
+	// router's series of that release carry its hash as the label the
+	// exported queries select, and the service's own metrics are scraped
+	// from the release's pods (nodeagent's alias rs-HASH). A release
+	// without one keeps its name as the label, as in the built-in drill.
+	Hashes map[string]string
 }
 
 // Prometheus is the drill's running Prometheus.
@@ -138,7 +146,9 @@ type Prometheus struct {
 	URL string
 
 	env  *Env
-	opts PrometheusOptions
+	opts PrometheusOptions // guarded by env.mu once started
+	// noRouter is set once StopScrapingRouter has run (env.mu).
+	noRouter bool
 }
 
 // prometheusConfig is the server's configuration for a drill. The
@@ -158,7 +168,7 @@ func prometheusConfig(o PrometheusOptions, router bool) string {
       - {source_labels: [__name__], regex: rollbook_requests_total, target_label: __name__, replacement: ` + metricquery.RequestsTotal + `}
       - {source_labels: [__name__], regex: "rollbook_request_duration_seconds_(bucket|sum|count)", target_label: __name__, replacement: "http_request_duration_seconds_$1"}
       - {source_labels: [release], regex: "(.+)", target_label: ` + metricquery.ReleaseLabel + `}
-      - {regex: release, action: labeldrop}
+` + hashRelabel(o.Hashes) + `      - {regex: release, action: labeldrop}
 `
 	if router {
 		fmt.Fprintf(&b, "  - job_name: router\n    static_configs:\n      - targets: [\"router:8080\"]\n        labels: {service: %q}\n%s", o.Service, relabel)
@@ -170,7 +180,11 @@ func prometheusConfig(o PrometheusOptions, router bool) string {
 		}
 		fmt.Fprintf(&b, "  - job_name: service\n    metrics_path: %q\n    static_configs:\n", o.ServiceMetrics)
 		for _, rel := range []string{"stable", "canary"} {
-			fmt.Fprintf(&b, "      - targets: [\"%s:%d\"]\n        labels: {service: %q, %s: %q}\n", rel, port, o.Service, metricquery.ReleaseLabel, rel)
+			host, label := rel, rel
+			if h := o.Hashes[rel]; h != "" {
+				host, label = "rs-"+h, h
+			}
+			fmt.Fprintf(&b, "      - targets: [\"%s:%d\"]\n        labels: {service: %q, %s: %q}\n", host, port, o.Service, metricquery.ReleaseLabel, label)
 		}
 		// The router counts every request the built-in triggers judge; a
 		// service's own series of the same name would count them twice.
@@ -262,17 +276,50 @@ func (p *Prometheus) waitScraped(ctx context.Context, job string) error {
 	}
 }
 
+// hashRelabel are the relabelling rules that give each release's series
+// its pod-template hash, after the rule that copies the release's name.
+func hashRelabel(hashes map[string]string) string {
+	var b strings.Builder
+	for _, rel := range []string{"stable", "canary"} {
+		if h := hashes[rel]; h != "" {
+			fmt.Fprintf(&b, "      - {source_labels: [release], regex: %q, target_label: %s, replacement: %q}\n", rel, metricquery.ReleaseLabel, h)
+		}
+	}
+	return b.String()
+}
+
 // StopScrapingRouter reloads the configuration without the router, so its
 // series go stale and the analysis has no data: what a scrape target
 // that disappears looks like in production.
 func (p *Prometheus) StopScrapingRouter(ctx context.Context) error {
+	p.env.mu.Lock()
+	p.noRouter = true
+	o := p.opts
+	p.env.mu.Unlock()
+	return p.reload(ctx, o, false)
+}
+
+// SetHashes labels the releases' series from now on with their
+// pod-template hashes (PrometheusOptions.Hashes), as a real controller
+// names them once it has made their ReplicaSets; a series already scraped
+// keeps its labels.
+func (p *Prometheus) SetHashes(ctx context.Context, hashes map[string]string) error {
+	p.env.mu.Lock()
+	p.opts.Hashes = maps.Clone(hashes)
+	o, router := p.opts, !p.noRouter
+	p.env.mu.Unlock()
+	return p.reload(ctx, o, router)
+}
+
+// reload writes the configuration for o and tells the server to read it.
+func (p *Prometheus) reload(ctx context.Context, o PrometheusOptions, router bool) error {
 	p.env.mu.Lock()
 	ct := p.env.containers[prometheusName]
 	p.env.mu.Unlock()
 	if ct == nil {
 		return fmt.Errorf("no Prometheus container in this drill")
 	}
-	if err := ct.CopyToContainer(ctx, []byte(prometheusConfig(p.opts, false)), promConfig, 0o644); err != nil {
+	if err := ct.CopyToContainer(ctx, []byte(prometheusConfig(o, router)), promConfig, 0o644); err != nil {
 		return fmt.Errorf("writing the Prometheus configuration: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/-/reload", bytes.NewReader(nil))

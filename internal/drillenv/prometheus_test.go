@@ -126,3 +126,41 @@ func TestPrometheusConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With the releases' pod-template hashes known (the Argo engine), each
+// release's router series carry its hash, which the exported queries
+// select, and the service's own metrics come from its pods' alias.
+func TestPrometheusConfigHashes(t *testing.T) {
+	o := PrometheusOptions{Service: "pay", ServiceMetrics: "/metrics", Hashes: map[string]string{"stable": "6d4f", "canary": "77bc"}}
+	cases := []struct {
+		name   string
+		hashes map[string]string
+		want   []string
+		absent []string
+	}{
+		{"both", o.Hashes, []string{`regex: "stable", target_label: rollouts_pod_template_hash, replacement: "6d4f"`, `regex: "canary", target_label: rollouts_pod_template_hash, replacement: "77bc"`, `targets: ["rs-6d4f:8080"]`, `rollouts_pod_template_hash: "77bc"`}, []string{`targets: ["stable:8080"]`}},
+		{"stable only", map[string]string{"stable": "6d4f"}, []string{`replacement: "6d4f"`, `targets: ["canary:8080"]`}, []string{`regex: "canary"`}},
+		{"none", nil, []string{`targets: ["stable:8080"]`}, []string{"replacement: \"6d4f\""}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o.Hashes = c.hashes
+			cfg := prometheusConfig(o, true)
+			for _, w := range c.want {
+				if !strings.Contains(cfg, w) {
+					t.Errorf("config lacks %q:\n%s", w, cfg)
+				}
+			}
+			for _, a := range c.absent {
+				if strings.Contains(cfg, a) {
+					t.Errorf("config has %q:\n%s", a, cfg)
+				}
+			}
+			// The hash rules come after the rule that copies the name, and
+			// before the release label is dropped.
+			if i, j := strings.Index(cfg, `regex: "(.+)"`), strings.Index(cfg, "action: labeldrop"); c.hashes != nil && !(i < strings.Index(cfg, `replacement: "6d4f"`) && strings.Index(cfg, `replacement: "6d4f"`) < j) {
+				t.Errorf("hash rule out of order:\n%s", cfg)
+			}
+		})
+	}
+}

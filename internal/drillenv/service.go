@@ -164,9 +164,11 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 	}
 
 	g, gctx = errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return e.runRelease(gctx, run, "stable", s.Stable, stableEnv, port)
-	})
+	if !opts.ExternalReleases {
+		g.Go(func() error {
+			return e.runRelease(gctx, run, "stable", s.Stable, stableEnv, port)
+		})
+	}
 	g.Go(func() error {
 		return run(gctx, "pager", opts.AgentImage, agentReady(drillagent.PathReady), nil, nil, agentPort, "pager")
 	})
@@ -190,20 +192,16 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 			return err
 		}
 	}
+	if opts.ExternalReleases {
+		// The volume is generated before the releases start, from the
+		// schema the plan names (gameday.database.schema).
+		return e.fillVolume(ctx, s, volumeKey)
+	}
 	if e.StableURL, err = e.endpoint(ctx, "stable", port); err != nil {
 		return err
 	}
-	if s.HasVolume() && !e.Fill.Cached {
-		start := time.Now()
-		rows, err := e.fill(ctx, s)
-		if err != nil {
-			return err
-		}
-		e.Fill.Rows, e.Fill.Took = rows, time.Since(start)
-		e.log.Info("volume filled", "drill", e.RunID, "rows", sortedRows(rows), "took", e.Fill.Took.Round(time.Millisecond))
-		if err := e.saveVolume(ctx, volumeKey); err != nil {
-			e.log.Warn("the filled database is not kept for the next drill", "err", err)
-		}
+	if err := e.fillVolume(ctx, s, volumeKey); err != nil {
+		return err
 	}
 	// The smoke list must hold on the stable release before anything
 	// changes: if it fails now, the list is wrong, not the migration.
@@ -226,6 +224,26 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 	}
 	if opts.LoadRate > 0 {
 		return setRate(ctx, e.LoadURL, opts.LoadRate)
+	}
+	return nil
+}
+
+// fillVolume generates gameday.database.volume's rows, unless the drill
+// started from a database an earlier drill filled, and keeps the result
+// for the next drill.
+func (e *Env) fillVolume(ctx context.Context, s *Service, volumeKey string) error {
+	if !s.HasVolume() || e.Fill.Cached {
+		return nil
+	}
+	start := time.Now()
+	rows, err := e.fill(ctx, s)
+	if err != nil {
+		return err
+	}
+	e.Fill.Rows, e.Fill.Took = rows, time.Since(start)
+	e.log.Info("volume filled", "drill", e.RunID, "rows", sortedRows(rows), "took", e.Fill.Took.Round(time.Millisecond))
+	if err := e.saveVolume(ctx, volumeKey); err != nil {
+		e.log.Warn("the filled database is not kept for the next drill", "err", err)
 	}
 	return nil
 }

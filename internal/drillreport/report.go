@@ -376,6 +376,15 @@ type Report struct {
 	// Backtest is set when the report is not a drill but the plan's
 	// analysis evaluated over a past time range of a Prometheus.
 	Backtest *Backtest `json:"backtest,omitempty"`
+	// Engine is the controller that ran the rollout ("" in reports
+	// written before there were two: the built-in one).
+	Engine Engine `json:"engine,omitempty"`
+	// Argo is how the Argo engine ran the drill: its cluster and what it
+	// changed in the exported manifests.
+	Argo *ArgoRun `json:"argo,omitempty"`
+	// Disagreements are where the other engine's latest report of the
+	// same plan and scenario differs from this one, with its timeline.
+	Disagreements []Disagreement `json:"disagreements,omitempty"`
 
 	// File is where the report was read from, relative to the folder read.
 	File string `json:"-"`
