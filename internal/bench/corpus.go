@@ -623,10 +623,11 @@ func (g *gen) block(indent, lang, code string) {
 	g.inputUsed = g.inputUsed || strings.Contains(code, "{{ .cluster }}")
 	if !g.own(code) || g.written[code] {
 		// Every block names something of its plan's own, and its place in
-		// the plan, as a real session's time stamp does.
-		comment := map[string]string{"sql": "--", "json": ""}[lang]
-		if comment == "" && lang != "json" {
-			comment = "#"
+		// the plan, as a real session's time stamp does. (JSON, which has
+		// no comments, always names the change or the commit.)
+		comment := "#"
+		if lang == "sql" {
+			comment = "--"
 		}
 		g.clock += g.between(1, 9)
 		code = fmt.Sprintf("%s %s, %02d:%02d UTC\n%s", comment, g.change, 7+g.clock/60, g.clock%60, code)
