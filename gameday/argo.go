@@ -120,14 +120,8 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 	if err != nil {
 		return nil, err
 	}
-	runID := fmt.Sprintf("%s-%s-argo-%d", plan.Slug(pol.Plan), sc.Name, time.Now().UnixNano())
-	if len(runID) > 60 {
-		runID = runID[len(runID)-60:]
-	}
-	if opts.RunID != "" {
-		runID = opts.RunID
-	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: EngineArgo}
+	rep = newReport(opts, pol, sc, EngineArgo)
+	runID := rep.RunID
 	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)

@@ -81,6 +81,24 @@ func (p Policy) ScrapeInterval() time.Duration {
 	return min(max(p.D(p.minWindow())/8, 100*time.Millisecond), time.Second)
 }
 
+// newReport starts the report of one drill: its run ID (the one given,
+// else the plan, scenario, engine and start, at most 60 characters, as
+// Docker names its objects with it) and what it drills.
+func newReport(opts RunOptions, pol Policy, sc scenario.Scenario, engine Engine) *Report {
+	tag := string(sc.Name)
+	if engine != EngineBuiltin {
+		tag += "-" + string(engine)
+	}
+	runID := fmt.Sprintf("%s-%s-%d", plan.Slug(pol.Plan), tag, time.Now().UnixNano())
+	if len(runID) > 60 {
+		runID = runID[len(runID)-60:]
+	}
+	if opts.RunID != "" {
+		runID = opts.RunID
+	}
+	return &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: engine}
+}
+
 // Run drills one scenario against real containers. Every container and the
 // network are removed before it returns: after a pass, a failure, a
 // timeout, a cancelled ctx or a panic in the controller.
@@ -101,14 +119,8 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	if err := pol.Refuse(sc); err != nil {
 		return nil, err
 	}
-	runID := fmt.Sprintf("%s-%s-%d", plan.Slug(pol.Plan), sc.Name, time.Now().UnixNano())
-	if len(runID) > 60 {
-		runID = runID[len(runID)-60:]
-	}
-	if opts.RunID != "" {
-		runID = opts.RunID
-	}
-	rep = &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: EngineBuiltin}
+	rep = newReport(opts, pol, sc, EngineBuiltin)
+	runID := rep.RunID
 	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)

@@ -7,13 +7,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -93,43 +90,7 @@ func TestArgoEngineInterrupt(t *testing.T) {
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "rollbook"), "gameday", "run", "-s", "../..", "--engine", "argo", "--agent", filepath.Join(bin, "rollbook-agent"),
 		"--scenario", "healthy-canary", "--out", t.TempDir(), "../../content/payments/api-2-4-canary.md")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var runID string
-	var seen strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		seen.WriteString(line + "\n")
-		if i := strings.Index(line, "drill "); i >= 0 && strings.Contains(line, "started: containers up") {
-			fmt.Sscanf(line[i:], "drill %s started", &runID)
-		}
-		if runID != "" && strings.Contains(line, "canary ReplicaSet") {
-			break
-		}
-	}
-	if runID == "" {
-		t.Fatalf("the drill never reached the canary:\n%s", seen.String())
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	for sc.Scan() {
-		seen.WriteString(sc.Text() + "\n")
-	}
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Errorf("exit after SIGINT: %v\n%s", err, seen.String())
-	}
-	if left, err := drillenv.Leftovers(ctx, runID); err != nil || len(left) > 0 {
-		t.Errorf("SIGINT left %v (%v)", left, err)
-	}
+	interruptDrill(ctx, t, cmd, "canary ReplicaSet")
 	// The cluster's processes went with it.
 	out, _ := exec.CommandContext(ctx, "ps", "-eo", "args").Output()
 	for _, line := range strings.Split(string(out), "\n") {

@@ -119,6 +119,14 @@ func TestGamedayInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "rollbook"), "gameday", "run", "../../content/payments/api-2-4-canary.md", "--scenario", "healthy-canary", "--out", t.TempDir())
+	interruptDrill(ctx, t, cmd, "baking")
+}
+
+// interruptDrill starts a drill's command, sends it SIGINT once a line
+// of its output holds until, and fails unless it exits 130 with every
+// object of the drill removed.
+func interruptDrill(ctx context.Context, t *testing.T, cmd *exec.Cmd, until string) {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -136,12 +144,12 @@ func TestGamedayInterrupt(t *testing.T) {
 		if i := strings.Index(line, "drill "); i >= 0 && strings.Contains(line, "started: containers up") {
 			fmt.Sscanf(line[i:], "drill %s started", &runID)
 		}
-		if runID != "" && strings.Contains(line, "baking") {
+		if runID != "" && strings.Contains(line, until) {
 			break
 		}
 	}
 	if runID == "" {
-		t.Fatalf("the drill never started:\n%s", seen.String())
+		t.Fatalf("the drill never reached %q:\n%s", until, seen.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
