@@ -45,10 +45,10 @@ func linkCorpus(b *testing.B, ext string) (dir string, links int) {
 		for _, k := range []int{1, 7, 131} {
 			to := plans[(i+k)%len(plans)]
 			rel, _ := filepath.Rel(filepath.Dir(p), to)
-			fmt.Fprintf(&add, "- [rollout of %d](%s#rollout-steps) and its [expectations](%s#expectations)\n", (i+k)%len(plans), filepath.ToSlash(rel), filepath.ToSlash(rel))
+			fmt.Fprintf(&add, "- [rollout of %d](%s#panel-steps) and its [see also](%s#see-also)\n", (i+k)%len(plans), filepath.ToSlash(rel), filepath.ToSlash(rel))
 			links += 2
 		}
-		add.WriteString("- [back to the top](#expectations)\n")
+		add.WriteString("- [back to the top](#see-also)\n")
 		links++
 		if ext != "" {
 			fmt.Fprintf(&add, "- [dashboard](%s/d/%d)\n", ext, i)
