@@ -38,7 +38,13 @@ func writeLatency(b *testing.B, root string, n int, next func(i int) (string, []
 	done := make(chan struct{})
 	go func() { _ = s.Watch(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(100 * time.Millisecond)
+	// A write before the watches are in place is never seen: on a loaded
+	// machine that is more than any fixed wait.
+	select {
+	case <-s.watching:
+	case <-time.After(time.Minute):
+		b.Fatal("the server did not start watching its sources")
+	}
 	ch := s.hub.add()
 	defer s.hub.remove(ch)
 	var out []time.Duration
