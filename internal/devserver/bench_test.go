@@ -63,6 +63,9 @@ func writeLatency(b *testing.B, root string, n int, next func(i int) (string, []
 			if strings.HasPrefix(string(msg), "event: reload") {
 				break
 			}
+			if strings.HasPrefix(string(msg), "event: build-error") {
+				b.Fatalf("the site does not build: %s", msg)
+			}
 		}
 		out = append(out, time.Since(start))
 		time.Sleep(20 * time.Millisecond)
@@ -98,8 +101,11 @@ func report(b *testing.B, ds []time.Duration) {
 // BenchmarkReloadExample: write → reload event on the example content.
 func BenchmarkReloadExample(b *testing.B) {
 	root := b.TempDir()
-	if err := copyDir("../../content", filepath.Join(root, "content")); err != nil {
-		b.Fatal(err)
+	// The example plans drill the example service, built from its folder.
+	for _, d := range []string{"content", "cmd/example-orders"} {
+		if err := copyDir(filepath.Join("../..", d), filepath.Join(root, d)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for b.Loop() {
 		report(b, reloadLatency(b, root, filepath.Join(root, "content", "payments", "fraud-threshold-flip.md"), 40))
