@@ -101,9 +101,10 @@ func report(b *testing.B, ds []time.Duration) {
 // BenchmarkReloadExample: write → reload event on the example content.
 func BenchmarkReloadExample(b *testing.B) {
 	root := b.TempDir()
-	// The example plans drill the example service, built from its folder.
-	for _, d := range []string{"content", "cmd/example-orders"} {
-		if err := copyDir(filepath.Join("../..", d), filepath.Join(root, d)); err != nil {
+	// The example project: its plans drill the example service, built
+	// from its folder, and its configuration names the alert rules.
+	for _, p := range []string{"content", "cmd/example-orders", "rollbook.yaml"} {
+		if err := copyDir(filepath.Join("../..", p), filepath.Join(root, p)); err != nil {
 			b.Fatal(err)
 		}
 	}
