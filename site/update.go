@@ -299,6 +299,9 @@ func (b *Builder) stage(s *loaded, edits []*edit) (all diag.List, err error) {
 			}
 		}
 	}
+	// Sized once: a large site keeps thousands of findings, and growing
+	// the list while copying them was most of a save's staging.
+	all = make(diag.List, 0, len(s.findings)+len(edits))
 	for _, f := range s.findings {
 		// A fragment may break, or mend, in any page linking to an edit.
 		if !touched[f.File] && f.Rule != "broken-anchor" {
