@@ -404,7 +404,7 @@ func (b *Builder) attachDrills(s *loaded) {
 		res := ScenarioResult{Scenario: r.Scenario, Passed: r.Passed, When: r.Started, State: string(r.FinalState), TTD: planSecs(r.TTDPlan), TTR: planSecs(r.TTRPlan), Chart: chart(r), Images: drilledImages(r), Guard: r.Guard, Logs: r.Logs, Analysis: decidingAnalysis(r),
 			Headline: headline(r), Migrations: drilledMigrations(r), Impact: impactRows(r), BlastRadius: blastRadius(r), Failures: shownFailures(r), Volume: volume(r), engine: r.EngineOf()}
 		for _, d := range r.Disagreements {
-			res.Disagreements = append(res.Disagreements, fmt.Sprintf("%s disagrees with %s on the %s: %s, there %s", r.EngineOf(), d.OtherEngine, d.What, d.This, d.Other))
+			res.Disagreements = append(res.Disagreements, fmt.Sprintf("%s: %s disagrees with %s on the %s: %s here, %s there", r.Scenario, r.EngineOf(), d.OtherEngine, d.What, d.This, d.Other))
 		}
 		if r.TTDPlan != nil && r.TTRPlan != nil {
 			res.ttd, res.ttr = *r.TTDPlan, *r.TTRPlan

@@ -326,7 +326,7 @@ func TestDrillResultShowsBothEngines(t *testing.T) {
 		{"one engine", map[string]string{"1.json": builtin, "0.json": older}, []string{"bad-canary-errors pass rolled-back"}, []string{"builtin", "argo"}},
 		{"both engines", map[string]string{"1.json": builtin, "2.json": argo, "0.json": older}, []string{
 			"bad-canary-errors builtin pass rolled-back", "bad-canary-errors argo fail halted",
-			"argo disagrees with builtin on the verdict: failed (final state halted), there passed (final state rolled-back).",
+			"bad-canary-errors: argo disagrees with builtin on the verdict: failed (final state halted) here, passed (final state rolled-back) there.",
 		}, nil},
 	}
 	for _, c := range cases {
