@@ -122,31 +122,11 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 	}
 	rep = newReport(opts, pol, sc, EngineArgo)
 	runID := rep.RunID
-	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
+	env, pol, stop, err := startEnv(ctx, opts, pol, sc, rep, true)
 	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+		return nil, err
 	}
-	defer done()
-	rep.Images = images
-	envOpts.ExternalReleases = true
-	env, err := drillenv.Start(ctx, envOpts)
-	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
-	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer ccancel()
-		if cerr := env.Close(cctx); cerr != nil && err == nil {
-			err = fmt.Errorf("cleaning up the drill: %w", cerr)
-		}
-		if left, lerr := drillenv.Leftovers(cctx, runID); lerr == nil && len(left) > 0 && rep != nil {
-			rep.Leftovers = left
-			rep.Passed = false
-		}
-	}()
-	if opts.PrometheusImage == "" {
-		return nil, fmt.Errorf("drill %s: RunOptions.PrometheusImage is required (see PrometheusImage)", sc.Name)
-	}
+	defer stop(&err)
 	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)

@@ -451,3 +451,13 @@ func TestEveryAssertionKnown(t *testing.T) {
 		}
 	}
 }
+
+// A drill without a Prometheus image stops before any container starts
+// (startEnv, which both engines call, checks it first) and says which
+// option is missing.
+func TestRunNeedsPrometheusImage(t *testing.T) {
+	_, err := Run(context.Background(), RunOptions{Policy: testPolicy(true), Scenario: "healthy-canary", RunID: "no-such-drill"})
+	if err == nil || !strings.Contains(err.Error(), "RunOptions.PrometheusImage is required") {
+		t.Errorf("a drill without a Prometheus image: %v", err)
+	}
+}

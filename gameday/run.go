@@ -99,6 +99,50 @@ func newReport(opts RunOptions, pol Policy, sc scenario.Scenario, engine Engine)
 	return &Report{Plan: pol.Plan, Service: pol.Service, Scenario: string(sc.Name), RunID: runID, Started: time.Now().UTC(), TimeScale: pol.Scale, LoadRate: pol.Rate, Engine: engine}
 }
 
+// startEnv starts one drill's environment for rep, without the team's
+// releases when external (the Argo engine's pods are them): the images
+// it needs, the containers, and what rep says of the database's volume.
+// The caller defers stop with its named error: stop removes every object
+// of the drill, reports a failed clean-up in *err when nothing else
+// failed, and marks rep failed for what it could not remove.
+func startEnv(ctx context.Context, opts RunOptions, pol Policy, sc scenario.Scenario, rep *Report, external bool) (*drillenv.Env, Policy, func(err *error), error) {
+	if opts.PrometheusImage == "" {
+		return nil, pol, nil, fmt.Errorf("drill %s: RunOptions.PrometheusImage is required (see PrometheusImage)", sc.Name)
+	}
+	envOpts, images, pol, done, err := environment(ctx, pol, sc, rep.RunID, opts.AgentImage, opts.DBImage)
+	if err != nil {
+		done()
+		return nil, pol, nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+	}
+	rep.Images = images
+	envOpts.ExternalReleases = external
+	env, err := drillenv.Start(ctx, envOpts)
+	if err != nil {
+		done()
+		var ve *drillenv.VolumeError
+		if errors.As(err, &ve) && pol.OwnService != nil {
+			return nil, pol, nil, fmt.Errorf("drill %s could not start: %s: %w", sc.Name, pol.OwnService.at(ve.Field), err)
+		}
+		return nil, pol, nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+	}
+	if env.Service != nil && env.Service.HasVolume() {
+		rep.Volume = &drillreport.Volume{Rows: env.Fill.Rows, Seed: env.Service.SeedName, Took: env.Fill.Took, Cached: env.Fill.Cached, Image: env.Fill.ImageRef}
+	}
+	stop := func(err *error) {
+		defer done()
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer ccancel()
+		if cerr := env.Close(cctx); cerr != nil && *err == nil {
+			*err = fmt.Errorf("cleaning up the drill: %w", cerr)
+		}
+		if left, lerr := drillenv.Leftovers(cctx, rep.RunID); lerr == nil && len(left) > 0 {
+			rep.Leftovers = left
+			rep.Passed = false
+		}
+	}
+	return env, pol, stop, nil
+}
+
 // Run drills one scenario against real containers. Every container and the
 // network are removed before it returns: after a pass, a failure, a
 // timeout, a cancelled ctx or a panic in the controller.
@@ -121,43 +165,17 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 	}
 	rep = newReport(opts, pol, sc, EngineBuiltin)
 	runID := rep.RunID
-	envOpts, images, pol, done, err := environment(ctx, pol, sc, runID, opts.AgentImage, opts.DBImage)
+	env, pol, stop, err := startEnv(ctx, opts, pol, sc, rep, false)
 	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
+		return nil, err
 	}
-	defer done()
-	rep.Images = images
-	env, err := drillenv.Start(ctx, envOpts)
-	if err != nil {
-		var ve *drillenv.VolumeError
-		if errors.As(err, &ve) && pol.OwnService != nil {
-			return nil, fmt.Errorf("drill %s could not start: %s: %w", sc.Name, pol.OwnService.at(ve.Field), err)
-		}
-		return nil, fmt.Errorf("drill %s could not start: %w", sc.Name, err)
-	}
-	if env.Service != nil && env.Service.HasVolume() {
-		rep.Volume = &drillreport.Volume{Rows: env.Fill.Rows, Seed: env.Service.SeedName, Took: env.Fill.Took, Cached: env.Fill.Cached, Image: env.Fill.ImageRef}
-	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer ccancel()
-		if cerr := env.Close(cctx); cerr != nil && err == nil {
-			err = fmt.Errorf("cleaning up the drill: %w", cerr)
-		}
-		if left, lerr := drillenv.Leftovers(cctx, runID); lerr == nil && len(left) > 0 && rep != nil {
-			rep.Leftovers = left
-			rep.Passed = false
-		}
-	}()
+	defer stop(&err)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("drill %s: controller panicked: %v", sc.Name, p)
 		}
 	}()
 
-	if opts.PrometheusImage == "" {
-		return nil, fmt.Errorf("drill %s: RunOptions.PrometheusImage is required (see PrometheusImage)", sc.Name)
-	}
 	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
 	if err != nil {
 		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)
