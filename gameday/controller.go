@@ -67,6 +67,11 @@ type (
 	Evidence interface {
 		Failures(ctx context.Context) ([]drillreport.Failure, error)
 	}
+	// Warmer warms the canary up before it takes weighted traffic, past
+	// the router (see warmUp).
+	Warmer interface {
+		WarmCanary(ctx context.Context) (drillreport.Warmup, error)
+	}
 	// Canary stops the canary release.
 	Canary interface {
 		StopCanary(ctx context.Context) error
@@ -139,6 +144,8 @@ type Controller struct {
 	Migrator Migrator
 	// Evidence, when set, gives the failing responses users got.
 	Evidence Evidence
+	// Warmer, when set, warms the canary up before step 1.
+	Warmer Warmer
 	// AfterMigration, when set, runs once a migration has been applied
 	// and guarded (a drill starts its faults there).
 	AfterMigration func(ctx context.Context, m Migration)
@@ -354,6 +361,7 @@ func (c *Controller) Run(ctx context.Context) (State, error) {
 		return st, err
 	}
 	c.preflight(ctx)
+	c.warmUp(ctx)
 	for i, step := range c.Policy.Steps {
 		w := c.Policy.DrillWeight(step)
 		note := ""

@@ -185,7 +185,7 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		return nil, err
 	}
 	w := &world{env: env, prom: prom, http: &http.Client{Timeout: 3 * time.Second}}
-	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Prometheus: api, Health: w, Canary: env, Pager: w, Evidence: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
+	c := &Controller{Policy: pol, Scenario: string(sc.Name), Traffic: w, Metrics: w, Prometheus: api, Health: w, Canary: env, Pager: w, Evidence: w, Warmer: w, Clock: realClock{}, Ledger: opts.Ledger, Log: opts.Log}
 	if env.Service != nil {
 		// The team's own service: the drill applies the plan's migrations
 		// when their runs: says (the demo's canary migrates itself).
@@ -466,6 +466,22 @@ func (w *world) CanarySmoke(ctx context.Context) error {
 		return drillenv.Smoke(ctx, w.env.CanaryURL, w.env.Service.CanarySmoke())
 	}
 	return w.send(ctx, http.MethodGet, w.env.CanaryURL+drillagent.PathSmoke, nil)
+}
+
+// WarmCanary has the load generator warm the canary up (drillagent.Warm):
+// 16 at a time, batches of 64, for at most 5 s.
+func (w *world) WarmCanary(ctx context.Context) (drillreport.Warmup, error) {
+	var out drillreport.Warmup
+	resp, err := w.do(ctx, http.MethodPost, w.env.LoadURL+drillagent.PathWarm, drillagent.WarmRequest{Target: w.env.CanaryAddr, Concurrency: 16, Batch: 64, Max: 5 * time.Second})
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return out, fmt.Errorf("load generator warm-up: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
 // Migrate applies one of the plan's migrations to the drill's database.

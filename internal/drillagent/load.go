@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ func NewLoad(target string, rate float64) *Load {
 	l.mux.HandleFunc("PUT "+PathRate, l.setRate)
 	l.mux.HandleFunc("POST "+PathRate, l.setRate)
 	l.mux.HandleFunc("GET "+PathStats, l.stats)
+	l.mux.HandleFunc("POST "+PathWarm, l.warm)
 	l.mux.HandleFunc("GET "+PathReady, ready)
 	return l
 }
@@ -108,9 +110,20 @@ func (l *Load) SetMix(mix []MixRequest) {
 	}
 }
 
-func (l *Load) request(ctx context.Context) (*http.Request, error) {
+// request picks the next request of the mix. base, when set, sends it to
+// another release than the target (the warm-up's).
+func (l *Load) request(ctx context.Context, base *url.URL) (*http.Request, error) {
+	target := l.target
+	if base != nil {
+		u, err := url.Parse(l.target)
+		if err != nil {
+			return nil, err
+		}
+		u.Scheme, u.Host = base.Scheme, base.Host
+		target = u.String()
+	}
 	if len(l.mix) == 0 {
-		return http.NewRequestWithContext(ctx, http.MethodGet, l.target, nil)
+		return http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	}
 	n := rand.IntN(l.total)
 	m := l.mix[0]
@@ -125,22 +138,30 @@ func (l *Load) request(ctx context.Context) (*http.Request, error) {
 	if m.Body != "" {
 		body = strings.NewReader(m.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, m.Method, l.target+m.Path, body)
+	req, err := http.NewRequestWithContext(ctx, m.Method, target+m.Path, body)
 	if err == nil && m.Body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return req, err
 }
 
+// do sends req and reads its answer whole.
+func (l *Load) do(req *http.Request) (int, error) {
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 func (l *Load) one(ctx context.Context) {
 	code := "error"
-	req, err := l.request(ctx)
+	req, err := l.request(ctx, nil)
 	if err == nil {
-		resp, err := l.client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			code = strconv.Itoa(resp.StatusCode)
+		if n, err := l.do(req); err == nil {
+			code = strconv.Itoa(n)
 		}
 	}
 	if ctx.Err() != nil {

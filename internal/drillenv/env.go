@@ -95,6 +95,9 @@ type Env struct {
 	// PagerURL serves /pages; LoadURL serves /stats and /admin/rate;
 	// StableURL and CanaryURL reach each release directly.
 	RouterURL, FaultsURL, PagerURL, LoadURL, StableURL, CanaryURL string
+	// CanaryAddr is the canary's base URL on the drill network, as the
+	// load generator reaches it (its warm-up goes there, past the router).
+	CanaryAddr string
 	// StableHealthURL reaches the stable release through a fault injector
 	// of its own (the team's service only: stuck-rollback breaks its
 	// health there); ReadyPath is the releases' readiness path.
@@ -271,6 +274,7 @@ func (e *Env) startDemo(ctx context.Context, opts Options, run runFunc, stableFi
 	if err := run(ctx, "canary", opts.AgentImage, ready("/health/ready"), canaryFiles, nil, agentPort, "app", "--release", "canary", "--db", dbURL, "--migrations", "/migrations"); err != nil {
 		return err
 	}
+	e.CanaryAddr = "http://canary:8080"
 	if e.CanaryURL, err = e.endpoint(ctx, "canary", agentPort); err != nil {
 		return err
 	}

@@ -219,6 +219,7 @@ func (e *Env) startService(ctx context.Context, opts Options, run runFunc) error
 	if err := e.runRelease(ctx, run, "canary", s.Canary, canaryEnv, port); err != nil {
 		return err
 	}
+	e.CanaryAddr = upstream("canary")
 	if e.CanaryURL, err = e.endpoint(ctx, "canary", port); err != nil {
 		return err
 	}

@@ -57,7 +57,20 @@ type Action string
 const (
 	ActionStarted       Action = "drill-started"
 	ActionCanaryStopped Action = "canary-stopped"
+	// ActionWarmedUp: the canary was sent traffic past the router before
+	// step 1 (Warmup says what it saw).
+	ActionWarmedUp Action = "canary-warmed-up"
 )
+
+// Warmup is the canary's warm-up: requests sent straight to it in batches
+// until the batches' p99 stopped falling (Settled) or time was up.
+type Warmup struct {
+	Requests int             `json:"requests"`
+	Failed   int             `json:"failed,omitempty"`
+	Took     time.Duration   `json:"took_ns"`
+	P99      []time.Duration `json:"p99_ns,omitempty"`
+	Settled  bool            `json:"settled"`
+}
 
 // Event is one entry of the drill's timeline. Message is for people;
 // assertions read the typed fields.
@@ -75,6 +88,8 @@ type Event struct {
 	Page   *Page  `json:"page,omitempty"`
 	Error  string `json:"error,omitempty"`
 	Action Action `json:"action,omitempty"`
+	// Warmup is what the canary's warm-up saw (ActionWarmedUp).
+	Warmup *Warmup `json:"warmup,omitempty"`
 	// SmokePassed is the dynamic migration guard's verdict (guard events):
 	// the stable release's smoke checks against the migrated database.
 	SmokePassed *bool `json:"smoke_passed,omitempty"`
