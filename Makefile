@@ -53,6 +53,7 @@ bench: build
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/alertrule -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/check -run '^$$' -fuzz '^FuzzSaysHowToVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/markdown -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/migrate -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/plan -run '^$$' -fuzz '^FuzzCacheRoundTrip$$' -fuzztime $(FUZZTIME)

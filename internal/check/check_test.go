@@ -1,9 +1,11 @@
 package check
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rollbook/rollbook/internal/diag"
 	"github.com/rollbook/rollbook/internal/plan"
@@ -218,4 +220,25 @@ func TestTodoPlaceholders(t *testing.T) {
 	if len(ds) != 1 || ds[0].Rule != "todo-placeholder" || ds[0].Line != 20 || !strings.Contains(ds[0].Message, "1 TODO placeholder(s)") {
 		t.Fatalf("body placeholders: %v", got)
 	}
+}
+
+// saysHowToVerify is the word scan of the regexp it replaced; the regexp
+// stays here as the oracle (ASCII text: (?i) also folds the Kelvin sign
+// and the long s, which no runbook writes for k and s).
+var verifyWordsRegexp = regexp.MustCompile(`(?i)\b(verify|verified|verification|check|checks|confirm|expect|expected|validate|validation|ensure|should|until|wait for|watch|assert|returns?|shows?)\b`)
+
+func FuzzSaysHowToVerify(f *testing.F) {
+	for _, s := range []string{"Verify: kubectl get pods", "re-check the pods", "wait for it", "wait  for it", "waitfor", "wait for_", "checking", "CHECKS", "returns 200", "show", "nothing here", "x_check", "wait\tfor", "wait for", "await for", "wait forever"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range s {
+			if r >= utf8.RuneSelf {
+				return
+			}
+		}
+		if got, want := saysHowToVerify(s), verifyWordsRegexp.MatchString(s); got != want {
+			t.Errorf("saysHowToVerify(%q) = %v, the regexp says %v", s, got, want)
+		}
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/rollbook/rollbook/internal/diag"
-	"github.com/rollbook/rollbook/internal/markdown"
 	"github.com/rollbook/rollbook/internal/plan"
 )
 
@@ -52,7 +51,7 @@ func (c *checker) inputs() {
 	}
 	slices.Sort(names)
 	used := map[string]bool{}
-	for _, ph := range markdown.Placeholders(c.p.Body) {
+	for _, ph := range memoPlaceholders(c.opts.Memo, c.p.Body) {
 		used[ph.Name] = true
 		if declared[ph.Name] {
 			continue

@@ -16,6 +16,8 @@ import (
 type mapMemo struct {
 	m    map[string][]byte
 	hits int
+	// byKind counts the hits of each kind.
+	byKind map[string]int
 }
 
 func memoKey(kind string, inputs [][]byte) string {
@@ -26,6 +28,10 @@ func (m *mapMemo) Get(kind string, inputs ...[]byte) ([]byte, bool) {
 	d, ok := m.m[memoKey(kind, inputs)]
 	if ok {
 		m.hits++
+		if m.byKind == nil {
+			m.byKind = map[string]int{}
+		}
+		m.byKind[kind]++
 	}
 	return bytes.Clone(d), ok // the caller's, as Memo says
 }
@@ -49,7 +55,7 @@ func TestMemoOutline(t *testing.T) {
 		t.Fatalf("%d example plans found", len(files))
 	}
 	memo := &mapMemo{m: map[string][]byte{}}
-	plans := 0
+	plans, withPlaceholders := 0, 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -60,6 +66,9 @@ func TestMemoOutline(t *testing.T) {
 			continue
 		}
 		plans++
+		if bytes.Contains(p.Body, []byte("{{")) {
+			withPlaceholders++
+		}
 		o := parseOutline(p.Body, p.BodyLine)
 		enc := encodeOutline(o)
 		if back, err := decodeOutline(enc); err != nil || !reflect.DeepEqual(back, o) {
@@ -80,8 +89,8 @@ func TestMemoOutline(t *testing.T) {
 			t.Errorf("%s: findings from the memo differ:\n got %v\nwant %v", f, got, want)
 		}
 	}
-	if memo.hits != plans {
-		t.Errorf("the memo served %d outlines for %d plans checked again", memo.hits, plans)
+	if memo.byKind[outlineKind] != plans || memo.byKind[placeholdersKind] != withPlaceholders || withPlaceholders == 0 {
+		t.Errorf("the memo served %v for %d plans checked again, %d of them with placeholders", memo.byKind, plans, withPlaceholders)
 	}
 	p, _ := plan.Parse("content/x.md", "x.md", []byte(base+"## Notes\nTODO: fill in\n"))
 	want := Plan(p, "content/x.md", Options{Now: now})
@@ -92,5 +101,12 @@ func TestMemoOutline(t *testing.T) {
 	}
 	if memo.hits != hits+1 {
 		t.Error("the damaged entry was not read")
+	}
+	// A damaged placeholder entry is found again, not trusted.
+	body := []byte("```sh\nkubectl -n {{ .ns }} get pods\n```\n")
+	want2 := memoPlaceholders(nil, body)
+	memo.Put([]byte{5, 1}, placeholdersKind, body)
+	if got := memoPlaceholders(memo, body); !reflect.DeepEqual(got, want2) || len(want2) != 1 {
+		t.Errorf("placeholders from a damaged entry: %v, want %v", got, want2)
 	}
 }
