@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ func buildCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Root, opts.Logger, opts.CacheDir, opts.External = g.dir, g.logger(), cacheDir(), external()
+			batchGC()
 			res, err := site.Build(cmd.Context(), opts)
 			if fe, ok := site.IsFindings(err); ok {
 				_ = fe.Findings.WriteText(os.Stderr)
@@ -169,4 +171,15 @@ func newCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&service, "service", "", "service the plan is for (default: the folder name)")
 	return cmd
+}
+
+// batchGC lets a build's heap grow to three times what is live before
+// collecting (GOGC=200), unless GOGC is set. A build is a batch job whose
+// allocations die with it: on 10 000 plans the collector cost a sixth of
+// a CI build's CPU at the default, and the larger heap stays below Hugo's
+// on the same site (`make bench` reports both).
+func batchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 }
