@@ -21,6 +21,7 @@ import (
 	"github.com/rollbook/rollbook/internal/metricquery"
 	"github.com/rollbook/rollbook/internal/plan"
 	"github.com/rollbook/rollbook/internal/scenario"
+	"github.com/rollbook/rollbook/internal/warmup"
 )
 
 // RunOptions configures one drill of one scenario.
@@ -468,11 +469,11 @@ func (w *world) CanarySmoke(ctx context.Context) error {
 	return w.send(ctx, http.MethodGet, w.env.CanaryURL+drillagent.PathSmoke, nil)
 }
 
-// WarmCanary has the load generator warm the canary up (drillagent.Warm):
+// WarmCanary has the load generator warm the canary up (warmup.Run):
 // 16 at a time, batches of 64, for at most 5 s.
 func (w *world) WarmCanary(ctx context.Context) (drillreport.Warmup, error) {
 	var out drillreport.Warmup
-	resp, err := w.do(ctx, http.MethodPost, w.env.LoadURL+drillagent.PathWarm, drillagent.WarmRequest{Target: w.env.CanaryAddr, Concurrency: 16, Batch: 64, Max: 5 * time.Second})
+	resp, err := w.do(ctx, http.MethodPost, w.env.LoadURL+drillagent.PathWarm, warmup.Request{Target: w.env.CanaryAddr, Concurrency: 16, Batch: 64, Max: 5 * time.Second})
 	if err != nil {
 		return out, err
 	}

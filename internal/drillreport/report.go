@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollbook/rollbook/internal/analysis"
 	"github.com/rollbook/rollbook/internal/rollout"
+	"github.com/rollbook/rollbook/internal/warmup"
 )
 
 // State is where a drill's controller is: a state of the one machine,
@@ -64,13 +65,7 @@ const (
 
 // Warmup is the canary's warm-up: requests sent straight to it in batches
 // until the batches' p99 stopped falling (Settled) or time was up.
-type Warmup struct {
-	Requests int             `json:"requests"`
-	Failed   int             `json:"failed,omitempty"`
-	Took     time.Duration   `json:"took_ns"`
-	P99      []time.Duration `json:"p99_ns,omitempty"`
-	Settled  bool            `json:"settled"`
-}
+type Warmup = warmup.Result
 
 // Event is one entry of the drill's timeline. Message is for people;
 // assertions read the typed fields.
