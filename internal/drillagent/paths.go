@@ -15,7 +15,7 @@ const (
 	PathUpstreams = "/admin/upstreams"
 	PathRate      = "/admin/rate"  // load: GET, PUT {"rate": n}
 	PathStats     = "/stats"       // load: total, failed (5xx or no answer) and answers by code
-	PathWarm      = "/admin/warm"  // load: POST WarmRequest, answers WarmResult
+	PathWarm      = "/admin/warm"  // load: POST warmup.Request, answers warmup.Result
 	PathPages     = "/pages"       // pager: POST a page, GET the list
 	PathBreak     = "/admin/break" // app: POST {"health": true, "error_rate": x}
 	PathState     = "/admin/state" // app: GET
