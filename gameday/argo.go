@@ -127,9 +127,9 @@ func runArgo(ctx context.Context, opts RunOptions, sc scenario.Scenario) (rep *R
 		return nil, err
 	}
 	defer stop(&err)
-	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
+	prom, err := startPrometheus(ctx, env, opts, pol, sc)
 	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)
+		return nil, err
 	}
 
 	// The cluster stops before the environment goes (defers run last

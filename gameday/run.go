@@ -177,9 +177,9 @@ func Run(ctx context.Context, opts RunOptions) (rep *Report, err error) {
 		}
 	}()
 
-	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
+	prom, err := startPrometheus(ctx, env, opts, pol, sc)
 	if err != nil {
-		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)
+		return nil, err
 	}
 	api, err := metricquery.NewClient(prom.URL)
 	if err != nil {
@@ -381,6 +381,16 @@ func inject(ctx context.Context, w *world, c *Controller, sc scenario.Scenario) 
 		injected(sc.Summary)
 	}
 	return nil
+}
+
+// startPrometheus starts the drill's Prometheus, scraping the router and,
+// when the plan says so, the team's service: the same for every engine.
+func startPrometheus(ctx context.Context, env *drillenv.Env, opts RunOptions, pol Policy, sc scenario.Scenario) (*drillenv.Prometheus, error) {
+	prom, err := env.StartPrometheus(ctx, drillenv.PrometheusOptions{Image: opts.PrometheusImage, Service: pol.Service, ScrapeInterval: pol.ScrapeInterval(), ServiceMetrics: pol.ServiceMetrics, ServicePort: pol.ServicePort})
+	if err != nil {
+		return nil, fmt.Errorf("drill %s could not start its Prometheus: %w", sc.Name, err)
+	}
+	return prom, nil
 }
 
 // world adapts the drill containers to the controller's interfaces.
