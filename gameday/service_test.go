@@ -171,6 +171,7 @@ func TestDrillsOwnService(t *testing.T) {
 				t.Error("the report holds no release log lines")
 			}
 			checkImpact(t, rep)
+			checkWarmUp(t, rep)
 			if left, err := drillenv.Leftovers(ctx, rep.RunID); err != nil || len(left) > 0 {
 				t.Errorf("leftovers: %v %v", left, err)
 			}
@@ -219,6 +220,25 @@ func checkImpact(t *testing.T, rep *Report) {
 	}
 	if *rep.BlastRadius > whole.Failed {
 		t.Errorf("blast radius %v is more than every failure %v", *rep.BlastRadius, whole.Failed)
+	}
+}
+
+// checkWarmUp holds a drill that reached step 1 to having warmed its
+// canary up first, past the router (how far it got on a slow machine is
+// the timeline's to say, not a bound here).
+func checkWarmUp(t *testing.T, rep *Report) {
+	t.Helper()
+	var warm *drillreport.Event
+	for i, e := range rep.Timeline {
+		switch {
+		case e.Type == drillreport.EventAction && e.Action == drillreport.ActionWarmedUp:
+			warm = &rep.Timeline[i]
+		case e.Type == drillreport.EventTraffic:
+			if warm == nil || warm.Warmup == nil || warm.Error != "" || warm.Warmup.Requests == 0 {
+				t.Errorf("the canary took traffic at %s without a warm-up first: %+v", e.AtText, warm)
+			}
+			return
+		}
 	}
 }
 

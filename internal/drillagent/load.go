@@ -110,18 +110,9 @@ func (l *Load) SetMix(mix []MixRequest) {
 	}
 }
 
-// request picks the next request of the mix. base, when set, sends it to
-// another release than the target (the warm-up's).
-func (l *Load) request(ctx context.Context, base *url.URL) (*http.Request, error) {
-	target := l.target
-	if base != nil {
-		u, err := url.Parse(l.target)
-		if err != nil {
-			return nil, err
-		}
-		u.Scheme, u.Host = base.Scheme, base.Host
-		target = u.String()
-	}
+// request picks the next request of the mix and sends it to target (the
+// load's own, or another release's for the warm-up: see retarget).
+func (l *Load) request(ctx context.Context, target string) (*http.Request, error) {
 	if len(l.mix) == 0 {
 		return http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	}
@@ -145,6 +136,17 @@ func (l *Load) request(ctx context.Context, base *url.URL) (*http.Request, error
 	return req, err
 }
 
+// retarget is the load's target on base's scheme and host: the same
+// requests, sent to another release.
+func (l *Load) retarget(base *url.URL) (string, error) {
+	u, err := url.Parse(l.target)
+	if err != nil {
+		return "", err
+	}
+	u.Scheme, u.Host = base.Scheme, base.Host
+	return u.String(), nil
+}
+
 // do sends req and reads its answer whole.
 func (l *Load) do(req *http.Request) (int, error) {
 	resp, err := l.client.Do(req)
@@ -158,7 +160,7 @@ func (l *Load) do(req *http.Request) (int, error) {
 
 func (l *Load) one(ctx context.Context) {
 	code := "error"
-	req, err := l.request(ctx, nil)
+	req, err := l.request(ctx, l.target)
 	if err == nil {
 		if n, err := l.do(req); err == nil {
 			code = strconv.Itoa(n)

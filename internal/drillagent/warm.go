@@ -18,12 +18,16 @@ func (l *Load) warm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base, err := url.Parse(req.Target)
+	var target string
+	if err == nil && base.Host != "" {
+		target, err = l.retarget(base)
+	}
 	if err != nil || base.Host == "" {
 		writeJSON(w, 400, map[string]string{"error": "target: want a base URL such as http://canary:8080"})
 		return
 	}
 	res := warmup.Run(r.Context(), req, func(ctx context.Context) (time.Duration, bool) {
-		hr, err := l.request(ctx, base)
+		hr, err := l.request(ctx, target)
 		if err != nil {
 			return 0, true
 		}
